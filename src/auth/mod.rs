@@ -1,0 +1,92 @@
+//! Who is calling: roles, bearer-token claims, password hashing and the `AuthUser` extractor.
+
+pub mod password;
+pub mod token;
+
+use std::future::{Ready, ready};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// What a user may do. Technicians work jobs; dispatchers issue them and handle incidents;
+/// safety officers audit high-severity failures; admins publish checklists and manage users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Role {
+    Technician,
+    Dispatcher,
+    SafetyOfficer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Technician => "technician",
+            Self::Dispatcher => "dispatcher",
+            Self::SafetyOfficer => "safety_officer",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Technician, Self::Dispatcher, Self::SafetyOfficer, Self::Admin].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The authenticated caller of a request, taken from a verified bearer token.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+}
+
+impl AuthUser {
+    /// 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(ApiError::Forbidden(format!(
+                "this action needs the role {}; you are signed in as {}",
+                allowed.join(" or "),
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))?;
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <token>`".to_owned()))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned()))?;
+    let claims = state.tokens.verify(token)?;
+    let role = Role::parse(&claims.role).ok_or_else(|| ApiError::Unauthorized("token has an unknown role".to_owned()))?;
+    Ok(AuthUser { id: claims.sub, username: claims.name, role })
+}

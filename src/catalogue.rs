@@ -1,0 +1,131 @@
+//! Checklist versions in memory and on disk. A published version never changes, so its response
+//! bytes and ETag are computed once and served from memory; the directory reader turns
+//! `checklists/<key>/v<N>.toml` files into versions and reports every problem with file and item.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use actix_web::web::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::db::{self, DbConnection};
+use crate::domain::checklist::{self, ChecklistVersion, Template};
+use crate::error::ApiError;
+
+/// A published checklist version, parsed once, with the exact bytes and ETag served for it.
+#[derive(Debug)]
+pub struct PublishedVersion {
+    pub checklist: ChecklistVersion,
+    pub body: Bytes,
+    pub etag: String,
+}
+
+impl PublishedVersion {
+    fn from_body(body: String) -> anyhow::Result<Self> {
+        let checklist: ChecklistVersion = serde_json::from_str(&body)?;
+        let etag = format!("\"{}\"", &content_hash(&body)[..32]);
+        Ok(Self { checklist, body: Bytes::from(body), etag })
+    }
+}
+
+/// The canonical JSON body of a version, as stored and served.
+pub fn canonical_body(checklist: &ChecklistVersion) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(checklist)?)
+}
+
+pub fn content_hash(body: &str) -> String {
+    hex::encode(Sha256::digest(body.as_bytes()))
+}
+
+/// Cache of published versions, filled on first use from the database.
+#[derive(Default)]
+pub struct Catalogue {
+    versions: RwLock<HashMap<(String, u32), Arc<PublishedVersion>>>,
+}
+
+impl Catalogue {
+    /// The published version `key`/`version`, from memory or else from the database.
+    pub fn version(&self, conn: &mut DbConnection, key: &str, version: u32) -> Result<Option<Arc<PublishedVersion>>, ApiError> {
+        let cache_key = (key.to_owned(), version);
+        if let Some(found) = self.versions.read().map_err(poisoned)?.get(&cache_key) {
+            return Ok(Some(Arc::clone(found)));
+        }
+        let Ok(db_version) = i32::try_from(version) else { return Ok(None) };
+        let Some(row) = db::checklists::find(conn, key, db_version)? else { return Ok(None) };
+        let published = Arc::new(PublishedVersion::from_body(row.body)?);
+        self.versions.write().map_err(poisoned)?.insert(cache_key, Arc::clone(&published));
+        Ok(Some(published))
+    }
+}
+
+fn poisoned<T>(_: T) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("checklist cache lock poisoned"))
+}
+
+/// A template file that failed to load, with every problem found in it.
+#[derive(Debug)]
+pub struct FileProblems {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+/// Reads every `<dir>/<key>/v<N>.toml`, ordered by key then version. Folders starting with `_`
+/// hold other data (rule sets) and are skipped. Returns all versions, or every problem in every file.
+pub fn read_dir(dir: &Path) -> Result<Vec<ChecklistVersion>, Vec<FileProblems>> {
+    let mut versions = Vec::new();
+    let mut failures = Vec::new();
+    let problem = |path: &Path, problem: String| FileProblems { path: path.to_owned(), problems: vec![problem] };
+    let keys = match sorted_entries(dir) {
+        Ok(entries) => entries,
+        Err(err) => {
+            return Err(vec![problem(dir, format!("cannot read checklist directory: {err}"))]);
+        }
+    };
+    for key_dir in keys.into_iter().filter(|p| p.is_dir()) {
+        let key = key_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        if key.starts_with('_') || key.starts_with('.') {
+            continue;
+        }
+        let files = match sorted_entries(&key_dir) {
+            Ok(files) => files,
+            Err(err) => {
+                failures.push(problem(&key_dir, format!("cannot read: {err}")));
+                continue;
+            }
+        };
+        for path in files {
+            match read_file(&key, &path) {
+                Ok(version) => versions.push(version),
+                Err(problems) => failures.push(FileProblems { path, problems }),
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(failures);
+    }
+    versions.sort_by(|a, b| (&a.key, a.version).cmp(&(&b.key, b.version)));
+    Ok(versions)
+}
+
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut entries = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<Vec<_>, _>>()?;
+    entries.sort();
+    Ok(entries)
+}
+
+/// Parses and validates one template file; its key is the folder name, its version the file name.
+pub fn read_file(key: &str, path: &Path) -> Result<ChecklistVersion, Vec<String>> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let version = name
+        .strip_prefix('v')
+        .and_then(|rest| rest.strip_suffix(".toml"))
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| vec![format!("file name must be v<N>.toml with N >= 1 (e.g. v1.toml), found `{name}`")])?;
+    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("cannot read: {e}")])?;
+    let template: Template = toml::from_str(&text).map_err(|e| vec![e.to_string().trim().replace('\n', " ")])?;
+    let version = ChecklistVersion::from_template(key.to_owned(), version, template);
+    let problems = checklist::validate(&version);
+    if problems.is_empty() { Ok(version) } else { Err(problems.iter().map(ToString::to_string).collect()) }
+}

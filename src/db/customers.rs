@@ -1,0 +1,28 @@
+//! Customers: the people whose homes the jobs are at (they are not users).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::customers::dsl as c;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::customers)]
+pub struct CustomerRow {
+    pub id: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// JSON array of known preferences (e.g. "prefers texts", "has a dog called Bella").
+    pub preferences: String,
+    pub notes: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<CustomerRow>> {
+    c::customers.find(id).select(CustomerRow::as_select()).first(conn).optional()
+}
+
+pub fn insert(conn: &mut DbConnection, row: &CustomerRow) -> QueryResult<()> {
+    diesel::insert_into(c::customers).values(row).execute(conn).map(drop)
+}

@@ -1,0 +1,231 @@
+//! The only place that knows diesel and which backend it talks to: the connection type over
+//! SQLite and PostgreSQL, the pool, migrations, write transactions and the row-level queries.
+
+pub mod audit;
+pub mod checklists;
+pub mod customers;
+pub mod jobs;
+pub mod schema;
+pub mod signoffs;
+pub mod users;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::ApiError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection type over both backends; every query in `db/` is written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Which database a `DATABASE_URL` points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A parsed `DATABASE_URL`: a `postgres://` URL, a `sqlite://` URL or a plain SQLite file path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    /// What diesel connects to: the PostgreSQL URL, or the SQLite file path.
+    pub target: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> anyhow::Result<Self> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            anyhow::bail!("DATABASE_URL is empty");
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self { backend: Backend::Postgres, target: raw.to_owned() });
+        }
+        let path = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")).unwrap_or(raw);
+        if path.is_empty() || path == ":memory:" {
+            // why: each pooled connection would get its own empty in-memory database.
+            anyhow::bail!("DATABASE_URL must name a SQLite file (in-memory databases are not shared across the pool)");
+        }
+        if let Some((scheme, _)) = path.split_once("://") {
+            anyhow::bail!("DATABASE_URL scheme `{scheme}://` is not supported (use postgres://, sqlite:// or a file path)");
+        }
+        Ok(Self { backend: Backend::Sqlite, target: path.to_owned() })
+    }
+}
+
+/// Opens connections of the backend named by the URL, so operators see the backend's own error
+/// message (diesel's MultiConnection `establish` would try both and hide it).
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match self.url.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.url.target).map(DbConnection::Postgresql),
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.url.target)?;
+                // why: WAL lets readers run beside the one writer; FULL makes an acknowledged
+                // sign-off survive power loss; the busy timeout queues writers instead of failing.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), diesel::ConnectionError> {
+        conn.ping().map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+pub type Conn = PooledConnection<ConnectionManager>;
+
+/// The connection pool, shared by the HTTP handlers and the CLI.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Builds the pool and checks that one connection can be opened.
+    pub fn connect(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<Self> {
+        let max_size = match url.backend {
+            // why: SQLite has one writer; a few connections serve concurrent readers.
+            Backend::Sqlite => max_connections.min(4),
+            Backend::Postgres => max_connections,
+        };
+        let pool = Pool::builder()
+            .max_size(max_size.max(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(ConnectionManager { url: url.clone() })
+            .with_context(|| match url.backend {
+                Backend::Sqlite => format!("cannot open SQLite database {}", url.target),
+                Backend::Postgres => "cannot connect to PostgreSQL".to_owned(),
+            })?;
+        Ok(Self { pool, backend: url.backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pooled connection for blocking code (CLI, start-up, tests). Handlers use [`Db::run`].
+    pub fn get(&self) -> anyhow::Result<Conn> {
+        self.pool.get().context("no database connection available")
+    }
+
+    /// Runs one unit of blocking diesel work on the blocking thread pool, off the async executor.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Applies pending migrations; returns the names of those applied.
+    pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.get()?;
+        run_migrations(&mut conn)
+    }
+}
+
+/// Applies the embedded migrations of the connection's backend.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    fn names(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+        applied.iter().map(ToString::to_string).collect()
+    }
+    match conn {
+        DbConnection::Sqlite(c) => Ok(names(c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(anyhow::Error::from_boxed)?)),
+        DbConnection::Postgresql(c) => {
+            // why: several instances may start at once against one PostgreSQL; one migrates, the rest wait.
+            c.batch_execute("SELECT pg_advisory_lock(726153001)")?;
+            let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(names).map_err(anyhow::Error::from_boxed);
+            c.batch_execute("SELECT pg_advisory_unlock(726153001)")?;
+            result
+        }
+    }
+}
+
+/// Reverts every applied migration (used by the migration round-trip test).
+pub fn revert_all_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
+    match conn {
+        DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map_err(anyhow::Error::from_boxed)?,
+        DbConnection::Postgresql(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map_err(anyhow::Error::from_boxed)?,
+    };
+    Ok(())
+}
+
+/// Runs `work` in a write transaction: `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` on PostgreSQL.
+/// Commits on `Ok`, rolls back on `Err`.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    type Tm = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        // why: taking SQLite's write lock up front makes a concurrent writer wait (busy_timeout)
+        // instead of failing with SQLITE_BUSY when a read transaction tries to upgrade.
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgresql(_) => Tm::begin_transaction(conn)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            Tm::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) = Tm::rollback_transaction(conn) {
+                tracing::error!(error = %rollback, "rollback failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Increments a named counter in the current transaction and returns its new value. The row lock
+/// orders concurrent writers, so values are handed out in commit order (the sync cursor relies on it).
+pub fn next_counter_value(conn: &mut DbConnection, counter: &str) -> QueryResult<i64> {
+    use schema::counters::dsl::{counters, name, value};
+    diesel::update(counters.filter(name.eq(counter)))
+        .set(value.eq(value + 1))
+        .returning(value)
+        .get_result(conn)
+}
+
+/// Whether a diesel error is a unique-constraint violation (an idempotent retry raced us).
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(err, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}

@@ -1,0 +1,42 @@
+//! Sign-offs: immutable once written (the database refuses updates and deletes).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::signoffs::dsl as s;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::signoffs)]
+pub struct SignOffRow {
+    pub id: String,
+    pub job_id: String,
+    pub technician_id: String,
+    pub checklist_key: String,
+    pub checklist_version: i32,
+    /// JSON array of the answers as sent.
+    pub answers: String,
+    /// JSON array of the failed items.
+    pub failed_items: String,
+    pub signed_at: NaiveDateTime,
+    pub received_at: NaiveDateTime,
+    pub signer_name: String,
+    pub meaning: String,
+    pub content_hash: String,
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SignOffRow>> {
+    s::signoffs.find(id).select(SignOffRow::as_select()).first(conn).optional()
+}
+
+pub fn insert(conn: &mut DbConnection, row: &SignOffRow) -> QueryResult<()> {
+    diesel::insert_into(s::signoffs).values(row).execute(conn).map(drop)
+}
+
+pub fn for_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Vec<SignOffRow>> {
+    s::signoffs
+        .filter(s::job_id.eq(job_id))
+        .order((s::received_at.asc(), s::id.asc()))
+        .select(SignOffRow::as_select())
+        .load(conn)
+}

@@ -1,0 +1,31 @@
+//! Users who sign in: technicians, dispatchers, safety officers, admins.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::users::dsl as u;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::users)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<UserRow>> {
+    u::users.filter(u::username.eq(username)).select(UserRow::as_select()).first(conn).optional()
+}
+
+pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
+    u::users.find(id).select(UserRow::as_select()).first(conn).optional()
+}
+
+pub fn insert(conn: &mut DbConnection, row: &UserRow) -> QueryResult<()> {
+    diesel::insert_into(u::users).values(row).execute(conn).map(drop)
+}

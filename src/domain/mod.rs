@@ -1,0 +1,6 @@
+//! Pure rules of the trade: checklist templates and their validation, sign-off answer checks,
+//! severity and hazards. No diesel, no actix, no clock: time and ids come in as arguments.
+
+pub mod checklist;
+pub mod severity;
+pub mod signoff;

@@ -1,0 +1,119 @@
+//! Checklists: list, latest, pinned versions (served from memory with strong ETags), publish.
+
+use std::sync::Arc;
+
+use actix_web::http::header::{self, ETag, EntityTag, IfNoneMatch};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+
+use super::extract::Json;
+use crate::AppState;
+use crate::auth::{AuthUser, Role};
+use crate::catalogue::PublishedVersion;
+use crate::db;
+use crate::domain::checklist::ChecklistVersion;
+use crate::error::ApiError;
+use crate::workflows::{Actor, checklists::Published};
+
+/// A pinned version never changes: clients may keep it for a year without asking again.
+const PINNED_CACHE: &str = "private, max-age=31536000, immutable";
+/// "Latest" moves when a version is published: revalidate every time (cheap with the ETag).
+const LATEST_CACHE: &str = "private, no-cache";
+
+#[derive(Serialize)]
+struct ChecklistSummary {
+    key: String,
+    title: String,
+    trade: String,
+    latest_version: i32,
+}
+
+pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let rows = state.db.run(|conn| Ok(db::checklists::list_latest(conn)?)).await?;
+    let summaries: Vec<ChecklistSummary> = rows
+        .into_iter()
+        .map(|(key, title, trade, latest_version)| ChecklistSummary { key, title, trade, latest_version })
+        .collect();
+    Ok(HttpResponse::Ok().json(summaries))
+}
+
+pub async fn latest(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    req: HttpRequest,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = key.into_inner();
+    let app = state.clone();
+    let published = state
+        .db
+        .run(move |conn| {
+            let latest = db::checklists::latest_version(conn, &key)?
+                .ok_or_else(|| ApiError::NotFound(format!("no checklist `{key}`")))?;
+            let version = u32::try_from(latest).map_err(anyhow::Error::from)?;
+            app.catalogue.version(conn, &key, version)?.ok_or_else(|| ApiError::NotFound(format!("no checklist `{key}`")))
+        })
+        .await?;
+    Ok(serve(&req, &published, LATEST_CACHE))
+}
+
+pub async fn version(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, raw_version) = path.into_inner();
+    let missing = || ApiError::NotFound(format!("no version {raw_version} of checklist `{key}`"));
+    let number = raw_version.strip_prefix('v').unwrap_or(&raw_version).parse::<u32>().map_err(|_| missing())?;
+    let app = state.clone();
+    let lookup_key = key.clone();
+    let published = state.db.run(move |conn| app.catalogue.version(conn, &lookup_key, number)).await?;
+    let published = published.ok_or_else(missing)?;
+    Ok(serve(&req, &published, PINNED_CACHE))
+}
+
+fn serve(req: &HttpRequest, published: &Arc<PublishedVersion>, cache_control: &'static str) -> HttpResponse {
+    let tag = EntityTag::new_strong(published.etag.trim_matches('"').to_owned());
+    let not_modified = match header::Header::parse(req) {
+        Ok(IfNoneMatch::Any) => true,
+        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(&tag)),
+        Err(_) => false,
+    };
+    let mut response = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    response.insert_header(ETag(tag)).insert_header((header::CACHE_CONTROL, cache_control));
+    if not_modified {
+        response.finish()
+    } else {
+        response.content_type("application/json").body(published.body.clone())
+    }
+}
+
+pub async fn publish(state: web::Data<AppState>, user: AuthUser, body: Json<ChecklistVersion>) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin])?;
+    let Json(checklist) = body;
+    let app = state.clone();
+    let actor = Actor::from(&user);
+    let (outcome, published) = state
+        .db
+        .run(move |conn| {
+            let now = app.clock.now();
+            let outcome = crate::workflows::checklists::publish(conn, &checklist, &actor, now)?;
+            let published = app
+                .catalogue
+                .version(conn, &checklist.key, checklist.version)?
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("published version not found")))?;
+            Ok((outcome, published))
+        })
+        .await?;
+    let location = format!("/v1/checklists/{}/versions/{}", published.checklist.key, published.checklist.version);
+    let mut response = match outcome {
+        Published::New => HttpResponse::Created(),
+        Published::AlreadyPublished => HttpResponse::Ok(),
+    };
+    Ok(response
+        .insert_header((header::LOCATION, location))
+        .insert_header(ETag(EntityTag::new_strong(published.etag.trim_matches('"').to_owned())))
+        .content_type("application/json")
+        .body(published.body.clone()))
+}

@@ -1,0 +1,65 @@
+//! The HTTP surface (see `../shared/CONTRACT.md`): one module per resource. Handlers only
+//! translate: extract → workflow (on the blocking pool) → response DTO.
+
+pub mod auth;
+pub mod checklists;
+pub mod extract;
+pub mod health;
+pub mod jobs;
+pub mod signoffs;
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{ResponseError, web};
+
+use crate::error::ApiError;
+
+/// Registers every route. Shared by `main` and the tests, so both run the same app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("")
+            .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+            .app_data(extract::path_config())
+            .app_data(extract::query_config())
+            .service(web::resource("/healthz").get(health::healthz))
+            .service(web::resource("/readyz").get(health::readyz))
+            .service(web::resource("/v1/auth/token").post(auth::token))
+            .service(web::resource("/v1/checklists").get(checklists::list).post(checklists::publish))
+            .service(web::resource("/v1/checklists/{key}").get(checklists::latest))
+            .service(web::resource("/v1/checklists/{key}/versions/{version}").get(checklists::version))
+            .service(web::resource("/v1/jobs").post(jobs::create))
+            .service(web::resource("/v1/jobs/{job_id}").get(jobs::get))
+            .service(web::resource("/v1/jobs/{job_id}/signoffs").get(signoffs::list).post(signoffs::create))
+            .service(web::resource("/v1/me/jobs").get(jobs::mine))
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such route".to_owned()))
+}
+
+/// Errors produced outside our handlers (405 from routing, actix's own 4xx) leave without a
+/// problem body; give them one, so every error a client sees is problem+json.
+fn problem_for_bare_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let problem = HeaderValue::from_static("application/problem+json");
+    if res.response().headers().get(CONTENT_TYPE) == Some(&problem) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let error = match status.as_u16() {
+        404 => ApiError::NotFound("no such route".to_owned()),
+        405 => ApiError::MethodNotAllowed(format!("{} is not allowed here", res.request().method())),
+        413 => ApiError::PayloadTooLarge("the request body is larger than the service accepts".to_owned()),
+        400..=499 => ApiError::BadRequest(status.canonical_reason().unwrap_or("bad request").to_owned()),
+        _ => ApiError::Internal(anyhow::anyhow!("unhandled {status} response")),
+    };
+    let (req, _) = res.into_parts();
+    let response = error.error_response().map_into_boxed_body();
+    let response: actix_web::HttpResponse<EitherBody<B, BoxBody>> = response.map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response)))
+}

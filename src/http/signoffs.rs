@@ -1,0 +1,115 @@
+//! Sign-offs: the assigned technician's attested answers, accepted once, never changed.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+use super::extract::ValidJson;
+use super::jobs::visible_to;
+use crate::AppState;
+use crate::auth::{AuthUser, Role};
+use crate::db::{self, signoffs::SignOffRow};
+use crate::domain::signoff::{Answer, FailedItem};
+use crate::error::ApiError;
+use crate::workflows::signoffs::{NewSignOff, Recorded};
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SignOffRequest {
+    id: uuid::Uuid,
+    #[validate(length(max = 500))]
+    answers: Vec<Answer>,
+    signed_at: DateTime<Utc>,
+    #[validate(length(min = 1, max = 200))]
+    signer_name: String,
+    /// What the signature attests, e.g. "I carried out this work and the readings are true".
+    #[validate(length(min = 1, max = 500))]
+    meaning: String,
+}
+
+#[derive(Serialize)]
+pub struct SignOffResponse {
+    id: String,
+    job_id: String,
+    technician_id: String,
+    checklist_key: String,
+    checklist_version: i32,
+    signed_at: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+    signer_name: String,
+    meaning: String,
+    content_hash: String,
+    answers: Vec<Answer>,
+    failed_items: Vec<FailedItem>,
+}
+
+impl TryFrom<SignOffRow> for SignOffResponse {
+    type Error = ApiError;
+
+    fn try_from(row: SignOffRow) -> Result<Self, ApiError> {
+        Ok(Self {
+            answers: serde_json::from_str(&row.answers).map_err(anyhow::Error::from)?,
+            failed_items: serde_json::from_str(&row.failed_items).map_err(anyhow::Error::from)?,
+            id: row.id,
+            job_id: row.job_id,
+            technician_id: row.technician_id,
+            checklist_key: row.checklist_key,
+            checklist_version: row.checklist_version,
+            signed_at: row.signed_at.and_utc(),
+            received_at: row.received_at.and_utc(),
+            signer_name: row.signer_name,
+            meaning: row.meaning,
+            content_hash: row.content_hash,
+        })
+    }
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    job_id: web::Path<uuid::Uuid>,
+    body: ValidJson<SignOffRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Technician])?;
+    let ValidJson(req) = body;
+    let new = NewSignOff {
+        id: req.id,
+        job_id: job_id.into_inner(),
+        answers: req.answers,
+        // why: PostgreSQL keeps microseconds; trimming here makes a replay answer byte-identical.
+        signed_at: req.signed_at.trunc_subsecs(6),
+        signer_name: req.signer_name.trim().to_owned(),
+        meaning: req.meaning.trim().to_owned(),
+    };
+    let app = state.clone();
+    let recorded = state
+        .db
+        .run(move |conn| crate::workflows::signoffs::record(conn, &app.catalogue, new, &user, app.clock.now()))
+        .await?;
+    let (mut response, row) = match recorded {
+        Recorded::Created(row) => (HttpResponse::Created(), row),
+        Recorded::Replayed(row) => (HttpResponse::Ok(), row),
+    };
+    Ok(response.json(SignOffResponse::try_from(row)?))
+}
+
+#[derive(Serialize)]
+struct SignOffList {
+    items: Vec<SignOffResponse>,
+}
+
+pub async fn list(state: web::Data<AppState>, user: AuthUser, job_id: web::Path<uuid::Uuid>) -> Result<HttpResponse, ApiError> {
+    let job_id = job_id.into_inner().to_string();
+    let (view, rows) = state
+        .db
+        .run(move |conn| {
+            let view = db::jobs::find_view(conn, &job_id)?;
+            let rows = if view.is_some() { db::signoffs::for_job(conn, &job_id)? } else { Vec::new() };
+            Ok((view, rows))
+        })
+        .await?;
+    visible_to(&user, view).ok_or_else(|| ApiError::NotFound("no such job".to_owned()))?;
+    let items = rows.into_iter().map(SignOffResponse::try_from).collect::<Result<_, _>>()?;
+    Ok(HttpResponse::Ok().json(SignOffList { items }))
+}

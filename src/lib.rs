@@ -1,0 +1,46 @@
+//! fieldproof: versioned job checklists, immutable sign-offs and failure handling for
+//! field-service companies. `main.rs` is the CLI; this crate builds the app for it and the tests.
+
+pub mod auth;
+pub mod catalogue;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod workflows;
+
+use actix_web::web;
+
+use crate::auth::token::TokenService;
+use crate::catalogue::Catalogue;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+
+/// What every request can reach.
+pub struct AppState {
+    pub db: Db,
+    pub tokens: TokenService,
+    pub catalogue: Catalogue,
+    pub clock: Clock,
+    pub settings: Settings,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings, clock: Clock) -> Self {
+        let jwt = &settings.jwt;
+        let tokens = TokenService::new(&jwt.secret, &jwt.issuer, &jwt.audience, jwt.ttl);
+        Self { db, tokens, catalogue: Catalogue::default(), clock, settings }
+    }
+}
+
+/// Registers the state, body limits and every route on an actix app.
+pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let limit = state.settings.body_limit;
+        cfg.app_data(state).app_data(web::PayloadConfig::new(limit));
+        http::routes(cfg);
+    }
+}

@@ -1,0 +1,219 @@
+//! The `fieldproof` command line: configuration → tracing → database (migrate, pool) →
+//! checklist sync → serve; plus the operator commands (migrate, checklists, users).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use fieldproof::auth::Role;
+use fieldproof::catalogue;
+use fieldproof::clock::Clock;
+use fieldproof::config::{self, Settings};
+use fieldproof::db::{DatabaseUrl, Db};
+use fieldproof::workflows::{self, Actor};
+use fieldproof::{AppState, configure};
+
+mod demo;
+
+#[derive(Parser)]
+#[command(name = "fieldproof", version, about = "Versioned field-service checklists, immutable sign-offs and failure recovery")]
+struct Cli {
+    /// A SQLite file path or sqlite:// URL, or a postgres:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = config::DEFAULT_DATABASE_URL, global = true)]
+    database_url: String,
+    /// Largest number of pooled database connections (SQLite uses at most 4).
+    #[arg(long, env = "FIELDPROOF_DB_POOL", default_value_t = 10, global = true)]
+    db_pool: u32,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations, import the checklist directory and serve the HTTP API.
+    Serve(ServeArgs),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Validate or import checklist templates.
+    #[command(subcommand)]
+    Checklists(ChecklistsCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, env = "FIELDPROOF_BIND", default_value = config::DEFAULT_BIND)]
+    bind: String,
+    /// Directory of checklist templates (`<key>/v<N>.toml`).
+    #[arg(long, env = "FIELDPROOF_CHECKLISTS", default_value = "checklists")]
+    checklists: PathBuf,
+    /// Also seed demo users, a customer and jobs, and print the credentials.
+    #[arg(long)]
+    demo: bool,
+    /// Secret for signing tokens (at least 32 characters). Required with PostgreSQL.
+    #[arg(long, env = "FIELDPROOF_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    #[arg(long, env = "FIELDPROOF_JWT_ISSUER", default_value = "fieldproof")]
+    jwt_issuer: String,
+    #[arg(long, env = "FIELDPROOF_JWT_AUDIENCE", default_value = "fieldproof-api")]
+    jwt_audience: String,
+    /// Token lifetime in seconds.
+    #[arg(long, env = "FIELDPROOF_TOKEN_TTL", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(60..=86_400))]
+    token_ttl: u32,
+    /// Largest request body in bytes.
+    #[arg(long, env = "FIELDPROOF_BODY_LIMIT", default_value_t = 262_144)]
+    body_limit: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "FIELDPROOF_WORKERS")]
+    workers: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum ChecklistsCommand {
+    /// Check every template in DIR and report each problem with its file and item.
+    Validate { dir: PathBuf },
+    /// Publish every new template version in DIR (published versions never change).
+    Import { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a user; the password is read from the first line of stdin.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        #[arg(long, default_value = "")]
+        display_name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("FIELDPROOF_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let database = DatabaseUrl::parse(&cli.database_url)?;
+    match cli.command {
+        Command::Checklists(ChecklistsCommand::Validate { dir }) => {
+            let versions = read_templates(&dir)?;
+            println!("ok: {} checklist versions in {} are valid", versions.len(), dir.display());
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = open(&database, cli.db_pool)?;
+            println!("applied {} migrations", db.migrate()?.len());
+            Ok(())
+        }
+        Command::Checklists(ChecklistsCommand::Import { dir }) => {
+            let db = open(&database, cli.db_pool)?;
+            db.migrate()?;
+            import(&db, &dir)
+        }
+        Command::Users(UsersCommand::Add { username, role, display_name }) => {
+            let db = open(&database, cli.db_pool)?;
+            db.migrate()?;
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password).context("cannot read the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let mut conn = db.get()?;
+            let user = workflows::users::add(&mut conn, &username, &display_name, role, password, &Actor::cli(), Clock::System.now())
+                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            println!("added {} ({}) with id {}", user.username, user.role, user.id);
+            Ok(())
+        }
+        Command::Serve(args) => serve(database, cli.db_pool, args),
+    }
+}
+
+fn describe(err: &fieldproof::error::ApiError) -> String {
+    match err {
+        fieldproof::error::ApiError::Validation(errors) => {
+            errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+        }
+        other => format!("{other:#}"),
+    }
+}
+
+fn open(database: &DatabaseUrl, pool: u32) -> anyhow::Result<Db> {
+    let db = Db::connect(database, pool)?;
+    db.get()?;
+    Ok(db)
+}
+
+fn read_templates(dir: &Path) -> anyhow::Result<Vec<fieldproof::domain::checklist::ChecklistVersion>> {
+    catalogue::read_dir(dir).map_err(|failures| {
+        for failure in &failures {
+            for problem in &failure.problems {
+                eprintln!("{}: {problem}", failure.path.display());
+            }
+        }
+        let count: usize = failures.iter().map(|f| f.problems.len()).sum();
+        anyhow::anyhow!("{count} problems in {} checklist files under {}", failures.len(), dir.display())
+    })
+}
+
+fn import(db: &Db, dir: &Path) -> anyhow::Result<()> {
+    let versions = read_templates(dir)?;
+    let mut conn = db.get()?;
+    let report = workflows::checklists::import(&mut conn, &versions, &Actor::cli(), Clock::System.now())?;
+    println!("checklists: {} published, {} already published", report.published, report.unchanged);
+    Ok(())
+}
+
+fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings {
+        jwt: config::JwtSettings {
+            secret: config::resolve_jwt_secret(args.jwt_secret.as_deref(), &database)?,
+            issuer: args.jwt_issuer,
+            audience: args.jwt_audience,
+            ttl: chrono::Duration::seconds(i64::from(args.token_ttl)),
+        },
+        database,
+        max_connections: pool,
+        body_limit: args.body_limit,
+    };
+    let db = open(&settings.database, settings.max_connections)?;
+    let applied = db.migrate()?;
+    tracing::info!(applied = applied.len(), "migrations applied");
+    import(&db, &args.checklists)?;
+    if args.demo {
+        demo::seed(&db)?;
+    }
+    let state = web::Data::new(AppState::new(db, settings, Clock::System));
+    let mut server = HttpServer::new(move || {
+        App::new().wrap(tracing_actix_web::TracingLogger::default()).configure(configure(state.clone()))
+    });
+    if let Some(workers) = args.workers {
+        server = server.workers(workers);
+    }
+    let server = server.bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    println!("fieldproof listening on http://{}", args.bind);
+    actix_web::rt::System::new().block_on(async move { server.run().await }).context("server failed")
+}

@@ -1,0 +1,130 @@
+//! Signing off a job: answers judged against the job's pinned checklist version, stored once and
+//! for ever with its content hash and an audit entry, in one transaction.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{Actor, audit, jobs::STATUS_SIGNED_OFF};
+use crate::auth::AuthUser;
+use crate::catalogue::Catalogue;
+use crate::db::{self, DbConnection, signoffs::SignOffRow, write_transaction};
+use crate::domain::signoff::{self, Answer};
+use crate::error::{ApiError, FieldError};
+
+/// How far ahead of the server clock a device's `signed_at` may be before it is refused.
+pub const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// A sign-off as the app sent it, checked for shape at the edge.
+#[derive(Debug, Clone)]
+pub struct NewSignOff {
+    pub id: uuid::Uuid,
+    pub job_id: uuid::Uuid,
+    pub answers: Vec<Answer>,
+    pub signed_at: DateTime<Utc>,
+    pub signer_name: String,
+    pub meaning: String,
+}
+
+/// The stored sign-off, and whether this request created it or replayed an earlier one.
+#[derive(Debug)]
+pub enum Recorded {
+    Created(SignOffRow),
+    Replayed(SignOffRow),
+}
+
+/// Records the assigned technician's sign-off. The same id and content again returns the
+/// original; the same id with other content is a conflict.
+pub fn record(
+    conn: &mut DbConnection,
+    catalogue: &Catalogue,
+    new: NewSignOff,
+    technician: &AuthUser,
+    now: DateTime<Utc>,
+) -> Result<Recorded, ApiError> {
+    let job_id = new.job_id.to_string();
+    let job = db::jobs::find(conn, &job_id)?
+        .filter(|job| job.technician_id == technician.id)
+        .ok_or_else(|| ApiError::NotFound(format!("no job {job_id} assigned to you")))?;
+    let hash = content_hash(&new, &job.technician_id, &job.checklist_key, job.checklist_version)?;
+    let id = new.id.to_string();
+    if let Some(existing) = db::signoffs::find(conn, &id)? {
+        return replay(existing, &job_id, &hash);
+    }
+
+    let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
+    let pinned = catalogue
+        .version(conn, &job.checklist_key, version)?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("pinned checklist {}/v{version} missing", job.checklist_key)))?;
+    let failed = signoff::evaluate(&pinned.checklist, &new.answers).map_err(|problems| {
+        ApiError::Validation(
+            problems.into_iter().map(|p| FieldError::new(format!("answers[{}]", p.item_id), p.message)).collect(),
+        )
+    })?;
+    if new.signed_at > now + MAX_CLOCK_SKEW {
+        return Err(ApiError::field("signed_at", "is more than 24 hours in the future; check the device clock"));
+    }
+
+    let row = SignOffRow {
+        id: id.clone(),
+        job_id: job_id.clone(),
+        technician_id: job.technician_id.clone(),
+        checklist_key: job.checklist_key.clone(),
+        checklist_version: job.checklist_version,
+        answers: serde_json::to_string(&new.answers).map_err(anyhow::Error::from)?,
+        failed_items: serde_json::to_string(&failed).map_err(anyhow::Error::from)?,
+        signed_at: new.signed_at.naive_utc(),
+        received_at: now.naive_utc(),
+        signer_name: new.signer_name,
+        meaning: new.meaning,
+        content_hash: hash.clone(),
+    };
+    let actor = Actor::from(technician);
+    let written = write_transaction(conn, |conn| {
+        db::signoffs::insert(conn, &row)?;
+        let seq = db::next_counter_value(conn, "jobs")?;
+        db::jobs::mark_changed(conn, &job_id, STATUS_SIGNED_OFF, seq, now.naive_utc())?;
+        let details = json!({
+            "job_id": job_id,
+            "checklist": format!("{}/v{}", row.checklist_key, row.checklist_version),
+            "content_hash": row.content_hash,
+            "failed_items": failed.iter().map(|f| f.item_id.as_str()).collect::<Vec<_>>(),
+        });
+        audit(conn, &actor, "signoff.recorded", ("signoff", &row.id), details, now)
+    });
+    match written {
+        Ok(()) => Ok(Recorded::Created(row)),
+        // A retry raced this request and won: answer as a replay of what it stored.
+        Err(ApiError::Conflict(_)) => match db::signoffs::find(conn, &id)? {
+            Some(existing) => replay(existing, &job_id, &hash),
+            None => Err(ApiError::Conflict(format!("sign-off {id} conflicts with stored data"))),
+        },
+        Err(other) => Err(other),
+    }
+}
+
+fn replay(existing: SignOffRow, job_id: &str, hash: &str) -> Result<Recorded, ApiError> {
+    if existing.job_id == job_id && existing.content_hash == hash {
+        Ok(Recorded::Replayed(existing))
+    } else {
+        Err(ApiError::Conflict(format!(
+            "sign-off {} was already received with different content; sign-offs never change, send a new id",
+            existing.id
+        )))
+    }
+}
+
+/// SHA-256 over the canonical JSON of everything the signer attested to.
+fn content_hash(new: &NewSignOff, technician_id: &str, checklist_key: &str, checklist_version: i32) -> anyhow::Result<String> {
+    let signed = json!({
+        "job_id": new.job_id,
+        "technician_id": technician_id,
+        "checklist_key": checklist_key,
+        "checklist_version": checklist_version,
+        "answers": new.answers,
+        "signed_at": new.signed_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "signer_name": new.signer_name,
+        "meaning": new.meaning,
+    });
+    Ok(hex::encode(Sha256::digest(serde_json::to_vec(&signed)?)))
+}
