@@ -71,6 +71,51 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// A set of roles allowed on a route, checked before the body is read.
+pub trait RoleSet {
+    const ROLES: &'static [Role];
+}
+
+/// Admins only: publishing checklists.
+pub struct Admins;
+impl RoleSet for Admins {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// Dispatchers and admins: issuing jobs.
+pub struct JobIssuers;
+impl RoleSet for JobIssuers {
+    const ROLES: &'static [Role] = &[Role::Dispatcher, Role::Admin];
+}
+
+/// Technicians only: their own jobs and sign-offs.
+pub struct Technicians;
+impl RoleSet for Technicians {
+    const ROLES: &'static [Role] = &[Role::Technician];
+}
+
+/// The caller, known to have one of the roles of `R` (403 otherwise).
+pub struct Require<R: RoleSet>(pub AuthUser, std::marker::PhantomData<R>);
+
+impl<R: RoleSet> std::ops::Deref for Require<R> {
+    type Target = AuthUser;
+    fn deref(&self) -> &AuthUser {
+        &self.0
+    }
+}
+
+impl<R: RoleSet> FromRequest for Require<R> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|user| {
+            user.require(R::ROLES)?;
+            Ok(Self(user, std::marker::PhantomData))
+        }))
+    }
+}
+
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::extract::Json;
 use crate::AppState;
-use crate::auth::{AuthUser, Role};
+use crate::auth::{Admins, AuthUser, Require};
 use crate::catalogue::PublishedVersion;
 use crate::db;
 use crate::domain::checklist::ChecklistVersion;
@@ -89,11 +89,10 @@ fn serve(req: &HttpRequest, published: &Arc<PublishedVersion>, cache_control: &'
     }
 }
 
-pub async fn publish(state: web::Data<AppState>, user: AuthUser, body: Json<ChecklistVersion>) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Admin])?;
+pub async fn publish(state: web::Data<AppState>, user: Require<Admins>, body: Json<ChecklistVersion>) -> Result<HttpResponse, ApiError> {
     let Json(checklist) = body;
     let app = state.clone();
-    let actor = Actor::from(&user);
+    let actor = Actor::from(&*user);
     let (outcome, published) = state
         .db
         .run(move |conn| {

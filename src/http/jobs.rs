@@ -7,7 +7,7 @@ use validator::Validate;
 
 use super::extract::ValidJson;
 use crate::AppState;
-use crate::auth::{AuthUser, Role};
+use crate::auth::{AuthUser, JobIssuers, Require, Role, Technicians};
 use crate::db::{self, jobs::JobView};
 use crate::error::ApiError;
 use crate::workflows::{self, Actor};
@@ -135,11 +135,10 @@ impl From<JobView> for JobResponse {
     }
 }
 
-pub async fn create(state: web::Data<AppState>, user: AuthUser, body: ValidJson<CreateJobRequest>) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Dispatcher, Role::Admin])?;
+pub async fn create(state: web::Data<AppState>, user: Require<JobIssuers>, body: ValidJson<CreateJobRequest>) -> Result<HttpResponse, ApiError> {
     let job = NewJob::try_from(body.0)?;
     let app = state.clone();
-    let actor = Actor::from(&user);
+    let actor = Actor::from(&*user);
     let view = state.db.run(move |conn| workflows::jobs::create(conn, job, &actor, app.clock.now())).await?;
     let response = JobResponse::from(view);
     Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/v1/jobs/{}", response.id))).json(response))
@@ -169,8 +168,7 @@ struct JobPage {
     next_cursor: String,
 }
 
-pub async fn mine(state: web::Data<AppState>, user: AuthUser, query: web::Query<SyncQuery>) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Technician])?;
+pub async fn mine(state: web::Data<AppState>, user: Require<Technicians>, query: web::Query<SyncQuery>) -> Result<HttpResponse, ApiError> {
     let since = match query.into_inner().since.as_deref() {
         None | Some("") => 0,
         Some(cursor) => cursor

@@ -8,7 +8,7 @@ use validator::Validate;
 use super::extract::ValidJson;
 use super::jobs::visible_to;
 use crate::AppState;
-use crate::auth::{AuthUser, Role};
+use crate::auth::{AuthUser, Require, Technicians};
 use crate::db::{self, signoffs::SignOffRow};
 use crate::domain::signoff::{Answer, FailedItem};
 use crate::error::ApiError;
@@ -67,11 +67,11 @@ impl TryFrom<SignOffRow> for SignOffResponse {
 
 pub async fn create(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Require<Technicians>,
     job_id: web::Path<uuid::Uuid>,
     body: ValidJson<SignOffRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Technician])?;
+    let user = user.0;
     let ValidJson(req) = body;
     let new = NewSignOff {
         id: req.id,
