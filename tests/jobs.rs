@@ -1,0 +1,118 @@
+//! Issuing jobs and the technician's changes-since sync.
+
+mod common;
+
+use actix_web::http::StatusCode;
+use rstest::rstest;
+use serde_json::json;
+
+use common::Backend::{self, Postgres, Sqlite};
+
+#[rstest]
+#[actix_web::test]
+async fn dispatcher_issues_a_job_pinned_to_the_latest_version(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut body = common::job_body("tess", "broadband-install");
+    body["id"] = json!(id);
+    let response = app.post("/v1/jobs", &app.token("dana"), &body).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    assert_eq!(response.header("location"), Some(format!("/v1/jobs/{id}")));
+    let job = response.json();
+    assert_eq!(job["id"], id);
+    assert_eq!(job["checklist_version"], 1);
+    assert_eq!(job["checklist_url"], "/v1/checklists/broadband-install/versions/1");
+    assert_eq!(job["technician"], "tess");
+    assert_eq!(job["status"], "scheduled");
+    assert_eq!(job["customer"]["name"], "Amelia Hart");
+
+    let again = app.post("/v1/jobs", &app.token("dana"), &body).await;
+    again.problem(StatusCode::CONFLICT);
+
+    let fetched = app.get(&format!("/v1/jobs/{id}"), &app.token("tess")).await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    assert_eq!(fetched.json(), job);
+
+    let mut for_same_customer = common::job_body("tom", "broadband-install");
+    for_same_customer.as_object_mut().expect("object").remove("customer");
+    for_same_customer["customer_id"] = job["customer"]["id"].clone();
+    let second = app.post("/v1/jobs", &app.token("ada"), &for_same_customer).await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text());
+    assert_eq!(second.json()["customer"], job["customer"]);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn invalid_jobs_are_422_naming_each_field(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let token = app.token("dana");
+    let mut body = common::job_body("nobody", "no-such-checklist");
+    body["customer"]["name"] = json!("");
+    body["customer"]["email"] = json!("not-an-email");
+    let response = app.post("/v1/jobs", &token, &body).await;
+    assert_eq!(response.error_fields(), vec!["customer.email", "customer.name"]);
+
+    let response = app.post("/v1/jobs", &token, &common::job_body("nobody", "no-such-checklist")).await;
+    assert_eq!(response.error_fields(), vec!["technician", "checklist_key"]);
+
+    let response = app.post("/v1/jobs", &token, &common::job_body("dana", "broadband-install")).await;
+    assert_eq!(response.error_fields(), vec!["technician"], "a dispatcher is not a technician");
+
+    let mut both = common::job_body("tess", "broadband-install");
+    both["customer_id"] = json!(uuid::Uuid::new_v4());
+    assert_eq!(app.post("/v1/jobs", &token, &both).await.error_fields(), vec!["customer"]);
+
+    let mut unknown_customer = common::job_body("tess", "broadband-install");
+    unknown_customer.as_object_mut().expect("object").remove("customer");
+    unknown_customer["customer_id"] = json!(uuid::Uuid::new_v4());
+    assert_eq!(app.post("/v1/jobs", &token, &unknown_customer).await.error_fields(), vec!["customer_id"]);
+
+    let mut bad_date = common::job_body("tess", "broadband-install");
+    bad_date["scheduled_for"] = json!("tomorrow morning");
+    assert_eq!(app.post("/v1/jobs", &token, &bad_date).await.error_fields(), vec!["scheduled_for"]);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn technicians_see_only_their_own_jobs(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let toms_job = app.issue_job("tom", "broadband-install").await;
+    let path = format!("/v1/jobs/{}", toms_job["id"].as_str().expect("id"));
+    app.get(&path, &app.token("tess")).await.problem(StatusCode::NOT_FOUND);
+    app.get(&format!("{path}/signoffs"), &app.token("tess")).await.problem(StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&path, &app.token("tom")).await.status, StatusCode::OK);
+    assert_eq!(app.get(&path, &app.token("sam")).await.status, StatusCode::OK);
+    let tess_jobs = app.get("/v1/me/jobs", &app.token("tess")).await.json();
+    assert_eq!(tess_jobs["items"], json!([]));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn sync_cursor_returns_only_jobs_created_or_changed_since(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let token = app.token("tess");
+    let first = app.issue_job("tess", "broadband-install").await;
+    let second = app.issue_job("tess", "gas-boiler-annual-service").await;
+    app.issue_job("tom", "broadband-install").await;
+
+    let page = app.get("/v1/me/jobs", &token).await.json();
+    let ids: Vec<_> = page["items"].as_array().expect("items").iter().map(|j| j["id"].clone()).collect();
+    assert_eq!(ids, vec![first["id"].clone(), second["id"].clone()]);
+    let cursor = page["next_cursor"].as_str().expect("cursor").to_owned();
+
+    let nothing_new = app.get(&format!("/v1/me/jobs?since={cursor}"), &token).await.json();
+    assert_eq!(nothing_new["items"], json!([]));
+    assert_eq!(nothing_new["next_cursor"], cursor.as_str());
+
+    let third = app.issue_job("tess", "unvented-cylinder-install").await;
+    let checklist = app.checklist_of(&first).await;
+    let signoff = common::signoff_body(&uuid::Uuid::new_v4().to_string(), common::passing_answers(&checklist));
+    let signed = app.post(&format!("/v1/jobs/{}/signoffs", first["id"].as_str().expect("id")), &token, &signoff).await;
+    assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
+
+    let changes = app.get(&format!("/v1/me/jobs?since={cursor}"), &token).await.json();
+    let changed: Vec<_> = changes["items"].as_array().expect("items").iter().map(|j| (j["id"].clone(), j["status"].clone())).collect();
+    assert_eq!(changed, vec![(third["id"].clone(), json!("scheduled")), (first["id"].clone(), json!("signed_off"))]);
+
+    assert_eq!(app.get("/v1/me/jobs?since=yesterday", &token).await.error_fields(), vec!["since"]);
+}
