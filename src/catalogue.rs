@@ -46,7 +46,12 @@ pub struct Catalogue {
 
 impl Catalogue {
     /// The published version `key`/`version`, from memory or else from the database.
-    pub fn version(&self, conn: &mut DbConnection, key: &str, version: u32) -> Result<Option<Arc<PublishedVersion>>, ApiError> {
+    pub fn version(
+        &self,
+        conn: &mut DbConnection,
+        key: &str,
+        version: u32,
+    ) -> Result<Option<Arc<PublishedVersion>>, ApiError> {
         let cache_key = (key.to_owned(), version);
         if let Some(found) = self.versions.read().map_err(poisoned)?.get(&cache_key) {
             return Ok(Some(Arc::clone(found)));

@@ -30,7 +30,10 @@ pub struct JwtSettings {
 
 impl std::fmt::Debug for JwtSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtSettings").field("issuer", &self.issuer).field("audience", &self.audience).finish_non_exhaustive()
+        f.debug_struct("JwtSettings")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
     }
 }
 
@@ -46,7 +49,9 @@ pub fn resolve_jwt_secret(configured: Option<&str>, database: &DatabaseUrl) -> a
         return Ok(secret.as_bytes().to_vec());
     }
     match database.backend {
-        Backend::Postgres => anyhow::bail!("FIELDPROOF_JWT_SECRET is required with PostgreSQL (all instances must share it)"),
+        Backend::Postgres => {
+            anyhow::bail!("FIELDPROOF_JWT_SECRET is required with PostgreSQL (all instances must share it)")
+        }
         Backend::Sqlite => secret_beside(Path::new(&database.target)),
     }
 }
@@ -58,7 +63,11 @@ fn secret_beside(database: &Path) -> anyhow::Result<Vec<u8>> {
     if path.exists() {
         let secret = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let secret = secret.trim();
-        anyhow::ensure!(secret.len() >= MIN_SECRET_LEN, "{} is too short; delete it to generate a new one", path.display());
+        anyhow::ensure!(
+            secret.len() >= MIN_SECRET_LEN,
+            "{} is too short; delete it to generate a new one",
+            path.display()
+        );
         return Ok(secret.as_bytes().to_vec());
     }
     let mut bytes = [0u8; 32];

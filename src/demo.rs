@@ -48,7 +48,11 @@ pub fn seed(db: &Db) -> anyhow::Result<()> {
                 name: "Amelia Hart".to_owned(),
                 phone: Some("+44 7700 900123".to_owned()),
                 email: Some("amelia.hart@example.com".to_owned()),
-                preferences: vec!["prefers text messages".to_owned(), "loves gardening".to_owned(), "has a dog, Bella".to_owned()],
+                preferences: vec![
+                    "prefers text messages".to_owned(),
+                    "loves gardening".to_owned(),
+                    "has a dog, Bella".to_owned(),
+                ],
                 notes: Some("Side gate code 4721. Elderly mother lives with her.".to_owned()),
             })
         } else {
@@ -62,7 +66,8 @@ pub fn seed(db: &Db) -> anyhow::Result<()> {
             checklist_key: checklist_key.to_owned(),
             scheduled_for: now + Duration::days(days),
         };
-        workflows::jobs::create(&mut conn, job, &actor, now).map_err(|e| anyhow::anyhow!("cannot add demo job: {e}"))?;
+        workflows::jobs::create(&mut conn, job, &actor, now)
+            .map_err(|e| anyhow::anyhow!("cannot add demo job: {e}"))?;
     }
     print_credentials("seeded demo users, a customer and 4 jobs");
     Ok(())

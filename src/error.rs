@@ -133,7 +133,13 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        response.json(Problem { kind: format!("{PROBLEM_TYPE_BASE}{slug}"), title, status: status.as_u16(), detail, errors })
+        response.json(Problem {
+            kind: format!("{PROBLEM_TYPE_BASE}{slug}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+        })
     }
 }
 

@@ -20,7 +20,11 @@ use fieldproof::{AppState, configure};
 mod demo;
 
 #[derive(Parser)]
-#[command(name = "fieldproof", version, about = "Versioned field-service checklists, immutable sign-offs and failure recovery")]
+#[command(
+    name = "fieldproof",
+    version,
+    about = "Versioned field-service checklists, immutable sign-offs and failure recovery"
+)]
 struct Cli {
     /// A SQLite file path or sqlite:// URL, or a postgres:// URL.
     #[arg(long, env = "DATABASE_URL", default_value = config::DEFAULT_DATABASE_URL, global = true)]
@@ -143,8 +147,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdin().lock().read_line(&mut password).context("cannot read the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
             let mut conn = db.get()?;
-            let user = workflows::users::add(&mut conn, &username, &display_name, role, password, &Actor::cli(), Clock::System.now())
-                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            let user = workflows::users::add(
+                &mut conn,
+                &username,
+                &display_name,
+                role,
+                password,
+                &Actor::cli(),
+                Clock::System.now(),
+            )
+            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
             println!("added {} ({}) with id {}", user.username, user.role, user.id);
             Ok(())
         }

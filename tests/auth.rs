@@ -1,5 +1,7 @@
 //! Who may call what: token issuance and every way a bearer token can be wrong.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
+
 mod common;
 
 use actix_web::http::{Method, StatusCode};
@@ -49,7 +51,12 @@ async fn unknown_user_and_wrong_password_get_the_same_401(#[values(Sqlite, Postg
         .call(Method::POST, "/v1/auth/token", None, Some(&json!({"username": "dana", "password": "not the password"})))
         .await;
     let unknown_user = app
-        .call(Method::POST, "/v1/auth/token", None, Some(&json!({"username": "nobody", "password": "not the password"})))
+        .call(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(&json!({"username": "nobody", "password": "not the password"})),
+        )
         .await;
     assert_eq!(wrong_password.problem(StatusCode::UNAUTHORIZED), unknown_user.problem(StatusCode::UNAUTHORIZED));
 }

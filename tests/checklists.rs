@@ -1,5 +1,7 @@
 //! Serving and publishing versioned checklists.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
+
 mod common;
 
 use actix_web::http::StatusCode;
@@ -65,7 +67,12 @@ async fn pinned_version_has_strong_etag_long_cache_and_304(#[values(Sqlite, Post
 async fn unknown_checklists_and_versions_are_404(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
     let token = app.token("tess");
-    for path in ["/v1/checklists/nope", "/v1/checklists/nope/versions/1", &format!("/v1/checklists/{GAS}/versions/9"), &format!("/v1/checklists/{GAS}/versions/x")] {
+    for path in [
+        "/v1/checklists/nope",
+        "/v1/checklists/nope/versions/1",
+        &format!("/v1/checklists/{GAS}/versions/9"),
+        &format!("/v1/checklists/{GAS}/versions/x"),
+    ] {
         app.get(path, &token).await.problem(StatusCode::NOT_FOUND);
     }
 }

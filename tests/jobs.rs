@@ -1,5 +1,7 @@
 //! Issuing jobs and the technician's changes-since sync.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
+
 mod common;
 
 use actix_web::http::StatusCode;
@@ -111,7 +113,8 @@ async fn sync_cursor_returns_only_jobs_created_or_changed_since(#[values(Sqlite,
     assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
 
     let changes = app.get(&format!("/v1/me/jobs?since={cursor}"), &token).await.json();
-    let changed: Vec<_> = changes["items"].as_array().expect("items").iter().map(|j| (j["id"].clone(), j["status"].clone())).collect();
+    let changed: Vec<_> =
+        changes["items"].as_array().expect("items").iter().map(|j| (j["id"].clone(), j["status"].clone())).collect();
     assert_eq!(changed, vec![(third["id"].clone(), json!("scheduled")), (first["id"].clone(), json!("signed_off"))]);
 
     assert_eq!(app.get("/v1/me/jobs?since=yesterday", &token).await.error_fields(), vec!["since"]);

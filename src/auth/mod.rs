@@ -132,6 +132,7 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned()))?;
     let claims = state.tokens.verify(token)?;
-    let role = Role::parse(&claims.role).ok_or_else(|| ApiError::Unauthorized("token has an unknown role".to_owned()))?;
+    let role =
+        Role::parse(&claims.role).ok_or_else(|| ApiError::Unauthorized("token has an unknown role".to_owned()))?;
     Ok(AuthUser { id: claims.sub, username: claims.name, role })
 }

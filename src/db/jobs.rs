@@ -63,7 +63,12 @@ pub fn find_view(conn: &mut DbConnection, id: &str) -> QueryResult<Option<JobVie
 }
 
 /// A technician's jobs created or changed after `since` (a change sequence number), oldest change first.
-pub fn changed_since(conn: &mut DbConnection, technician_id: &str, since: i64, limit: i64) -> QueryResult<Vec<JobView>> {
+pub fn changed_since(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    since: i64,
+    limit: i64,
+) -> QueryResult<Vec<JobView>> {
     with_names()
         .filter(jobs::technician_id.eq(technician_id))
         .filter(jobs::change_seq.gt(since))

@@ -59,7 +59,9 @@ impl DatabaseUrl {
             anyhow::bail!("DATABASE_URL must name a SQLite file (in-memory databases are not shared across the pool)");
         }
         if let Some((scheme, _)) = path.split_once("://") {
-            anyhow::bail!("DATABASE_URL scheme `{scheme}://` is not supported (use postgres://, sqlite:// or a file path)");
+            anyhow::bail!(
+                "DATABASE_URL scheme `{scheme}://` is not supported (use postgres://, sqlite:// or a file path)"
+            );
         }
         Ok(Self { backend: Backend::Sqlite, target: path.to_owned() })
     }
@@ -119,14 +121,18 @@ impl Db {
             Backend::Sqlite => max_connections.min(4),
             Backend::Postgres => max_connections,
         };
+        let manager = ConnectionManager { url: url.clone() };
+        // One direct connection first, so a wrong URL fails at once with the backend's own message.
+        manager.connect().with_context(|| match url.backend {
+            Backend::Sqlite => format!("cannot open SQLite database {}", url.target),
+            Backend::Postgres => "cannot connect to PostgreSQL".to_owned(),
+        })?;
         let pool = Pool::builder()
             .max_size(max_size.max(1))
+            .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .build(ConnectionManager { url: url.clone() })
-            .with_context(|| match url.backend {
-                Backend::Sqlite => format!("cannot open SQLite database {}", url.target),
-                Backend::Postgres => "cannot connect to PostgreSQL".to_owned(),
-            })?;
+            .build(manager)
+            .context("cannot build the database connection pool")?;
         Ok(Self { pool, backend: url.backend })
     }
 
@@ -167,7 +173,9 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
         applied.iter().map(ToString::to_string).collect()
     }
     match conn {
-        DbConnection::Sqlite(c) => Ok(names(c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(anyhow::Error::from_boxed)?)),
+        DbConnection::Sqlite(c) => {
+            Ok(names(c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(anyhow::Error::from_boxed)?))
+        }
         DbConnection::Postgresql(c) => {
             // why: several instances may start at once against one PostgreSQL; one migrates, the rest wait.
             c.batch_execute("SELECT pg_advisory_lock(726153001)")?;
@@ -182,7 +190,9 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
 pub fn revert_all_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
     match conn {
         DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map_err(anyhow::Error::from_boxed)?,
-        DbConnection::Postgresql(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map_err(anyhow::Error::from_boxed)?,
+        DbConnection::Postgresql(c) => {
+            c.revert_all_migrations(POSTGRES_MIGRATIONS).map_err(anyhow::Error::from_boxed)?
+        }
     };
     Ok(())
 }
@@ -219,10 +229,7 @@ where
 /// orders concurrent writers, so values are handed out in commit order (the sync cursor relies on it).
 pub fn next_counter_value(conn: &mut DbConnection, counter: &str) -> QueryResult<i64> {
     use schema::counters::dsl::{counters, name, value};
-    diesel::update(counters.filter(name.eq(counter)))
-        .set(value.eq(value + 1))
-        .returning(value)
-        .get_result(conn)
+    diesel::update(counters.filter(name.eq(counter))).set(value.eq(value + 1)).returning(value).get_result(conn)
 }
 
 /// Whether a diesel error is a unique-constraint violation (an idempotent retry raced us).

@@ -121,7 +121,8 @@ pub const MAX_ITEMS: usize = 200;
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && s.split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
 /// Every problem with a checklist version (empty when it may be published).
@@ -143,7 +144,11 @@ pub fn validate(version: &ChecklistVersion) -> Vec<Problem> {
     let mut seen = HashSet::new();
     for item in &version.items {
         if !seen.insert(item.id.as_str()) {
-            problems.push(Problem { item: Some(item.id.clone()), field: "id", message: "appears more than once".to_owned() });
+            problems.push(Problem {
+                item: Some(item.id.clone()),
+                field: "id",
+                message: "appears more than once".to_owned(),
+            });
         }
         problems.extend(validate_item(item));
     }
@@ -166,7 +171,10 @@ fn validate_item(item: &Item) -> Vec<Problem> {
         problem("hazards", "lists a hazard more than once");
     }
     if item.severity_hint == Severity::SafetyCritical && !item.hazards.iter().any(|h| h.endangers_people()) {
-        problem("hazards", "a safety_critical item must name the danger to people (gas, carbon_monoxide, electrical, fire, scald, explosion, working_at_height)");
+        problem(
+            "hazards",
+            "a safety_critical item must name the danger to people (gas, carbon_monoxide, electrical, fire, scald, explosion, working_at_height)",
+        );
     }
 
     let is = |kind: ItemKind| item.kind == kind;
@@ -186,7 +194,9 @@ fn validate_item(item: &Item) -> Vec<Problem> {
     }
 
     match item.kind {
-        ItemKind::YesNo if item.expected.is_none() => problem("expected", "a yes_no item needs the passing answer (true or false)"),
+        ItemKind::YesNo if item.expected.is_none() => {
+            problem("expected", "a yes_no item needs the passing answer (true or false)")
+        }
         ItemKind::Number => validate_number(item, &mut problem),
         ItemKind::Choice => validate_choice(item, &mut problem),
         _ => {}
@@ -274,7 +284,14 @@ mod tests {
     }
 
     fn version(items: Vec<Item>) -> ChecklistVersion {
-        ChecklistVersion { key: "gas-service".into(), version: 1, title: "Gas".into(), trade: Trade::Gas, description: None, items }
+        ChecklistVersion {
+            key: "gas-service".into(),
+            version: 1,
+            title: "Gas".into(),
+            trade: Trade::Gas,
+            description: None,
+            items,
+        }
     }
 
     fn fields(problems: &[Problem]) -> Vec<&'static str> {
@@ -288,7 +305,8 @@ mod tests {
 
     #[test]
     fn each_broken_rule_is_reported() {
-        let cases: Vec<(fn(&mut Item), &str)> = vec![
+        type Breakage = (fn(&mut Item), &'static str);
+        let cases: Vec<Breakage> = vec![
             (|i| i.unit = None, "unit"),
             (|i| i.limits = None, "limits"),
             (|i| i.limits = Some([10.0, 5.0]), "limits"),

@@ -42,7 +42,13 @@ impl Hazard {
     pub fn endangers_people(self) -> bool {
         matches!(
             self,
-            Self::Gas | Self::CarbonMonoxide | Self::Electrical | Self::Fire | Self::Scald | Self::Explosion | Self::WorkingAtHeight
+            Self::Gas
+                | Self::CarbonMonoxide
+                | Self::Electrical
+                | Self::Fire
+                | Self::Scald
+                | Self::Explosion
+                | Self::WorkingAtHeight
         )
     }
 }

@@ -51,7 +51,9 @@ pub async fn latest(
             let latest = db::checklists::latest_version(conn, &key)?
                 .ok_or_else(|| ApiError::NotFound(format!("no checklist `{key}`")))?;
             let version = u32::try_from(latest).map_err(anyhow::Error::from)?;
-            app.catalogue.version(conn, &key, version)?.ok_or_else(|| ApiError::NotFound(format!("no checklist `{key}`")))
+            app.catalogue
+                .version(conn, &key, version)?
+                .ok_or_else(|| ApiError::NotFound(format!("no checklist `{key}`")))
         })
         .await?;
     Ok(serve(&req, &published, LATEST_CACHE))
@@ -89,7 +91,11 @@ fn serve(req: &HttpRequest, published: &Arc<PublishedVersion>, cache_control: &'
     }
 }
 
-pub async fn publish(state: web::Data<AppState>, user: Require<Admins>, body: Json<ChecklistVersion>) -> Result<HttpResponse, ApiError> {
+pub async fn publish(
+    state: web::Data<AppState>,
+    user: Require<Admins>,
+    body: Json<ChecklistVersion>,
+) -> Result<HttpResponse, ApiError> {
     let Json(checklist) = body;
     let app = state.clone();
     let actor = Actor::from(&*user);

@@ -19,11 +19,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req.mime_type().ok().flatten().is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
+        let is_json = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
-                return Err(ApiError::UnsupportedMediaType("send the body as `Content-Type: application/json`".to_owned()));
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as `Content-Type: application/json`".to_owned(),
+                ));
             }
             let bytes = body.await.map_err(|err| match err.as_response_error().status_code().as_u16() {
                 413 => ApiError::PayloadTooLarge("the request body is larger than the service accepts".to_owned()),
@@ -63,11 +69,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// serde reports missing and unknown fields at their parent; name the field itself.
+/// serde reports a missing field at its parent; name the field itself.
 fn field_path(path: &str, message: &str) -> String {
     let parent = if path == "." { "" } else { path };
-    let named = ["missing field `", "unknown field `"].iter().find_map(|prefix| message.strip_prefix(prefix));
-    match named.and_then(|rest| rest.split('`').next()) {
+    let missing = message.strip_prefix("missing field `");
+    match missing.and_then(|rest| rest.split('`').next()) {
         Some(field) if parent.is_empty() => field.to_owned(),
         Some(field) => format!("{parent}.{field}"),
         None if parent.is_empty() => "body".to_owned(),

@@ -14,9 +14,6 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database answers.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .db
-        .run(|conn| conn.batch_execute("SELECT 1").map_err(|e| ApiError::Unavailable(e.to_string())))
-        .await?;
+    state.db.run(|conn| conn.batch_execute("SELECT 1").map_err(|e| ApiError::Unavailable(e.to_string()))).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
 }

@@ -10,8 +10,8 @@ use crate::AppState;
 use crate::auth::{AuthUser, JobIssuers, Require, Role, Technicians};
 use crate::db::{self, jobs::JobView};
 use crate::error::ApiError;
-use crate::workflows::{self, Actor};
 use crate::workflows::jobs::{CustomerRef, NewCustomer, NewJob, Site};
+use crate::workflows::{self, Actor};
 
 /// Largest page of `GET /v1/me/jobs`.
 const PAGE_SIZE: i64 = 100;
@@ -135,7 +135,11 @@ impl From<JobView> for JobResponse {
     }
 }
 
-pub async fn create(state: web::Data<AppState>, user: Require<JobIssuers>, body: ValidJson<CreateJobRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    user: Require<JobIssuers>,
+    body: ValidJson<CreateJobRequest>,
+) -> Result<HttpResponse, ApiError> {
     let job = NewJob::try_from(body.0)?;
     let app = state.clone();
     let actor = Actor::from(&*user);
@@ -144,7 +148,11 @@ pub async fn create(state: web::Data<AppState>, user: Require<JobIssuers>, body:
     Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/v1/jobs/{}", response.id))).json(response))
 }
 
-pub async fn get(state: web::Data<AppState>, user: AuthUser, job_id: web::Path<uuid::Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    job_id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let job_id = job_id.into_inner().to_string();
     let view = state.db.run(move |conn| Ok(db::jobs::find_view(conn, &job_id)?)).await?;
     let view = visible_to(&user, view).ok_or_else(|| ApiError::NotFound("no such job".to_owned()))?;
@@ -168,7 +176,11 @@ struct JobPage {
     next_cursor: String,
 }
 
-pub async fn mine(state: web::Data<AppState>, user: Require<Technicians>, query: web::Query<SyncQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn mine(
+    state: web::Data<AppState>,
+    user: Require<Technicians>,
+    query: web::Query<SyncQuery>,
+) -> Result<HttpResponse, ApiError> {
     let since = match query.into_inner().since.as_deref() {
         None | Some("") => 0,
         Some(cursor) => cursor

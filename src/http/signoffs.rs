@@ -99,7 +99,11 @@ struct SignOffList {
     items: Vec<SignOffResponse>,
 }
 
-pub async fn list(state: web::Data<AppState>, user: AuthUser, job_id: web::Path<uuid::Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    job_id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let job_id = job_id.into_inner().to_string();
     let (view, rows) = state
         .db

@@ -19,7 +19,12 @@ pub enum Published {
 
 /// Publishes `checklist` as a new immutable version. The same content again is a no-op; other
 /// content under an existing version, or a version not above the latest, is a conflict.
-pub fn publish(conn: &mut DbConnection, checklist: &ChecklistVersion, actor: &Actor, now: DateTime<Utc>) -> Result<Published, ApiError> {
+pub fn publish(
+    conn: &mut DbConnection,
+    checklist: &ChecklistVersion,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Published, ApiError> {
     let problems = checklist::validate(checklist);
     if !problems.is_empty() {
         return Err(ApiError::Validation(
@@ -71,7 +76,14 @@ pub fn publish(conn: &mut DbConnection, checklist: &ChecklistVersion, actor: &Ac
             },
         )?;
         let entity = format!("{}/v{}", checklist.key, checklist.version);
-        audit(conn, actor, "checklist.published", ("checklist_version", &entity), json!({ "content_hash": hash }), now)?;
+        audit(
+            conn,
+            actor,
+            "checklist.published",
+            ("checklist_version", &entity),
+            json!({ "content_hash": hash }),
+            now,
+        )?;
         Ok(Published::New)
     })
 }
@@ -94,7 +106,12 @@ pub struct ImportReport {
 }
 
 /// Publishes every version read from the template directory; stops at the first refusal.
-pub fn import(conn: &mut DbConnection, versions: &[ChecklistVersion], actor: &Actor, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
+pub fn import(
+    conn: &mut DbConnection,
+    versions: &[ChecklistVersion],
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
     for checklist in versions {
         match publish(conn, checklist, actor, now) {

@@ -110,11 +110,17 @@ pub fn create(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateTime
             json!({ "technician": technician.username, "checklist_key": row.checklist_key, "checklist_version": row.checklist_version }),
             now,
         )?;
-        db::jobs::find_view(conn, &job_id)?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("job vanished after insert")))
+        db::jobs::find_view(conn, &job_id)?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("job vanished after insert")))
     })
 }
 
-fn add_customer(conn: &mut DbConnection, customer: NewCustomer, actor: &Actor, now: DateTime<Utc>) -> Result<String, ApiError> {
+fn add_customer(
+    conn: &mut DbConnection,
+    customer: NewCustomer,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<String, ApiError> {
     let id = customer.id.to_string();
     if db::customers::by_id(conn, &id)?.is_some() {
         return Err(ApiError::field("customer.id", format!("customer {id} already exists; send it as customer_id")));

@@ -53,9 +53,9 @@ pub fn record(
     }
 
     let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
-    let pinned = catalogue
-        .version(conn, &job.checklist_key, version)?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("pinned checklist {}/v{version} missing", job.checklist_key)))?;
+    let pinned = catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("pinned checklist {}/v{version} missing", job.checklist_key))
+    })?;
     let failed = signoff::evaluate(&pinned.checklist, &new.answers).map_err(|problems| {
         ApiError::Validation(
             problems.into_iter().map(|p| FieldError::new(format!("answers[{}]", p.item_id), p.message)).collect(),
@@ -115,7 +115,12 @@ fn replay(existing: SignOffRow, job_id: &str, hash: &str) -> Result<Recorded, Ap
 }
 
 /// SHA-256 over the canonical JSON of everything the signer attested to.
-fn content_hash(new: &NewSignOff, technician_id: &str, checklist_key: &str, checklist_version: i32) -> anyhow::Result<String> {
+fn content_hash(
+    new: &NewSignOff,
+    technician_id: &str,
+    checklist_key: &str,
+    checklist_version: i32,
+) -> anyhow::Result<String> {
     let signed = json!({
         "job_id": new.job_id,
         "technician_id": technician_id,

@@ -39,7 +39,14 @@ pub fn add(
             return Err(ApiError::Conflict(format!("user `{}` already exists", row.username)));
         }
         db::users::insert(conn, &row)?;
-        audit(conn, actor, "user.created", ("user", &row.id), json!({ "username": row.username, "role": row.role }), now)?;
+        audit(
+            conn,
+            actor,
+            "user.created",
+            ("user", &row.id),
+            json!({ "username": row.username, "role": row.role }),
+            now,
+        )?;
         Ok(())
     })?;
     Ok(row)

@@ -3,6 +3,7 @@
 //! per role. Requests go through the real actix app built by `fieldproof::configure`.
 
 #![allow(dead_code, reason = "each test binary uses a different part of the harness")]
+#![allow(clippy::expect_used, reason = "the harness fails the test loudly when set-up breaks")]
 
 use std::path::Path;
 
@@ -78,9 +79,11 @@ impl TestApp {
         let state = web::block(move || {
             let db = Db::connect(&url, 3).expect("test database opens");
             db.migrate().expect("migrations apply");
-            let versions = fieldproof::catalogue::read_dir(Path::new("checklists")).expect("shipped checklists are valid");
+            let versions =
+                fieldproof::catalogue::read_dir(Path::new("checklists")).expect("shipped checklists are valid");
             let mut conn = db.get().expect("connection");
-            workflows::checklists::import(&mut conn, &versions, &Actor::cli(), start_time()).expect("checklists import");
+            workflows::checklists::import(&mut conn, &versions, &Actor::cli(), start_time())
+                .expect("checklists import");
             for (username, role) in USERS {
                 workflows::users::add(&mut conn, username, username, role, PASSWORD, &Actor::cli(), start_time())
                     .expect("user added");
@@ -227,7 +230,10 @@ impl Response {
         assert_eq!(self.header("content-type").as_deref(), Some("application/problem+json"), "not problem+json");
         let body = self.json();
         assert_eq!(body["status"], status.as_u16());
-        assert!(body["type"].as_str().is_some_and(|t| t.starts_with("https://fieldproof.dev/problems/")), "type: {body}");
+        assert!(
+            body["type"].as_str().is_some_and(|t| t.starts_with("https://fieldproof.dev/problems/")),
+            "type: {body}"
+        );
         assert!(body["title"].is_string() && body["detail"].is_string(), "title/detail: {body}");
         body
     }
@@ -235,7 +241,12 @@ impl Response {
     /// The `field` names of a 422 problem's `errors`.
     pub fn error_fields(&self) -> Vec<String> {
         let body = self.problem(StatusCode::UNPROCESSABLE_ENTITY);
-        body["errors"].as_array().expect("errors").iter().map(|e| e["field"].as_str().expect("field").to_owned()).collect()
+        body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e["field"].as_str().expect("field").to_owned())
+            .collect()
     }
 }
 
@@ -251,7 +262,9 @@ impl TestDatabase {
             Backend::Sqlite => Some(Self::Sqlite(tempfile::tempdir().expect("temp dir"))),
             Backend::Postgres => {
                 let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-                    eprintln!("SKIPPED PostgreSQL run: set {POSTGRES_ENV} (e.g. postgres://postgres@127.0.0.1:5432/test) to run it");
+                    eprintln!(
+                        "SKIPPED PostgreSQL run: set {POSTGRES_ENV} (e.g. postgres://postgres@127.0.0.1:5432/test) to run it"
+                    );
                     return None;
                 };
                 let name = format!("fieldproof_test_{}", uuid::Uuid::new_v4().simple());

@@ -1,0 +1,14 @@
+//! The domain core stays pure: no database, no web framework, no clock.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
+
+#[test]
+fn domain_knows_no_diesel_actix_or_clock() {
+    for entry in std::fs::read_dir("src/domain").expect("src/domain") {
+        let path = entry.expect("entry").path();
+        let source = std::fs::read_to_string(&path).expect("read");
+        for forbidden in ["diesel::", "actix_web", "actix_rt", "tokio::", "Utc::now", "SystemTime"] {
+            assert!(!source.contains(forbidden), "{} mentions {forbidden}", path.display());
+        }
+    }
+}
