@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{self, DbConnection};
 use crate::domain::checklist::{self, ChecklistVersion, Template};
+use crate::domain::rules::{RuleSet, RuleSetFile};
 use crate::error::ApiError;
 
 /// A published checklist version, parsed once, with the exact bytes and ETag served for it.
@@ -133,4 +134,41 @@ pub fn read_file(key: &str, path: &Path) -> Result<ChecklistVersion, Vec<String>
     let version = ChecklistVersion::from_template(key.to_owned(), version, template);
     let problems = checklist::validate(&version);
     if problems.is_empty() { Ok(version) } else { Err(problems.iter().map(ToString::to_string).collect()) }
+}
+
+/// Folder of the severity rule sets inside the checklist directory.
+pub const RULES_DIR: &str = "_severity-rules";
+
+/// Loads the latest severity rule set, `<dir>/_severity-rules/v<N>.toml` with the highest N.
+/// Every rule-set version in the folder must be valid.
+pub fn read_rules(dir: &Path) -> Result<RuleSet, Vec<String>> {
+    let folder = dir.join(RULES_DIR);
+    let files = sorted_entries(&folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
+    let mut latest: Option<(u32, RuleSet)> = None;
+    let mut problems = Vec::new();
+    for path in files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let Some(number) =
+            name.strip_prefix('v').and_then(|r| r.strip_suffix(".toml")).and_then(|n| n.parse::<u32>().ok())
+        else {
+            problems.push(format!("{}: file name must be v<N>.toml", path.display()));
+            continue;
+        };
+        let parsed = std::fs::read_to_string(&path)
+            .map_err(|e| vec![format!("cannot read: {e}")])
+            .and_then(|text| {
+                toml::from_str::<RuleSetFile>(&text).map_err(|e| vec![e.to_string().trim().replace('\n', " ")])
+            })
+            .and_then(|file| RuleSet::compile(format!("severity-rules/v{number}"), file));
+        match parsed {
+            Ok(rules) if latest.as_ref().is_none_or(|(n, _)| number > *n) => latest = Some((number, rules)),
+            Ok(_) => {}
+            Err(errs) => problems.extend(errs.into_iter().map(|e| format!("{}: {e}", path.display()))),
+        }
+    }
+    match latest {
+        Some((_, rules)) if problems.is_empty() => Ok(rules),
+        None if problems.is_empty() => Err(vec![format!("{}: no rule set (v1.toml) found", folder.display())]),
+        _ => Err(problems),
+    }
 }

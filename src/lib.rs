@@ -18,21 +18,24 @@ use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::rules::RuleSet;
 
 /// What every request can reach.
 pub struct AppState {
     pub db: Db,
     pub tokens: TokenService,
     pub catalogue: Catalogue,
+    /// The severity rule set in force (the latest version in the checklist directory).
+    pub rules: RuleSet,
     pub clock: Clock,
     pub settings: Settings,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings, clock: Clock) -> Self {
+    pub fn new(db: Db, settings: Settings, rules: RuleSet, clock: Clock) -> Self {
         let jwt = &settings.jwt;
         let tokens = TokenService::new(&jwt.secret, &jwt.issuer, &jwt.audience, jwt.ttl);
-        Self { db, tokens, catalogue: Catalogue::default(), clock, settings }
+        Self { db, tokens, catalogue: Catalogue::default(), rules, clock, settings }
     }
 }
 

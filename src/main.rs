@@ -14,6 +14,7 @@ use fieldproof::catalogue;
 use fieldproof::clock::Clock;
 use fieldproof::config::{self, Settings};
 use fieldproof::db::{DatabaseUrl, Db};
+use fieldproof::domain::rules::RuleSet;
 use fieldproof::workflows::{self, Actor};
 use fieldproof::{AppState, configure};
 
@@ -127,7 +128,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Checklists(ChecklistsCommand::Validate { dir }) => {
             let versions = read_templates(&dir)?;
-            println!("ok: {} checklist versions in {} are valid", versions.len(), dir.display());
+            let rules = read_rules(&dir)?;
+            println!("ok: {} checklist versions and {} in {} are valid", versions.len(), rules.version, dir.display());
             Ok(())
         }
         Command::Migrate => {
@@ -191,6 +193,15 @@ fn read_templates(dir: &Path) -> anyhow::Result<Vec<fieldproof::domain::checklis
     })
 }
 
+fn read_rules(dir: &Path) -> anyhow::Result<RuleSet> {
+    catalogue::read_rules(dir).map_err(|problems| {
+        for problem in &problems {
+            eprintln!("{problem}");
+        }
+        anyhow::anyhow!("{} problems in the severity rules under {}", problems.len(), dir.display())
+    })
+}
+
 fn import(db: &Db, dir: &Path) -> anyhow::Result<()> {
     let versions = read_templates(dir)?;
     let mut conn = db.get()?;
@@ -211,6 +222,7 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
         max_connections: pool,
         body_limit: args.body_limit,
     };
+    let rules = read_rules(&args.checklists)?;
     let db = open(&settings.database, settings.max_connections)?;
     let applied = db.migrate()?;
     tracing::info!(applied = applied.len(), "migrations applied");
@@ -218,7 +230,7 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
     if args.demo {
         demo::seed(&db)?;
     }
-    let state = web::Data::new(AppState::new(db, settings, Clock::System));
+    let state = web::Data::new(AppState::new(db, settings, rules, Clock::System));
     let mut server = HttpServer::new(move || {
         App::new().wrap(tracing_actix_web::TracingLogger::default()).configure(configure(state.clone()))
     });

@@ -94,6 +94,24 @@ impl RoleSet for Technicians {
     const ROLES: &'static [Role] = &[Role::Technician];
 }
 
+/// Dispatchers, safety officers and admins: the incident queue.
+pub struct IncidentHandlers;
+impl RoleSet for IncidentHandlers {
+    const ROLES: &'static [Role] = &[Role::Dispatcher, Role::SafetyOfficer, Role::Admin];
+}
+
+/// Safety officers only: re-grading.
+pub struct SafetyOfficers;
+impl RoleSet for SafetyOfficers {
+    const ROLES: &'static [Role] = &[Role::SafetyOfficer];
+}
+
+/// Technicians and dispatchers: filing failure reports.
+pub struct FailureReporters;
+impl RoleSet for FailureReporters {
+    const ROLES: &'static [Role] = &[Role::Technician, Role::Dispatcher];
+}
+
 /// The caller, known to have one of the roles of `R` (403 otherwise).
 pub struct Require<R: RoleSet>(pub AuthUser, std::marker::PhantomData<R>);
 

@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod checklists;
 pub mod customers;
+pub mod failures;
+pub mod incidents;
 pub mod jobs;
 pub mod schema;
 pub mod signoffs;

@@ -94,7 +94,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    failure_reports (id) {
+        id -> Text,
+        source -> Text,
+        job_id -> Text,
+        signoff_id -> Nullable<Text>,
+        reported_by -> Text,
+        reported_at -> Timestamp,
+        description -> Text,
+        item_ids -> Text,
+        hazards -> Text,
+        injury -> Bool,
+        vulnerable_occupant -> Bool,
+        service_lost -> Nullable<Text>,
+        content_hash -> Text,
+    }
+}
+
+diesel::table! {
+    failure_items (failure_id, item_id) {
+        failure_id -> Text,
+        item_id -> Text,
+        checklist_key -> Text,
+        checklist_version -> Integer,
+        technician_id -> Text,
+        reported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    incidents (id) {
+        id -> Text,
+        failure_id -> Text,
+        job_id -> Text,
+        customer_id -> Text,
+        technician_id -> Text,
+        checklist_key -> Text,
+        severity -> Text,
+        severity_rank -> Integer,
+        original_severity -> Text,
+        reasons -> Text,
+        rules_version -> Text,
+        is_repeat -> Bool,
+        status -> Text,
+        assignee_id -> Nullable<Text>,
+        reported_at -> Timestamp,
+        updated_at -> Timestamp,
+        revision -> BigInt,
+    }
+}
+
 diesel::joinable!(jobs -> customers (customer_id));
+diesel::joinable!(incidents -> failure_reports (failure_id));
 diesel::joinable!(signoffs -> jobs (job_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -105,4 +157,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     signoffs,
     audit_log,
+    failure_reports,
+    failure_items,
+    incidents,
 );

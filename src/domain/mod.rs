@@ -2,5 +2,7 @@
 //! severity and hazards. No diesel, no actix, no clock: time and ids come in as arguments.
 
 pub mod checklist;
+pub mod rules;
 pub mod severity;
 pub mod signoff;
+pub mod text;

@@ -4,7 +4,9 @@
 pub mod auth;
 pub mod checklists;
 pub mod extract;
+pub mod failures;
 pub mod health;
+pub mod incidents;
 pub mod jobs;
 pub mod signoffs;
 
@@ -33,6 +35,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/v1/jobs/{job_id}").get(jobs::get))
             .service(web::resource("/v1/jobs/{job_id}/signoffs").get(signoffs::list).post(signoffs::create))
             .service(web::resource("/v1/me/jobs").get(jobs::mine))
+            .service(web::resource("/v1/failures").post(failures::create))
+            .service(web::resource("/v1/incidents").get(incidents::list))
+            .service(web::resource("/v1/incidents/{id}").get(incidents::get))
+            .service(web::resource("/v1/incidents/{id}/acknowledge").post(incidents::acknowledge))
+            .service(web::resource("/v1/incidents/{id}/assign").post(incidents::assign))
+            .service(web::resource("/v1/incidents/{id}/regrade").post(incidents::regrade))
             .default_service(web::to(not_found)),
     );
 }

@@ -9,10 +9,11 @@ use super::extract::ValidJson;
 use super::jobs::visible_to;
 use crate::AppState;
 use crate::auth::{AuthUser, Require, Technicians};
-use crate::db::{self, signoffs::SignOffRow};
+use crate::db;
 use crate::domain::signoff::{Answer, FailedItem};
 use crate::error::ApiError;
-use crate::workflows::signoffs::{NewSignOff, Recorded};
+use crate::workflows::Recorded;
+use crate::workflows::signoffs::{NewSignOff, StoredSignOff};
 
 #[derive(Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
@@ -42,13 +43,17 @@ pub struct SignOffResponse {
     content_hash: String,
     answers: Vec<Answer>,
     failed_items: Vec<FailedItem>,
+    /// The incident opened by the failed items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    incident_id: Option<String>,
 }
 
-impl TryFrom<SignOffRow> for SignOffResponse {
+impl TryFrom<StoredSignOff> for SignOffResponse {
     type Error = ApiError;
 
-    fn try_from(row: SignOffRow) -> Result<Self, ApiError> {
+    fn try_from(StoredSignOff { row, incident_id }: StoredSignOff) -> Result<Self, ApiError> {
         Ok(Self {
+            incident_id,
             answers: serde_json::from_str(&row.answers).map_err(anyhow::Error::from)?,
             failed_items: serde_json::from_str(&row.failed_items).map_err(anyhow::Error::from)?,
             id: row.id,
@@ -85,13 +90,15 @@ pub async fn create(
     let app = state.clone();
     let recorded = state
         .db
-        .run(move |conn| crate::workflows::signoffs::record(conn, &app.catalogue, new, &user, app.clock.now()))
+        .run(move |conn| {
+            crate::workflows::signoffs::record(conn, &app.catalogue, &app.rules, new, &user, app.clock.now())
+        })
         .await?;
-    let (mut response, row) = match recorded {
-        Recorded::Created(row) => (HttpResponse::Created(), row),
-        Recorded::Replayed(row) => (HttpResponse::Ok(), row),
+    let (mut response, stored) = match recorded {
+        Recorded::Created(stored) => (HttpResponse::Created(), stored),
+        Recorded::Replayed(stored) => (HttpResponse::Ok(), stored),
     };
-    Ok(response.json(SignOffResponse::try_from(row)?))
+    Ok(response.json(SignOffResponse::try_from(stored)?))
 }
 
 #[derive(Serialize)]
@@ -110,7 +117,16 @@ pub async fn list(
         .run(move |conn| {
             let view = db::jobs::find_view(conn, &job_id)?;
             let rows = if view.is_some() { db::signoffs::for_job(conn, &job_id)? } else { Vec::new() };
-            Ok((view, rows))
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            let incidents = db::incidents::for_signoffs(conn, &ids)?;
+            let stored = rows
+                .into_iter()
+                .map(|row| {
+                    let incident_id = incidents.iter().find(|(s, _)| *s == row.id).map(|(_, i)| i.clone());
+                    StoredSignOff { row, incident_id }
+                })
+                .collect::<Vec<_>>();
+            Ok((view, stored))
         })
         .await?;
     visible_to(&user, view).ok_or_else(|| ApiError::NotFound("no such job".to_owned()))?;

@@ -1,6 +1,8 @@
 //! Business actions. Each public function is one action in one transaction, with its audit entry.
 
 pub mod checklists;
+pub mod failures;
+pub mod incidents;
 pub mod jobs;
 pub mod signoffs;
 pub mod users;
@@ -10,6 +12,13 @@ use chrono::{DateTime, Utc};
 use crate::auth::AuthUser;
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
+
+/// What an idempotent create did: stored something new, or found the same request stored before.
+#[derive(Debug)]
+pub enum Recorded<T> {
+    Created(T),
+    Replayed(T),
+}
 
 /// Who performed an action, as the audit log records it.
 #[derive(Debug, Clone)]

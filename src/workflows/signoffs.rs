@@ -5,11 +5,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{Actor, audit, jobs::STATUS_SIGNED_OFF};
+use super::{Actor, Recorded, audit, failures, jobs::STATUS_SIGNED_OFF};
 use crate::auth::AuthUser;
 use crate::catalogue::Catalogue;
-use crate::db::{self, DbConnection, signoffs::SignOffRow, write_transaction};
-use crate::domain::signoff::{self, Answer};
+use crate::db::{self, DbConnection, failures::FailureRow, signoffs::SignOffRow, write_transaction};
+use crate::domain::rules::RuleSet;
+use crate::domain::severity::FailureFacts;
+use crate::domain::signoff::{self, Answer, FailedItem};
 use crate::error::{ApiError, FieldError};
 
 /// How far ahead of the server clock a device's `signed_at` may be before it is refused.
@@ -26,22 +28,24 @@ pub struct NewSignOff {
     pub meaning: String,
 }
 
-/// The stored sign-off, and whether this request created it or replayed an earlier one.
+/// A stored sign-off and the incident its failed items opened, if any.
 #[derive(Debug)]
-pub enum Recorded {
-    Created(SignOffRow),
-    Replayed(SignOffRow),
+pub struct StoredSignOff {
+    pub row: SignOffRow,
+    pub incident_id: Option<String>,
 }
 
 /// Records the assigned technician's sign-off. The same id and content again returns the
-/// original; the same id with other content is a conflict.
+/// original; the same id with other content is a conflict. Failed items open a failure report
+/// and its graded incident in the same transaction.
 pub fn record(
     conn: &mut DbConnection,
     catalogue: &Catalogue,
+    rules: &RuleSet,
     new: NewSignOff,
     technician: &AuthUser,
     now: DateTime<Utc>,
-) -> Result<Recorded, ApiError> {
+) -> Result<Recorded<StoredSignOff>, ApiError> {
     let job_id = new.job_id.to_string();
     let job = db::jobs::find(conn, &job_id)?
         .filter(|job| job.technician_id == technician.id)
@@ -49,7 +53,7 @@ pub fn record(
     let hash = content_hash(&new, &job.technician_id, &job.checklist_key, job.checklist_version)?;
     let id = new.id.to_string();
     if let Some(existing) = db::signoffs::find(conn, &id)? {
-        return replay(existing, &job_id, &hash);
+        return replay(conn, existing, &job_id, &hash);
     }
 
     let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
@@ -90,28 +94,88 @@ pub fn record(
             "content_hash": row.content_hash,
             "failed_items": failed.iter().map(|f| f.item_id.as_str()).collect::<Vec<_>>(),
         });
-        audit(conn, &actor, "signoff.recorded", ("signoff", &row.id), details, now)
+        audit(conn, &actor, "signoff.recorded", ("signoff", &row.id), details, now)?;
+        if failed.is_empty() {
+            return Ok(None);
+        }
+        let failure = failure_of(&row, &new.answers, &failed)?;
+        let notes = notes_of(&new.answers, &failed);
+        let facts = FailureFacts {
+            description: &notes,
+            failed_items: &failed,
+            hazards: &[],
+            injury: false,
+            vulnerable_occupant: false,
+            service_lost: None,
+            repeats: &[],
+        };
+        let incident = failures::record(conn, rules, &failure, &job, facts, &actor, now)?;
+        Ok(Some(incident.id))
     });
     match written {
-        Ok(()) => Ok(Recorded::Created(row)),
+        Ok(incident_id) => Ok(Recorded::Created(StoredSignOff { row, incident_id })),
         // A retry raced this request and won: answer as a replay of what it stored.
         Err(ApiError::Conflict(_)) => match db::signoffs::find(conn, &id)? {
-            Some(existing) => replay(existing, &job_id, &hash),
+            Some(existing) => replay(conn, existing, &job_id, &hash),
             None => Err(ApiError::Conflict(format!("sign-off {id} conflicts with stored data"))),
         },
         Err(other) => Err(other),
     }
 }
 
-fn replay(existing: SignOffRow, job_id: &str, hash: &str) -> Result<Recorded, ApiError> {
+fn replay(
+    conn: &mut DbConnection,
+    existing: SignOffRow,
+    job_id: &str,
+    hash: &str,
+) -> Result<Recorded<StoredSignOff>, ApiError> {
     if existing.job_id == job_id && existing.content_hash == hash {
-        Ok(Recorded::Replayed(existing))
+        let incident_id =
+            db::incidents::for_signoffs(conn, std::slice::from_ref(&existing.id))?.pop().map(|(_, id)| id);
+        Ok(Recorded::Replayed(StoredSignOff { row: existing, incident_id }))
     } else {
         Err(ApiError::Conflict(format!(
             "sign-off {} was already received with different content; sign-offs never change, send a new id",
             existing.id
         )))
     }
+}
+
+/// The failure report a sign-off with failed items raises.
+fn failure_of(row: &SignOffRow, answers: &[Answer], failed: &[FailedItem]) -> Result<FailureRow, ApiError> {
+    let summary: Vec<String> = failed.iter().map(|f| format!("{} ({})", f.item_id, f.reason)).collect();
+    let notes = notes_of(answers, failed);
+    let mut description = format!("Failed at sign-off: {}.", summary.join("; "));
+    if !notes.is_empty() {
+        description.push_str(&format!(" Technician notes: {notes}"));
+    }
+    Ok(FailureRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        source: "signoff".to_owned(),
+        job_id: row.job_id.clone(),
+        signoff_id: Some(row.id.clone()),
+        reported_by: row.technician_id.clone(),
+        reported_at: row.received_at,
+        description,
+        item_ids: serde_json::to_string(&failed.iter().map(|f| &f.item_id).collect::<Vec<_>>())
+            .map_err(anyhow::Error::from)?,
+        hazards: "[]".to_owned(),
+        injury: false,
+        vulnerable_occupant: false,
+        service_lost: None,
+        content_hash: row.content_hash.clone(),
+    })
+}
+
+/// The technician's notes on the failed items: the free text the classifier reads.
+fn notes_of(answers: &[Answer], failed: &[FailedItem]) -> String {
+    answers
+        .iter()
+        .filter(|a| failed.iter().any(|f| f.item_id == a.item_id))
+        .filter_map(|a| a.note.as_deref())
+        .filter(|n| !n.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(". ")
 }
 
 /// SHA-256 over the canonical JSON of everything the signer attested to.

@@ -88,7 +88,8 @@ impl TestApp {
                 workflows::users::add(&mut conn, username, username, role, PASSWORD, &Actor::cli(), start_time())
                     .expect("user added");
             }
-            AppState::new(db, settings, Clock::fixed(start_time()))
+            let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("shipped rules are valid");
+            AppState::new(db, settings, rules, Clock::fixed(start_time()))
         })
         .await
         .expect("test app set-up");

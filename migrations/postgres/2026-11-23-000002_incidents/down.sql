@@ -1,0 +1,3 @@
+DROP TABLE incidents;
+DROP TABLE failure_items;
+DROP TABLE failure_reports;

@@ -1,0 +1,72 @@
+//! Failure reports and the checklist items they name (immutable once written).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::{failure_items, failure_reports, incidents};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = failure_reports)]
+pub struct FailureRow {
+    pub id: String,
+    /// `signoff` (failed items at sign-off) or `report` (filed afterwards).
+    pub source: String,
+    pub job_id: String,
+    pub signoff_id: Option<String>,
+    pub reported_by: String,
+    pub reported_at: NaiveDateTime,
+    pub description: String,
+    /// JSON array of checklist item ids.
+    pub item_ids: String,
+    /// JSON array of hazard tags.
+    pub hazards: String,
+    pub injury: bool,
+    pub vulnerable_occupant: bool,
+    /// JSON `{service, hours}`.
+    pub service_lost: Option<String>,
+    pub content_hash: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = failure_items)]
+pub struct FailureItemRow {
+    pub failure_id: String,
+    pub item_id: String,
+    pub checklist_key: String,
+    pub checklist_version: i32,
+    pub technician_id: String,
+    pub reported_at: NaiveDateTime,
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<FailureRow>> {
+    failure_reports::table.find(id).select(FailureRow::as_select()).first(conn).optional()
+}
+
+pub fn insert(conn: &mut DbConnection, row: &FailureRow, items: &[FailureItemRow]) -> QueryResult<()> {
+    diesel::insert_into(failure_reports::table).values(row).execute(conn)?;
+    for item in items {
+        diesel::insert_into(failure_items::table).values(item).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Earlier incidents in which `technician_id` failed one of `item_ids` of `checklist_key`,
+/// as (item id, incident id), oldest first.
+pub fn earlier_item_failures(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    checklist_key: &str,
+    item_ids: &[String],
+    excluding_failure: &str,
+) -> QueryResult<Vec<(String, String)>> {
+    failure_items::table
+        .inner_join(incidents::table.on(incidents::failure_id.eq(failure_items::failure_id)))
+        .filter(failure_items::technician_id.eq(technician_id))
+        .filter(failure_items::checklist_key.eq(checklist_key))
+        .filter(failure_items::item_id.eq_any(item_ids))
+        .filter(failure_items::failure_id.ne(excluding_failure))
+        .order(failure_items::reported_at.asc())
+        .select((failure_items::item_id, incidents::id))
+        .load(conn)
+}

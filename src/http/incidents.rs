@@ -1,0 +1,288 @@
+//! The incident queue: filter, page, read (with ETag) and change (with If-Match).
+
+use actix_web::http::header::{self, ETag, EntityTag};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+use super::extract::ValidJson;
+use crate::AppState;
+use crate::auth::{IncidentHandlers, Require, SafetyOfficers};
+use crate::db::{self, DbConnection, incidents::IncidentRow, incidents::QueueFilter, incidents::QueuePosition};
+use crate::domain::severity::{Reason, Severity};
+use crate::error::ApiError;
+use crate::workflows::incidents::{Change, Expected, STATUSES};
+use crate::workflows::{self, Actor};
+
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
+
+#[derive(Serialize)]
+pub struct IncidentResponse {
+    id: String,
+    failure_id: String,
+    job_id: String,
+    customer_id: String,
+    technician: String,
+    checklist_key: String,
+    severity: String,
+    original_severity: String,
+    reasons: Vec<Reason>,
+    rules_version: String,
+    repeat: bool,
+    status: String,
+    assignee: Option<String>,
+    reported_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct HistoryEntry {
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    details: serde_json::Value,
+}
+
+/// One incident with its audit history, as `GET /v1/incidents/{id}` returns it.
+#[derive(Serialize)]
+struct IncidentDetail {
+    #[serde(flatten)]
+    incident: IncidentResponse,
+    history: Vec<HistoryEntry>,
+}
+
+fn response(conn: &mut DbConnection, row: IncidentRow) -> Result<IncidentResponse, ApiError> {
+    let technician = db::incidents::username(conn, &row.technician_id)?.unwrap_or_default();
+    let assignee = match &row.assignee_id {
+        Some(id) => db::incidents::username(conn, id)?,
+        None => None,
+    };
+    Ok(IncidentResponse {
+        reasons: serde_json::from_str(&row.reasons).map_err(anyhow::Error::from)?,
+        id: row.id,
+        failure_id: row.failure_id,
+        job_id: row.job_id,
+        customer_id: row.customer_id,
+        technician,
+        checklist_key: row.checklist_key,
+        severity: row.severity,
+        original_severity: row.original_severity,
+        rules_version: row.rules_version,
+        repeat: row.is_repeat,
+        status: row.status,
+        assignee,
+        reported_at: row.reported_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+    })
+}
+
+fn etag(revision: i64) -> EntityTag {
+    EntityTag::new_strong(format!("rev-{revision}"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    severity: Option<String>,
+    status: Option<String>,
+    technician: Option<String>,
+    customer: Option<String>,
+    since: Option<DateTime<Utc>>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct IncidentPage {
+    items: Vec<IncidentResponse>,
+    next_cursor: Option<String>,
+}
+
+fn encode_cursor(p: &QueuePosition) -> String {
+    format!("{}_{}_{}", p.severity_rank, p.reported_at.and_utc().timestamp_micros(), p.id)
+}
+
+fn decode_cursor(raw: &str) -> Option<QueuePosition> {
+    let mut parts = raw.splitn(3, '_');
+    let severity_rank = parts.next()?.parse().ok()?;
+    let micros = parts.next()?.parse().ok()?;
+    let id = parts.next()?.to_owned();
+    let reported_at = DateTime::from_timestamp_micros(micros)?.naive_utc();
+    Some(QueuePosition { severity_rank, reported_at, id })
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    _user: Require<IncidentHandlers>,
+    query: web::Query<QueueQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let mut errors = Vec::new();
+    if q.severity.as_deref().is_some_and(|s| Severity::parse(s).is_none()) {
+        errors.push(crate::error::FieldError::new("severity", "one of nuisance, service_impacting, safety_critical"));
+    }
+    if q.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+        errors.push(crate::error::FieldError::new("status", format!("one of {}", STATUSES.join(", "))));
+    }
+    let after = match q.cursor.as_deref() {
+        Some(raw) => match decode_cursor(raw) {
+            Some(position) => Some(position),
+            None => {
+                errors.push(crate::error::FieldError::new("cursor", "use a next_cursor value from an earlier page"));
+                None
+            }
+        },
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        errors.push(crate::error::FieldError::new("limit", format!("1 to {MAX_PAGE}")));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let since: Option<NaiveDateTime> = q.since.map(|s| s.naive_utc());
+    let (items, next_cursor) = state
+        .db
+        .run(move |conn| {
+            let technician_id = match &q.technician {
+                Some(name) => Some(db::users::by_username(conn, name)?.map(|u| u.id).unwrap_or_default()),
+                None => None,
+            };
+            let filter =
+                QueueFilter { severity: q.severity, status: q.status, technician_id, customer_id: q.customer, since };
+            let rows = db::incidents::queue(conn, &filter, after.as_ref(), limit)?;
+            let next = (rows.len() as i64 == limit).then(|| rows.last()).flatten().map(|last| {
+                encode_cursor(&QueuePosition {
+                    severity_rank: last.severity_rank,
+                    reported_at: last.reported_at,
+                    id: last.id.clone(),
+                })
+            });
+            let items = rows.into_iter().map(|row| response(conn, row)).collect::<Result<Vec<_>, _>>()?;
+            Ok((items, next))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(IncidentPage { items, next_cursor }))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    _user: Require<IncidentHandlers>,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner().to_string();
+    let (detail, revision) = state
+        .db
+        .run(move |conn| {
+            let row = db::incidents::find(conn, &id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+            let revision = row.revision;
+            let history = db::audit::for_entity(conn, "incident", &id)?
+                .into_iter()
+                .map(|e| HistoryEntry {
+                    at: e.at.and_utc(),
+                    actor: e.actor,
+                    action: e.action,
+                    details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
+                })
+                .collect();
+            Ok((IncidentDetail { incident: response(conn, row)?, history }, revision))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(ETag(etag(revision)))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(detail))
+}
+
+/// Reads `If-Match`: 428 without one; `*` or the listed revisions otherwise.
+fn expected(req: &HttpRequest) -> Result<Expected, ApiError> {
+    let raw = req
+        .headers()
+        .get(header::IF_MATCH)
+        .ok_or_else(|| ApiError::PreconditionRequired("send If-Match with the incident's ETag".to_owned()))?
+        .to_str()
+        .map_err(|_| ApiError::PreconditionFailed("If-Match is not readable".to_owned()))?;
+    if raw.trim() == "*" {
+        return Ok(Expected::Any);
+    }
+    let revisions = raw
+        .split(',')
+        .filter_map(|tag| tag.trim().trim_matches('"').strip_prefix("rev-").and_then(|n| n.parse().ok()))
+        .collect();
+    Ok(Expected::Revisions(revisions))
+}
+
+async fn apply(
+    state: web::Data<AppState>,
+    req: &HttpRequest,
+    id: uuid::Uuid,
+    actor: Actor,
+    change: Change,
+) -> Result<HttpResponse, ApiError> {
+    let expected = expected(req)?;
+    let id = id.to_string();
+    let app = state.clone();
+    let (incident, revision) = state
+        .db
+        .run(move |conn| {
+            let row = workflows::incidents::change(conn, &id, &expected, change, &actor, app.clock.now())?;
+            let revision = row.revision;
+            Ok((response(conn, row)?, revision))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().insert_header(ETag(etag(revision))).json(incident))
+}
+
+pub async fn acknowledge(
+    state: web::Data<AppState>,
+    user: Require<IncidentHandlers>,
+    req: HttpRequest,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    apply(state, &req, id.into_inner(), Actor::from(&*user), Change::Acknowledge).await
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    #[validate(length(min = 1, max = 64))]
+    assignee: String,
+}
+
+pub async fn assign(
+    state: web::Data<AppState>,
+    user: Require<IncidentHandlers>,
+    req: HttpRequest,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<AssignRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let change = Change::Assign { assignee: body.0.assignee };
+    apply(state, &req, id.into_inner(), Actor::from(&*user), change).await
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RegradeRequest {
+    severity: Severity,
+    /// Why the grade is wrong: kept in the audit log for ever.
+    #[validate(length(min = 10, max = 2000, message = "give the reason in at least 10 characters"))]
+    reason: String,
+}
+
+pub async fn regrade(
+    state: web::Data<AppState>,
+    user: Require<SafetyOfficers>,
+    req: HttpRequest,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<RegradeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let RegradeRequest { severity, reason } = body.0;
+    if reason.trim().chars().count() < 10 {
+        return Err(ApiError::field("reason", "give the reason in at least 10 characters"));
+    }
+    let change = Change::Regrade { severity, reason: reason.trim().to_owned() };
+    apply(state, &req, id.into_inner(), Actor::from(&*user), change).await
+}

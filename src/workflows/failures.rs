@@ -1,0 +1,172 @@
+//! Failure reports: filed after the fact by technicians and dispatchers (typically what a customer
+//! said on the phone), or raised by a sign-off with failed items. Each opens a graded incident in
+//! the same transaction.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{Actor, Recorded, audit, incidents};
+use crate::auth::{AuthUser, Role};
+use crate::catalogue::Catalogue;
+use crate::db::failures::{FailureItemRow, FailureRow};
+use crate::db::incidents::IncidentRow;
+use crate::db::jobs::JobRow;
+use crate::db::{self, DbConnection, write_transaction};
+use crate::domain::rules::RuleSet;
+use crate::domain::severity::{FailureFacts, Hazard, ServiceLoss};
+use crate::domain::signoff::FailedItem;
+use crate::error::{ApiError, FieldError};
+
+/// A failure report as filed, checked for shape at the edge.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewFailure {
+    pub id: uuid::Uuid,
+    pub job_id: uuid::Uuid,
+    pub description: String,
+    pub item_ids: Vec<String>,
+    pub hazards: Vec<Hazard>,
+    pub injury: bool,
+    pub vulnerable_occupant: bool,
+    pub service_lost: Option<ServiceLoss>,
+}
+
+/// A stored failure and the incident it opened.
+#[derive(Debug)]
+pub struct FailureOutcome {
+    pub failure: FailureRow,
+    pub incident: IncidentRow,
+}
+
+/// Files a report. The same id and content again returns the original; other content is a conflict.
+pub fn report(
+    conn: &mut DbConnection,
+    catalogue: &Catalogue,
+    rules: &RuleSet,
+    new: NewFailure,
+    reporter: &AuthUser,
+    now: DateTime<Utc>,
+) -> Result<Recorded<FailureOutcome>, ApiError> {
+    let job_id = new.job_id.to_string();
+    let job = db::jobs::find(conn, &job_id)?
+        .filter(|job| reporter.role != Role::Technician || job.technician_id == reporter.id)
+        .ok_or_else(|| ApiError::field("job_id", format!("no job {job_id} you can report on")))?;
+    let hash = hex::encode(Sha256::digest(
+        serde_json::to_vec(&json!({ "report": new, "by": reporter.id })).map_err(anyhow::Error::from)?,
+    ));
+    let id = new.id.to_string();
+    if let Some(existing) = db::failures::find(conn, &id)? {
+        return replay(conn, existing, &hash);
+    }
+
+    let failed_items = named_items(conn, catalogue, &job, &new.item_ids)?;
+    let failure = FailureRow {
+        id: id.clone(),
+        source: "report".to_owned(),
+        job_id: job_id.clone(),
+        signoff_id: None,
+        reported_by: reporter.id.clone(),
+        reported_at: now.naive_utc(),
+        description: new.description.clone(),
+        item_ids: serde_json::to_string(&new.item_ids).map_err(anyhow::Error::from)?,
+        hazards: serde_json::to_string(&new.hazards).map_err(anyhow::Error::from)?,
+        injury: new.injury,
+        vulnerable_occupant: new.vulnerable_occupant,
+        service_lost: new.service_lost.as_ref().map(serde_json::to_string).transpose().map_err(anyhow::Error::from)?,
+        content_hash: hash.clone(),
+    };
+    let facts = FailureFacts {
+        description: &new.description,
+        failed_items: &failed_items,
+        hazards: &new.hazards,
+        injury: new.injury,
+        vulnerable_occupant: new.vulnerable_occupant,
+        service_lost: new.service_lost.as_ref(),
+        repeats: &[],
+    };
+    let actor = Actor::from(reporter);
+    let written = write_transaction(conn, |conn| record(conn, rules, &failure, &job, facts, &actor, now));
+    match written {
+        Ok(incident) => Ok(Recorded::Created(FailureOutcome { failure, incident })),
+        // A retry raced this request and won: answer as a replay of what it stored.
+        Err(ApiError::Conflict(_)) => match db::failures::find(conn, &id)? {
+            Some(existing) => replay(conn, existing, &hash),
+            None => Err(ApiError::Conflict(format!("failure report {id} conflicts with stored data"))),
+        },
+        Err(other) => Err(other),
+    }
+}
+
+/// Stores a failure (and its items) and opens its incident, in the caller's transaction.
+pub(crate) fn record(
+    conn: &mut DbConnection,
+    rules: &RuleSet,
+    failure: &FailureRow,
+    job: &JobRow,
+    facts: FailureFacts<'_>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<IncidentRow, ApiError> {
+    let items: Vec<FailureItemRow> = facts
+        .failed_items
+        .iter()
+        .map(|item| FailureItemRow {
+            failure_id: failure.id.clone(),
+            item_id: item.item_id.clone(),
+            checklist_key: job.checklist_key.clone(),
+            checklist_version: job.checklist_version,
+            technician_id: job.technician_id.clone(),
+            reported_at: failure.reported_at,
+        })
+        .collect();
+    db::failures::insert(conn, failure, &items)?;
+    let details = json!({ "job_id": failure.job_id, "source": failure.source, "items": facts.failed_items.iter().map(|f| &f.item_id).collect::<Vec<_>>() });
+    audit(conn, actor, "failure.reported", ("failure", &failure.id), details, now)?;
+    incidents::open(conn, rules, failure, job, facts, actor, now)
+}
+
+fn replay(conn: &mut DbConnection, existing: FailureRow, hash: &str) -> Result<Recorded<FailureOutcome>, ApiError> {
+    if existing.source != "report" || existing.content_hash != hash {
+        return Err(ApiError::Conflict(format!(
+            "failure report {} was already received with different content; send a new id",
+            existing.id
+        )));
+    }
+    let incident = db::incidents::for_failure(conn, &existing.id)?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("failure {} has no incident", existing.id)))?;
+    Ok(Recorded::Replayed(FailureOutcome { failure: existing, incident }))
+}
+
+/// The named checklist items of the job's pinned version, as failed items; unknown ids are a 422.
+fn named_items(
+    conn: &mut DbConnection,
+    catalogue: &Catalogue,
+    job: &JobRow,
+    item_ids: &[String],
+) -> Result<Vec<FailedItem>, ApiError> {
+    if item_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
+    let pinned = catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("pinned checklist {}/v{version} missing", job.checklist_key))
+    })?;
+    let mut errors = Vec::new();
+    let mut failed = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for item_id in item_ids.iter().filter(|id| seen.insert(id.as_str())) {
+        match pinned.checklist.item(item_id) {
+            Some(item) => failed.push(FailedItem {
+                item_id: item.id.clone(),
+                reason: "named in a failure report".to_owned(),
+                severity_hint: item.severity_hint,
+                hazards: item.hazards.clone(),
+            }),
+            None => errors.push(FieldError::new(
+                format!("item_ids[{item_id}]"),
+                format!("no such item in checklist {} v{version}", job.checklist_key),
+            )),
+        }
+    }
+    if errors.is_empty() { Ok(failed) } else { Err(ApiError::Validation(errors)) }
+}

@@ -1,0 +1,170 @@
+//! Incidents: opened with the classifier's grade when a failure is reported, then worked from
+//! the queue (acknowledge, assign, re-grade) under optimistic concurrency, every step audited.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{Actor, audit};
+use crate::auth::Role;
+use crate::db::{
+    self, DbConnection, failures::FailureRow, incidents::IncidentChange, incidents::IncidentRow, jobs::JobRow,
+};
+use crate::domain::rules::RuleSet;
+use crate::domain::severity::{self, FailureFacts, Repeat, Severity};
+use crate::error::ApiError;
+
+pub const STATUS_OPEN: &str = "open";
+pub const STATUS_ACKNOWLEDGED: &str = "acknowledged";
+pub const STATUS_ASSIGNED: &str = "assigned";
+pub const STATUSES: [&str; 4] = [STATUS_OPEN, STATUS_ACKNOWLEDGED, STATUS_ASSIGNED, "resolved"];
+
+/// Classifies a stored failure report and opens its incident, in the caller's transaction.
+/// Repeats are looked up here: the same customer within the rule set's window, and the same
+/// technician failing the same checklist item before.
+pub fn open(
+    conn: &mut DbConnection,
+    rules: &RuleSet,
+    failure: &FailureRow,
+    job: &JobRow,
+    facts: FailureFacts<'_>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<IncidentRow, ApiError> {
+    let mut repeats = Vec::new();
+    let window_start = now - chrono::Duration::days(i64::from(rules.repeat_window_days));
+    if let Some(prior) =
+        db::incidents::latest_for_customer(conn, &job.customer_id, window_start.naive_utc(), now.naive_utc())?
+    {
+        repeats.push(Repeat::SameCustomer {
+            days_ago: (now.naive_utc() - prior.reported_at).num_days(),
+            incident_id: prior.id,
+        });
+    }
+    let item_ids: Vec<String> = facts.failed_items.iter().map(|f| f.item_id.clone()).collect();
+    let earlier =
+        db::failures::earlier_item_failures(conn, &job.technician_id, &job.checklist_key, &item_ids, &failure.id)?;
+    for item_id in &item_ids {
+        if let Some((_, incident_id)) = earlier.iter().find(|(id, _)| id == item_id) {
+            repeats.push(Repeat::SameTechnicianItem { item_id: item_id.clone(), incident_id: incident_id.clone() });
+        }
+    }
+    let verdict = severity::classify(&FailureFacts { repeats: &repeats, ..facts }, rules);
+    let row = IncidentRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        failure_id: failure.id.clone(),
+        job_id: job.id.clone(),
+        customer_id: job.customer_id.clone(),
+        technician_id: job.technician_id.clone(),
+        checklist_key: job.checklist_key.clone(),
+        severity: verdict.severity.as_str().to_owned(),
+        severity_rank: verdict.severity.rank(),
+        original_severity: verdict.severity.as_str().to_owned(),
+        reasons: serde_json::to_string(&verdict.reasons).map_err(anyhow::Error::from)?,
+        rules_version: verdict.rules_version.clone(),
+        is_repeat: verdict.repeat,
+        status: STATUS_OPEN.to_owned(),
+        assignee_id: None,
+        reported_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+        revision: 1,
+    };
+    db::incidents::insert(conn, &row)?;
+    let details = json!({
+        "failure_id": failure.id,
+        "severity": row.severity,
+        "rules_version": row.rules_version,
+        "repeat": row.is_repeat,
+        "rules": verdict.reasons.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
+    });
+    audit(conn, actor, "incident.classified", ("incident", &row.id), details, now)?;
+    Ok(row)
+}
+
+/// A change a handler makes to an incident.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Acknowledge,
+    Assign { assignee: String },
+    Regrade { severity: Severity, reason: String },
+}
+
+/// The `If-Match` precondition of a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// `If-Match: *`
+    Any,
+    /// The revisions named by the client's ETags.
+    Revisions(Vec<i64>),
+}
+
+/// Applies `change` if the incident is still at a revision the client has seen (412 otherwise).
+pub fn change(
+    conn: &mut DbConnection,
+    id: &str,
+    expected: &Expected,
+    change: Change,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<IncidentRow, ApiError> {
+    db::write_transaction(conn, |conn| {
+        let current = db::incidents::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+        if let Expected::Revisions(revisions) = expected
+            && !revisions.contains(&current.revision)
+        {
+            return Err(ApiError::PreconditionFailed(
+                "the incident changed since you read it; fetch it again and retry".to_owned(),
+            ));
+        }
+        let (update, action, details) = plan(conn, &current, change)?;
+        let update = IncidentChange { updated_at: Some(now.naive_utc()), ..update };
+        if !db::incidents::update_at_revision(conn, id, current.revision, &update)? {
+            return Err(ApiError::PreconditionFailed("the incident changed while you changed it; retry".to_owned()));
+        }
+        audit(conn, actor, action, ("incident", id), details, now)?;
+        db::incidents::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))
+    })
+}
+
+fn plan(
+    conn: &mut DbConnection,
+    current: &IncidentRow,
+    change: Change,
+) -> Result<(IncidentChange, &'static str, serde_json::Value), ApiError> {
+    Ok(match change {
+        Change::Acknowledge => {
+            if current.status != STATUS_OPEN {
+                return Err(ApiError::Conflict(format!("the incident is already {}", current.status)));
+            }
+            let update = IncidentChange { status: Some(STATUS_ACKNOWLEDGED.to_owned()), ..Default::default() };
+            (update, "incident.acknowledged", json!({ "from_status": current.status }))
+        }
+        Change::Assign { assignee } => {
+            let user = db::users::by_username(conn, &assignee)?
+                .filter(|u| u.active && u.role != Role::Technician.as_str())
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "assignee",
+                        format!("`{assignee}` is not an active dispatcher, safety officer or admin"),
+                    )
+                })?;
+            let update = IncidentChange {
+                status: Some(STATUS_ASSIGNED.to_owned()),
+                assignee_id: Some(user.id.clone()),
+                ..Default::default()
+            };
+            (update, "incident.assigned", json!({ "assignee": user.username, "from_status": current.status }))
+        }
+        Change::Regrade { severity, reason } => {
+            if current.severity == severity.as_str() {
+                return Err(ApiError::field("severity", format!("the incident is already {}", current.severity)));
+            }
+            let update = IncidentChange {
+                severity: Some(severity.as_str().to_owned()),
+                severity_rank: Some(severity.rank()),
+                ..Default::default()
+            };
+            let details = json!({ "from": current.severity, "to": severity.as_str(), "original": current.original_severity, "reason": reason });
+            (update, "incident.regraded", details)
+        }
+    })
+}
