@@ -212,3 +212,192 @@ pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
     hazards.dedup();
     Classification { severity, reasons, rules_version: rules.version.clone(), repeat, hazards }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::rules::{RuleSet, RuleSetFile};
+
+    fn rules() -> RuleSet {
+        let file: RuleSetFile = toml::from_str(
+            r#"
+            repeat_window_days = 90
+            essential_services = ["heating", "power"]
+            [spelling]
+            smel = "smell"
+            [negation]
+            negators = ["no", "not"]
+            window = 3
+            clause_breaks = ["but"]
+            after = ["did not go off"]
+            [[signals]]
+            rule = "text.gas"
+            severity = "safety_critical"
+            hazard = "gas"
+            phrases = ["smell of gas"]
+            [[signals]]
+            rule = "text.no-heating"
+            severity = "service_impacting"
+            phrases = ["no heating"]
+            "#,
+        )
+        .expect("test rules parse");
+        RuleSet::compile("severity-rules/test".into(), file).expect("test rules are valid")
+    }
+
+    fn item(hint: Severity, hazards: Vec<Hazard>) -> FailedItem {
+        FailedItem { item_id: "an-item".into(), reason: "not done".into(), severity_hint: hint, hazards }
+    }
+
+    struct Row {
+        rule: &'static str,
+        expected: Severity,
+        facts: FailureFacts<'static>,
+    }
+
+    fn facts() -> FailureFacts<'static> {
+        FailureFacts {
+            description: "",
+            failed_items: &[],
+            hazards: &[],
+            injury: false,
+            vulnerable_occupant: false,
+            service_lost: None,
+            repeats: &[],
+        }
+    }
+
+    /// One row per rule: changing a rule means changing this table.
+    #[test]
+    fn every_rule_grades_as_its_row_says() {
+        let leak = |items: Vec<FailedItem>| -> &'static [FailedItem] { Box::leak(items.into_boxed_slice()) };
+        let loss = |service: &str| -> Option<&'static ServiceLoss> {
+            Some(Box::leak(Box::new(ServiceLoss { service: service.into(), hours: 12.0 })))
+        };
+        let rows = vec![
+            Row {
+                rule: "item.safety-critical",
+                expected: Severity::SafetyCritical,
+                facts: FailureFacts {
+                    failed_items: leak(vec![item(Severity::SafetyCritical, vec![Hazard::Gas])]),
+                    ..facts()
+                },
+            },
+            Row {
+                rule: "item.hazard",
+                expected: Severity::SafetyCritical,
+                facts: FailureFacts {
+                    failed_items: leak(vec![item(Severity::ServiceImpacting, vec![Hazard::Electrical])]),
+                    ..facts()
+                },
+            },
+            Row {
+                rule: "item.service-impacting",
+                expected: Severity::ServiceImpacting,
+                facts: FailureFacts {
+                    failed_items: leak(vec![item(Severity::ServiceImpacting, vec![Hazard::ServiceOutage])]),
+                    ..facts()
+                },
+            },
+            Row {
+                rule: "item.nuisance",
+                expected: Severity::Nuisance,
+                facts: FailureFacts { failed_items: leak(vec![item(Severity::Nuisance, vec![])]), ..facts() },
+            },
+            Row {
+                rule: "fact.hazard",
+                expected: Severity::SafetyCritical,
+                facts: FailureFacts { hazards: &[Hazard::CarbonMonoxide], ..facts() },
+            },
+            Row {
+                rule: "fact.damage-or-outage",
+                expected: Severity::ServiceImpacting,
+                facts: FailureFacts { hazards: &[Hazard::WaterDamage], ..facts() },
+            },
+            Row {
+                rule: "fact.injury",
+                expected: Severity::SafetyCritical,
+                facts: FailureFacts { injury: true, ..facts() },
+            },
+            Row {
+                rule: "fact.service-lost",
+                expected: Severity::ServiceImpacting,
+                facts: FailureFacts { service_lost: loss("internet"), ..facts() },
+            },
+            Row {
+                rule: "fact.vulnerable-without-essential-service",
+                expected: Severity::SafetyCritical,
+                facts: FailureFacts { vulnerable_occupant: true, service_lost: loss("heating"), ..facts() },
+            },
+            Row {
+                rule: "fact.vulnerable-occupant",
+                expected: Severity::ServiceImpacting,
+                facts: FailureFacts { vulnerable_occupant: true, ..facts() },
+            },
+            Row {
+                rule: "text.gas",
+                expected: Severity::SafetyCritical,
+                facts: FailureFacts { description: "strong SMEL of gas!", ..facts() },
+            },
+            Row {
+                rule: "text.no-heating",
+                expected: Severity::ServiceImpacting,
+                facts: FailureFacts { description: "no heating", ..facts() },
+            },
+            Row {
+                rule: "text.negated",
+                expected: Severity::Nuisance,
+                facts: FailureFacts { description: "no smell of gas", ..facts() },
+            },
+            Row {
+                rule: "default.no-signal",
+                expected: Severity::Nuisance,
+                facts: FailureFacts { description: "engineer was late", ..facts() },
+            },
+            Row {
+                rule: "repeat.same-customer",
+                expected: Severity::ServiceImpacting,
+                facts: FailureFacts {
+                    repeats: Box::leak(Box::new([Repeat::SameCustomer { incident_id: "i1".into(), days_ago: 12 }])),
+                    ..facts()
+                },
+            },
+            Row {
+                rule: "repeat.same-technician-item",
+                expected: Severity::ServiceImpacting,
+                facts: FailureFacts {
+                    repeats: Box::leak(Box::new([Repeat::SameTechnicianItem {
+                        item_id: "x".into(),
+                        incident_id: "i1".into(),
+                    }])),
+                    ..facts()
+                },
+            },
+        ];
+        let rules = rules();
+        for row in rows {
+            let verdict = classify(&row.facts, &rules);
+            assert_eq!(verdict.severity, row.expected, "{}: {verdict:?}", row.rule);
+            assert!(verdict.reasons.iter().any(|r| r.rule == row.rule), "{} did not fire: {verdict:?}", row.rule);
+            assert_eq!(verdict.rules_version, "severity-rules/test");
+        }
+    }
+
+    #[test]
+    fn a_hazard_is_never_graded_below_safety_critical_by_other_signals() {
+        let verdict =
+            classify(&FailureFacts { description: "engineer late, smell of gas but no heating", ..facts() }, &rules());
+        assert_eq!(verdict.severity, Severity::SafetyCritical);
+        assert_eq!(verdict.hazards, vec![Hazard::Gas]);
+        assert_eq!(verdict.reasons[0].rule, "text.gas", "worst reason first");
+    }
+
+    #[test]
+    fn repeats_escalate_a_nuisance_but_never_invent_a_hazard() {
+        let repeats = [Repeat::SameCustomer { incident_id: "i1".into(), days_ago: 3 }];
+        let verdict = classify(&FailureFacts { description: "no heating", repeats: &repeats, ..facts() }, &rules());
+        assert_eq!(verdict.severity, Severity::ServiceImpacting);
+        assert!(verdict.repeat);
+        assert!(verdict.hazards.is_empty());
+    }
+}
