@@ -1,0 +1,151 @@
+//! Throughput, latency and memory of the hot paths, through the real actix app (in process, no
+//! socket): serving a pinned checklist version, and recording a sign-off (one write transaction).
+//!
+//!     cargo bench --bench api                      # SQLite in a temp file
+//!     FIELDPROOF_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench api
+
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a benchmark stops at the first failure")]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use actix_web::{App, test as atest, web};
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use serde_json::{Value, json};
+
+use fieldproof::auth::Role;
+use fieldproof::clock::Clock;
+use fieldproof::config::{JwtSettings, Settings};
+use fieldproof::db::{DatabaseUrl, Db};
+use fieldproof::workflows::{self, Actor};
+use fieldproof::{AppState, configure};
+
+const SECRET: &[u8] = b"bench-secret-that-is-at-least-32-bytes";
+
+fn state(url: &str) -> AppState {
+    let database = DatabaseUrl::parse(url).expect("url");
+    let db = Db::connect(&database, 8).expect("db");
+    db.migrate().expect("migrate");
+    let mut conn = db.get().expect("conn");
+    let versions = fieldproof::catalogue::read_dir(Path::new("checklists")).expect("checklists");
+    workflows::checklists::import(&mut conn, &versions, &Actor::cli(), chrono::Utc::now()).expect("import");
+    for (name, role) in [("tess", Role::Technician), ("dana", Role::Dispatcher)] {
+        workflows::users::add(&mut conn, name, name, role, "bench password 123", &Actor::cli(), chrono::Utc::now()).expect("user");
+    }
+    let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("rules");
+    let settings = Settings {
+        database,
+        max_connections: 8,
+        jwt: JwtSettings { secret: SECRET.to_vec(), issuer: "fp".into(), audience: "fp".into(), ttl: chrono::Duration::hours(1) },
+        body_limit: 256 * 1024,
+    };
+    AppState::new(db, settings, rules, Clock::System)
+}
+
+fn token(state: &AppState, username: &str) -> String {
+    let mut conn = state.db.get().expect("conn");
+    let user = fieldproof::db::users::by_username(&mut conn, username).expect("q").expect("user");
+    state.tokens.issue(&user.id, username, Role::parse(&user.role).expect("role"), chrono::Utc::now()).expect("token")
+}
+
+struct Stats {
+    name: &'static str,
+    samples: Vec<Duration>,
+    total: Duration,
+}
+
+impl Stats {
+    fn print(mut self) {
+        self.samples.sort();
+        let pct = |p: f64| self.samples[((self.samples.len() as f64 - 1.0) * p) as usize];
+        println!(
+            "{:<34} {:>7} req  {:>9.0} req/s  p50 {:>8.1?}  p99 {:>8.1?}",
+            self.name,
+            self.samples.len(),
+            self.samples.len() as f64 / self.total.as_secs_f64(),
+            pct(0.5),
+            pct(0.99)
+        );
+    }
+}
+
+fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+async fn run(label: &str, url: &str) {
+    let state = web::Data::new(state(url));
+    let app = atest::init_service(App::new().configure(configure(state.clone()))).await;
+    let (tess, dana) = (token(&state, "tess"), token(&state, "dana"));
+    let auth = |t: &str| ("Authorization", format!("Bearer {t}"));
+    println!("-- {label}");
+
+    let path = "/v1/checklists/gas-boiler-annual-service/versions/1";
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    for _ in 0..20_000 {
+        let t = Instant::now();
+        let res = atest::call_service(&app, atest::TestRequest::get().uri(path).insert_header(auth(&tess)).to_request()).await;
+        assert!(res.status().is_success());
+        let _ = atest::read_body(res).await;
+        samples.push(t.elapsed());
+    }
+    Stats { name: "GET pinned checklist (8 KB)", samples, total: started.elapsed() }.print();
+
+    let job_body = json!({ "customer": { "name": "Bench Customer" }, "site": { "address": "1 Bench St", "postcode": "AB1 2CD" },
+        "technician": "tess", "checklist_key": "gas-boiler-annual-service", "scheduled_for": "2026-12-01T09:00:00Z" });
+    let res = atest::call_service(&app, atest::TestRequest::post().uri("/v1/jobs").insert_header(auth(&dana)).set_json(&job_body).to_request()).await;
+    let job: Value = atest::read_body_json(res).await;
+    let checklist: Value = {
+        let res = atest::call_service(&app, atest::TestRequest::get().uri(path).insert_header(auth(&tess)).to_request()).await;
+        atest::read_body_json(res).await
+    };
+    let answers: Vec<Value> = checklist["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let value = match item["kind"].as_str().unwrap() {
+                "check" => json!(true),
+                "yes_no" => item["expected"].clone(),
+                "number" => json!((item["min"].as_f64().unwrap_or(0.0) + item["max"].as_f64().unwrap_or(1.0)) / 2.0),
+                "choice" => item["choices"][0].clone(),
+                _ => json!("ok"),
+            };
+            json!({ "item_id": item["id"], "value": value })
+        })
+        .collect();
+    let signoffs = format!("/v1/jobs/{}/signoffs", job["id"].as_str().unwrap());
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    for _ in 0..2_000 {
+        let body = json!({ "id": uuid::Uuid::new_v4(), "answers": answers, "signed_at": "2026-12-01T10:00:00Z",
+            "signer_name": "Tess Turner", "meaning": "I carried out this work" });
+        let t = Instant::now();
+        let res = atest::call_service(&app, atest::TestRequest::post().uri(&signoffs).insert_header(auth(&tess)).set_json(&body).to_request()).await;
+        assert_eq!(res.status().as_u16(), 201);
+        let _ = atest::read_body(res).await;
+        samples.push(t.elapsed());
+    }
+    Stats { name: "POST sign-off (34 answers, durable)", samples, total: started.elapsed() }.print();
+    println!("memory: RSS {} MiB, peak {} MiB", rss_kib("VmRSS:") / 1024, rss_kib("VmHWM:") / 1024);
+}
+
+#[actix_web::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = dir.path().join("bench.db");
+    run("SQLite (WAL, synchronous=FULL)", sqlite.to_str().expect("path")).await;
+    if let Ok(admin) = std::env::var("FIELDPROOF_BENCH_POSTGRES_URL") {
+        let name = format!("fieldproof_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = diesel::PgConnection::establish(&admin).expect("postgres");
+        conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create");
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+        run("PostgreSQL", &format!("{base}/{name}")).await;
+        let _ = conn.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"));
+    }
+}

@@ -1,0 +1,184 @@
+//! Failure reports: from sign-offs and filed afterwards, graded explainably, repeats escalated.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
+
+mod common;
+
+use actix_web::http::StatusCode;
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use common::Backend::{self, Postgres, Sqlite};
+
+const GAS: &str = "gas-boiler-annual-service";
+
+fn report(job: &Value, description: &str) -> Value {
+    json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": description })
+}
+
+fn rules_fired(body: &Value) -> Vec<String> {
+    body["reasons"].as_array().expect("reasons").iter().map(|r| r["rule"].as_str().expect("rule").to_owned()).collect()
+}
+
+#[rstest]
+#[actix_web::test]
+async fn signoff_with_failed_items_opens_a_graded_incident(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let job = app.issue_job("tess", GAS).await;
+    let mut answers = common::passing_answers(&app.checklist_of(&job).await);
+    for answer in answers.iter_mut() {
+        if answer["item_id"] == "flue-gas-co" {
+            answer["value"] = json!(600);
+            answer["note"] = json!("analyser reading high, customer says headaches");
+        }
+    }
+    let path = format!("/v1/jobs/{}/signoffs", job["id"].as_str().unwrap());
+    let signed =
+        app.post(&path, &app.token("tess"), &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers)).await;
+    assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
+    let incident_id = signed.json()["incident_id"].as_str().expect("incident_id").to_owned();
+
+    let incident = app.get(&format!("/v1/incidents/{incident_id}"), &app.token("sam")).await;
+    assert_eq!(incident.status, StatusCode::OK, "{}", incident.text());
+    let incident = incident.json();
+    assert_eq!(incident["severity"], "safety_critical");
+    assert_eq!(incident["technician"], "tess");
+    assert_eq!(incident["rules_version"], "severity-rules/v1");
+    let fired = rules_fired(&incident);
+    assert_eq!(fired[0], "item.safety-critical");
+    assert!(incident["reasons"][0]["evidence"].as_str().unwrap().contains("flue-gas-co"));
+    assert_eq!(incident["history"][0]["action"], "incident.classified");
+
+    let passing = app.issue_job("tess", GAS).await;
+    let answers = common::passing_answers(&app.checklist_of(&passing).await);
+    let path = format!("/v1/jobs/{}/signoffs", passing["id"].as_str().unwrap());
+    let clean =
+        app.post(&path, &app.token("tess"), &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers)).await;
+    assert!(clean.json().get("incident_id").is_none(), "a clean sign-off opens no incident");
+}
+
+#[rstest]
+#[actix_web::test]
+async fn reported_failure_is_graded_with_reasons_and_is_idempotent(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let job = app.issue_job("tess", "consumer-unit-replacement").await;
+    let body = report(&job, "cust says scorch marks on the kitchen socket and a fishy smell");
+    let first = app.post("/v1/failures", &app.token("dana"), &body).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    let graded = first.json();
+    assert_eq!(graded["severity"], "safety_critical");
+    assert_eq!(graded["rules_version"], "severity-rules/v1");
+    assert!(rules_fired(&graded).contains(&"text.electrical".to_owned()), "{graded}");
+    assert!(graded["incident_id"].is_string());
+
+    let retry = app.post("/v1/failures", &app.token("dana"), &body).await;
+    assert_eq!(retry.status, StatusCode::OK);
+    assert_eq!(retry.body, first.body);
+
+    let mut changed = body.clone();
+    changed["description"] = json!("all fine actually");
+    app.post("/v1/failures", &app.token("dana"), &changed).await.problem(StatusCode::CONFLICT);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn negation_only_cancels_within_its_clause(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let job = app.issue_job("tess", GAS).await;
+    let cases = [
+        ("no smell of gas, boiler wont fire up, no heating since tuesday", "service_impacting"),
+        ("no smell of gas yesterday but today strong smell of gas in kitchen", "safety_critical"),
+        ("CO alarm did not go off, engineer left muddy footprints on the carpet", "nuisance"),
+        ("boiler not working and CO alarm keeps going off", "safety_critical"),
+        ("not sure if its gas but theres a funny smell near the meter", "safety_critical"),
+    ];
+    for (note, expected) in cases {
+        let graded = app.post("/v1/failures", &app.token("tess"), &report(&job, note)).await.json();
+        assert_eq!(graded["severity"], expected, "{note}: {graded}");
+    }
+}
+
+#[rstest]
+#[actix_web::test]
+async fn structured_facts_are_graded(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let job = app.issue_job("tess", GAS).await;
+    let cases = [
+        (json!({ "hazards": ["carbon_monoxide"] }), "safety_critical", "fact.hazard"),
+        (json!({ "injury": true }), "safety_critical", "fact.injury"),
+        (json!({ "service_lost": { "service": "heating", "hours": 20 } }), "service_impacting", "fact.service-lost"),
+        (
+            json!({ "vulnerable_occupant": true, "service_lost": { "service": "heating", "hours": 20 } }),
+            "safety_critical",
+            "fact.vulnerable-without-essential-service",
+        ),
+        (json!({ "item_ids": ["work-area-tidy"] }), "nuisance", "item.nuisance"),
+        (json!({ "item_ids": ["gas-tightness-test"] }), "safety_critical", "item.safety-critical"),
+    ];
+    for (facts, expected, rule) in cases {
+        let job = app.issue_job("tom", GAS).await;
+        let mut body = report(&job, "customer called about the visit");
+        body.as_object_mut().unwrap().extend(facts.as_object().unwrap().clone());
+        let graded = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+        assert_eq!(graded["severity"], expected, "{facts}: {graded}");
+        assert!(rules_fired(&graded).contains(&rule.to_owned()), "{facts}: {graded}");
+    }
+    let mut unknown = report(&job, "x");
+    unknown["item_ids"] = json!(["gas-tightness-test", "no-such-item"]);
+    assert_eq!(
+        app.post("/v1/failures", &app.token("dana"), &unknown).await.error_fields(),
+        vec!["item_ids[no-such-item]"]
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn reporters_are_limited_to_their_role_and_jobs(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let toms_job = app.issue_job("tom", GAS).await;
+    let body = report(&toms_job, "left a mess");
+    assert_eq!(app.post("/v1/failures", &app.token("tess"), &body).await.error_fields(), vec!["job_id"]);
+    app.post("/v1/failures", &app.token("sam"), &body).await.problem(StatusCode::FORBIDDEN);
+    assert_eq!(app.post("/v1/failures", &app.token("tom"), &body).await.status, StatusCode::CREATED);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn same_customer_within_90_days_is_a_repeat_that_escalates(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let job = app.issue_job("tess", "broadband-install").await;
+    let first = app.post("/v1/failures", &app.token("dana"), &report(&job, "engineer arrived late")).await.json();
+    assert_eq!((first["severity"].as_str(), first["repeat"].as_bool()), (Some("nuisance"), Some(false)));
+
+    app.state.clock.advance(chrono::TimeDelta::days(89));
+    let second =
+        app.post("/v1/failures", &app.token("dana"), &report(&job, "router left on the floor, untidy")).await.json();
+    assert_eq!(second["severity"], "service_impacting", "a repeat nuisance escalates: {second}");
+    assert_eq!(second["repeat"], true);
+    assert!(rules_fired(&second).contains(&"repeat.same-customer".to_owned()));
+
+    app.state.clock.advance(chrono::TimeDelta::days(91));
+    let later = app.post("/v1/failures", &app.token("dana"), &report(&job, "invoice had the wrong name")).await.json();
+    assert_eq!((later["severity"].as_str(), later["repeat"].as_bool()), (Some("nuisance"), Some(false)));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn same_technician_failing_the_same_item_is_a_repeat(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let mut first_job = common::job_body("tess", GAS);
+    first_job["customer"]["name"] = json!("First Customer");
+    let first_job = app.post("/v1/jobs", &app.token("dana"), &first_job).await.json();
+    let second_job = app.issue_job("tess", GAS).await;
+    let mut body = report(&first_job, "case not tidied");
+    body["item_ids"] = json!(["work-area-tidy"]);
+    let first = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+    assert_eq!(first["repeat"], false);
+    let mut body = report(&second_job, "left the work area messy again");
+    body["item_ids"] = json!(["work-area-tidy"]);
+    let second = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+    assert_eq!(second["repeat"], true, "{second}");
+    assert_eq!(second["severity"], "service_impacting");
+    assert!(rules_fired(&second).contains(&"repeat.same-technician-item".to_owned()));
+    assert!(!rules_fired(&second).iter().any(|r| r == "fact.hazard"), "a repeat invents no hazard");
+}
