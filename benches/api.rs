@@ -31,13 +31,19 @@ fn state(url: &str) -> AppState {
     let versions = fieldproof::catalogue::read_dir(Path::new("checklists")).expect("checklists");
     workflows::checklists::import(&mut conn, &versions, &Actor::cli(), chrono::Utc::now()).expect("import");
     for (name, role) in [("tess", Role::Technician), ("dana", Role::Dispatcher)] {
-        workflows::users::add(&mut conn, name, name, role, "bench password 123", &Actor::cli(), chrono::Utc::now()).expect("user");
+        workflows::users::add(&mut conn, name, name, role, "bench password 123", &Actor::cli(), chrono::Utc::now())
+            .expect("user");
     }
     let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("rules");
     let settings = Settings {
         database,
         max_connections: 8,
-        jwt: JwtSettings { secret: SECRET.to_vec(), issuer: "fp".into(), audience: "fp".into(), ttl: chrono::Duration::hours(1) },
+        jwt: JwtSettings {
+            secret: SECRET.to_vec(),
+            issuer: "fp".into(),
+            audience: "fp".into(),
+            ttl: chrono::Duration::hours(1),
+        },
         body_limit: 256 * 1024,
     };
     AppState::new(db, settings, rules, Clock::System)
@@ -89,7 +95,9 @@ async fn run(label: &str, url: &str) {
     let started = Instant::now();
     for _ in 0..20_000 {
         let t = Instant::now();
-        let res = atest::call_service(&app, atest::TestRequest::get().uri(path).insert_header(auth(&tess)).to_request()).await;
+        let res =
+            atest::call_service(&app, atest::TestRequest::get().uri(path).insert_header(auth(&tess)).to_request())
+                .await;
         assert!(res.status().is_success());
         let _ = atest::read_body(res).await;
         samples.push(t.elapsed());
@@ -98,10 +106,16 @@ async fn run(label: &str, url: &str) {
 
     let job_body = json!({ "customer": { "name": "Bench Customer" }, "site": { "address": "1 Bench St", "postcode": "AB1 2CD" },
         "technician": "tess", "checklist_key": "gas-boiler-annual-service", "scheduled_for": "2026-12-01T09:00:00Z" });
-    let res = atest::call_service(&app, atest::TestRequest::post().uri("/v1/jobs").insert_header(auth(&dana)).set_json(&job_body).to_request()).await;
+    let res = atest::call_service(
+        &app,
+        atest::TestRequest::post().uri("/v1/jobs").insert_header(auth(&dana)).set_json(&job_body).to_request(),
+    )
+    .await;
     let job: Value = atest::read_body_json(res).await;
     let checklist: Value = {
-        let res = atest::call_service(&app, atest::TestRequest::get().uri(path).insert_header(auth(&tess)).to_request()).await;
+        let res =
+            atest::call_service(&app, atest::TestRequest::get().uri(path).insert_header(auth(&tess)).to_request())
+                .await;
         atest::read_body_json(res).await
     };
     let answers: Vec<Value> = checklist["items"]
@@ -126,7 +140,11 @@ async fn run(label: &str, url: &str) {
         let body = json!({ "id": uuid::Uuid::new_v4(), "answers": answers, "signed_at": "2026-12-01T10:00:00Z",
             "signer_name": "Tess Turner", "meaning": "I carried out this work" });
         let t = Instant::now();
-        let res = atest::call_service(&app, atest::TestRequest::post().uri(&signoffs).insert_header(auth(&tess)).set_json(&body).to_request()).await;
+        let res = atest::call_service(
+            &app,
+            atest::TestRequest::post().uri(&signoffs).insert_header(auth(&tess)).set_json(&body).to_request(),
+        )
+        .await;
         assert_eq!(res.status().as_u16(), 201);
         let _ = atest::read_body(res).await;
         samples.push(t.elapsed());

@@ -56,3 +56,14 @@ async fn health_and_readiness_need_no_token(#[values(Sqlite, Postgres)] backend:
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.json()["status"], "ready");
 }
+
+#[rstest]
+#[actix_web::test]
+async fn bad_query_parameters_are_422_naming_the_parameter(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let dana = app.token("dana");
+    assert_eq!(app.get("/v1/incidents?since=yesterday", &dana).await.error_fields(), vec!["since"]);
+    assert_eq!(app.get("/v1/incidents?limit=many", &dana).await.error_fields(), vec!["limit"]);
+    assert_eq!(app.get("/v1/incidents?colour=red", &dana).await.error_fields(), vec!["colour"]);
+    assert_eq!(app.get("/v1/me/jobs?since=1&since=2", &app.token("tess")).await.error_fields(), vec!["since"]);
+}

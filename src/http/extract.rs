@@ -69,11 +69,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// serde reports a missing field at its parent; name the field itself.
+/// serde reports a missing or repeated field at its parent; name the field itself.
 fn field_path(path: &str, message: &str) -> String {
     let parent = if path == "." { "" } else { path };
-    let missing = message.strip_prefix("missing field `");
-    match missing.and_then(|rest| rest.split('`').next()) {
+    let named = ["missing field `", "duplicate field `"].iter().find_map(|prefix| message.strip_prefix(prefix));
+    match named.and_then(|rest| rest.split('`').next()) {
         Some(field) if parent.is_empty() => field.to_owned(),
         Some(field) => format!("{parent}.{field}"),
         None if parent.is_empty() => "body".to_owned(),
@@ -118,16 +118,29 @@ fn describe(error: &validator::ValidationError) -> String {
     }
 }
 
+/// A query string, parsed with the offending parameter named on failure (422).
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let pairs = form_urlencoded_pairs(req.query_string());
+        let de = serde_urlencoded::Deserializer::new(pairs);
+        std::future::ready(serde_path_to_error::deserialize(de).map(Query).map_err(|err| {
+            let path = err.path().to_string();
+            let message = err.into_inner().to_string();
+            ApiError::Validation(vec![FieldError::new(field_path(&path, &message).replace("body", "query"), message)])
+        }))
+    }
+}
+
+fn form_urlencoded_pairs(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
 /// Path segments that do not parse (a malformed id) name nothing that exists: 404.
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err, _| ApiError::NotFound(format!("no such resource: {err}")).into())
-}
-
-/// Query strings that do not parse are a 422 on the parameter.
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _| {
-        let message = err.to_string();
-        let field = message.split('`').nth(1).unwrap_or("query").to_owned();
-        ApiError::Validation(vec![FieldError::new(field, message)]).into()
-    })
 }

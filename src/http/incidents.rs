@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
-use super::extract::ValidJson;
+use super::extract::{Query, ValidJson};
 use crate::AppState;
 use crate::auth::{IncidentHandlers, Require, SafetyOfficers};
 use crate::db::{self, DbConnection, incidents::IncidentRow, incidents::QueueFilter, incidents::QueuePosition};
@@ -116,9 +116,9 @@ fn decode_cursor(raw: &str) -> Option<QueuePosition> {
 pub async fn list(
     state: web::Data<AppState>,
     _user: Require<IncidentHandlers>,
-    query: web::Query<QueueQuery>,
+    query: Query<QueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
+    let q = query.0;
     let mut errors = Vec::new();
     if q.severity.as_deref().is_some_and(|s| Severity::parse(s).is_none()) {
         errors.push(crate::error::FieldError::new("severity", "one of nuisance, service_impacting, safety_critical"));

@@ -5,7 +5,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
-use super::extract::ValidJson;
+use super::extract::{Query, ValidJson};
 use crate::AppState;
 use crate::auth::{AuthUser, JobIssuers, Require, Role, Technicians};
 use crate::db::{self, jobs::JobView};
@@ -179,9 +179,9 @@ struct JobPage {
 pub async fn mine(
     state: web::Data<AppState>,
     user: Require<Technicians>,
-    query: web::Query<SyncQuery>,
+    query: Query<SyncQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let since = match query.into_inner().since.as_deref() {
+    let since = match query.0.since.as_deref() {
         None | Some("") => 0,
         Some(cursor) => cursor
             .parse::<i64>()

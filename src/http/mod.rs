@@ -24,7 +24,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("")
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
             .app_data(extract::path_config())
-            .app_data(extract::query_config())
             .service(web::resource("/healthz").get(health::healthz))
             .service(web::resource("/readyz").get(health::readyz))
             .service(web::resource("/v1/auth/token").post(auth::token))
