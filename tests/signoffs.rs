@@ -211,3 +211,19 @@ async fn the_database_refuses_to_alter_a_signoff(#[values(Sqlite, Postgres)] bac
     let listed = s.app.get(&s.path(), &s.app.token("tess")).await.json();
     assert_eq!(listed["items"][0]["signer_name"], "Tess Turner");
 }
+
+#[rstest]
+#[actix_web::test]
+async fn concurrent_retries_store_one_signoff(#[values(Sqlite, Postgres)] backend: Backend) {
+    let s = signing!(backend);
+    let body = common::signoff_body(&uuid::Uuid::new_v4().to_string(), s.answers.clone());
+    let attempts = (0..4).map(|_| s.sign("tess", &body));
+    let responses = futures_util::future::join_all(attempts).await;
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 200, 200, 201], "one creates, the others replay");
+    let created = responses.iter().find(|r| r.status == StatusCode::CREATED).expect("created");
+    assert!(responses.iter().all(|r| r.json() == created.json()), "every answer is the stored sign-off");
+    let listed = s.app.get(&s.path(), &s.app.token("tess")).await.json();
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+}
