@@ -84,7 +84,6 @@ async fn reported_failure_is_graded_with_reasons_and_is_idempotent(#[values(Sqli
 #[actix_web::test]
 async fn negation_only_cancels_within_its_clause(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let job = app.issue_job("tess", GAS).await;
     let cases = [
         ("no smell of gas, boiler wont fire up, no heating since tuesday", "service_impacting"),
         ("no smell of gas yesterday but today strong smell of gas in kitchen", "safety_critical"),
@@ -93,6 +92,7 @@ async fn negation_only_cancels_within_its_clause(#[values(Sqlite, Postgres)] bac
         ("not sure if its gas but theres a funny smell near the meter", "safety_critical"),
     ];
     for (note, expected) in cases {
+        let job = app.issue_job("tess", GAS).await;
         let graded = app.post("/v1/failures", &app.token("tess"), &report(&job, note)).await.json();
         assert_eq!(graded["severity"], expected, "{note}: {graded}");
     }
