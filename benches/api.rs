@@ -45,6 +45,7 @@ fn state(url: &str) -> AppState {
             ttl: chrono::Duration::hours(1),
         },
         body_limit: 256 * 1024,
+        safety: fieldproof::config::SafetyPolicy::default(),
     };
     AppState::new(db, settings, rules, Clock::System)
 }

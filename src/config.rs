@@ -18,6 +18,22 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    pub safety: SafetyPolicy,
+}
+
+/// Deadlines of the safety-critical follow-up.
+#[derive(Debug, Clone, Copy)]
+pub struct SafetyPolicy {
+    /// A make-safe visit is due this long after the incident is graded safety-critical.
+    pub make_safe_within: chrono::Duration,
+    /// Retraining is due this long after it is assigned.
+    pub retraining_within: chrono::Duration,
+}
+
+impl Default for SafetyPolicy {
+    fn default() -> Self {
+        Self { make_safe_within: chrono::Duration::hours(4), retraining_within: chrono::Duration::days(14) }
+    }
 }
 
 #[derive(Clone)]

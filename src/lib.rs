@@ -39,6 +39,13 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// What the business actions read besides the database.
+    pub fn context(&self) -> workflows::Context<'_> {
+        workflows::Context { catalogue: &self.catalogue, rules: &self.rules, safety: &self.settings.safety }
+    }
+}
+
 /// Registers the state, body limits and every route on an actix app.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {

@@ -74,6 +74,12 @@ struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, env = "FIELDPROOF_BODY_LIMIT", default_value_t = 262_144)]
     body_limit: usize,
+    /// Hours within which a make-safe visit is due after a safety-critical grade.
+    #[arg(long, env = "FIELDPROOF_MAKE_SAFE_HOURS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=72))]
+    make_safe_hours: u32,
+    /// Days within which retraining is due.
+    #[arg(long, env = "FIELDPROOF_RETRAINING_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=365))]
+    retraining_days: u32,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "FIELDPROOF_WORKERS")]
     workers: Option<usize>,
@@ -221,6 +227,10 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
         database,
         max_connections: pool,
         body_limit: args.body_limit,
+        safety: config::SafetyPolicy {
+            make_safe_within: chrono::Duration::hours(i64::from(args.make_safe_hours)),
+            retraining_within: chrono::Duration::days(i64::from(args.retraining_days)),
+        },
     };
     let rules = read_rules(&args.checklists)?;
     let db = open(&settings.database, settings.max_connections)?;

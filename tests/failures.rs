@@ -25,6 +25,14 @@ fn rules_fired(body: &Value) -> Vec<String> {
 async fn signoff_with_failed_items_opens_a_graded_incident(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
     let job = app.issue_job("tess", GAS).await;
+    let passing = app.issue_job("tess", GAS).await;
+    let answers = common::passing_answers(&app.checklist_of(&passing).await);
+    let path = format!("/v1/jobs/{}/signoffs", passing["id"].as_str().unwrap());
+    let clean =
+        app.post(&path, &app.token("tess"), &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers)).await;
+    assert_eq!(clean.status, StatusCode::CREATED, "{}", clean.text());
+    assert!(clean.json().get("incident_id").is_none(), "a clean sign-off opens no incident");
+
     let mut answers = common::passing_answers(&app.checklist_of(&job).await);
     for answer in answers.iter_mut() {
         if answer["item_id"] == "flue-gas-co" {
@@ -47,14 +55,8 @@ async fn signoff_with_failed_items_opens_a_graded_incident(#[values(Sqlite, Post
     let fired = rules_fired(&incident);
     assert_eq!(fired[0], "item.safety-critical");
     assert!(incident["reasons"][0]["evidence"].as_str().unwrap().contains("flue-gas-co"));
+    assert!(fired.contains(&"text.carbon-monoxide".to_owned()), "the technician's note is read too: {fired:?}");
     assert_eq!(incident["history"][0]["action"], "incident.classified");
-
-    let passing = app.issue_job("tess", GAS).await;
-    let answers = common::passing_answers(&app.checklist_of(&passing).await);
-    let path = format!("/v1/jobs/{}/signoffs", passing["id"].as_str().unwrap());
-    let clean =
-        app.post(&path, &app.token("tess"), &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers)).await;
-    assert!(clean.json().get("incident_id").is_none(), "a clean sign-off opens no incident");
 }
 
 #[rstest]
@@ -91,8 +93,11 @@ async fn negation_only_cancels_within_its_clause(#[values(Sqlite, Postgres)] bac
         ("boiler not working and CO alarm keeps going off", "safety_critical"),
         ("not sure if its gas but theres a funny smell near the meter", "safety_critical"),
     ];
-    for (note, expected) in cases {
-        let job = app.issue_job("tess", GAS).await;
+    let mut jobs = Vec::new();
+    for _ in cases {
+        jobs.push(app.issue_job("tess", GAS).await);
+    }
+    for ((note, expected), job) in cases.into_iter().zip(jobs) {
         let graded = app.post("/v1/failures", &app.token("tess"), &report(&job, note)).await.json();
         assert_eq!(graded["severity"], expected, "{note}: {graded}");
     }
@@ -115,8 +120,11 @@ async fn structured_facts_are_graded(#[values(Sqlite, Postgres)] backend: Backen
         (json!({ "item_ids": ["work-area-tidy"] }), "nuisance", "item.nuisance"),
         (json!({ "item_ids": ["gas-tightness-test"] }), "safety_critical", "item.safety-critical"),
     ];
-    for (facts, expected, rule) in cases {
-        let job = app.issue_job("tom", GAS).await;
+    let mut jobs = Vec::new();
+    for _ in &cases {
+        jobs.push(app.issue_job("tom", GAS).await);
+    }
+    for ((facts, expected, rule), job) in cases.into_iter().zip(jobs) {
         let mut body = report(&job, "customer called about the visit");
         body.as_object_mut().unwrap().extend(facts.as_object().unwrap().clone());
         let graded = app.post("/v1/failures", &app.token("dana"), &body).await.json();

@@ -145,6 +145,72 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    make_safe_visits (id) {
+        id -> Text,
+        incident_id -> Text,
+        checklist_key -> Text,
+        due_at -> Timestamp,
+        status -> Text,
+        job_id -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        signoff_id -> Nullable<Text>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    safety_audits (id) {
+        id -> Text,
+        incident_id -> Text,
+        auditor_id -> Text,
+        confirmed_severity -> Text,
+        root_cause -> Text,
+        root_cause_detail -> Text,
+        corrective_actions -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    retraining_assignments (id) {
+        id -> Text,
+        incident_id -> Text,
+        technician_id -> Text,
+        checklist_key -> Text,
+        item_ids -> Text,
+        cause -> Text,
+        due_at -> Timestamp,
+        status -> Text,
+        trained_at -> Nullable<Timestamp>,
+        trained_by -> Nullable<Text>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    disciplinary_cases (id) {
+        id -> Text,
+        incident_id -> Text,
+        technician_id -> Text,
+        status -> Text,
+        behaviour -> Nullable<Text>,
+        system_factors -> Text,
+        technician_statement -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        outcome_reason -> Nullable<Text>,
+        proposed_by -> Nullable<Text>,
+        approved_by -> Nullable<Text>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(jobs -> customers (customer_id));
 diesel::joinable!(incidents -> failure_reports (failure_id));
 diesel::joinable!(signoffs -> jobs (job_id));
@@ -160,4 +226,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     failure_reports,
     failure_items,
     incidents,
+    make_safe_visits,
+    safety_audits,
+    retraining_assignments,
+    disciplinary_cases,
 );

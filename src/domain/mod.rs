@@ -3,6 +3,7 @@
 
 pub mod checklist;
 pub mod rules;
+pub mod safety;
 pub mod severity;
 pub mod signoff;
 pub mod text;

@@ -98,9 +98,7 @@ pub async fn create(
     let app = state.clone();
     let recorded = state
         .db
-        .run(move |conn| {
-            crate::workflows::failures::report(conn, &app.catalogue, &app.rules, new, &user, app.clock.now())
-        })
+        .run(move |conn| crate::workflows::failures::report(conn, app.context(), new, &user, app.clock.now()))
         .await?;
     Ok(match recorded {
         Recorded::Created(outcome) => HttpResponse::Created().json(FailureResponse::try_from(outcome)?),

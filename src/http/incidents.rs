@@ -198,7 +198,7 @@ pub async fn get(
 }
 
 /// Reads `If-Match`: 428 without one; `*` or the listed revisions otherwise.
-fn expected(req: &HttpRequest) -> Result<Expected, ApiError> {
+pub fn expected(req: &HttpRequest) -> Result<Expected, ApiError> {
     let raw = req
         .headers()
         .get(header::IF_MATCH)
@@ -228,7 +228,8 @@ async fn apply(
     let (incident, revision) = state
         .db
         .run(move |conn| {
-            let row = workflows::incidents::change(conn, &id, &expected, change, &actor, app.clock.now())?;
+            let row =
+                workflows::incidents::change(conn, app.context(), &id, &expected, change, &actor, app.clock.now())?;
             let revision = row.revision;
             Ok((response(conn, row)?, revision))
         })

@@ -90,9 +90,7 @@ pub async fn create(
     let app = state.clone();
     let recorded = state
         .db
-        .run(move |conn| {
-            crate::workflows::signoffs::record(conn, &app.catalogue, &app.rules, new, &user, app.clock.now())
-        })
+        .run(move |conn| crate::workflows::signoffs::record(conn, app.context(), new, &user, app.clock.now()))
         .await?;
     let (mut response, stored) = match recorded {
         Recorded::Created(stored) => (HttpResponse::Created(), stored),

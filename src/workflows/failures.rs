@@ -6,14 +6,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{Actor, Recorded, audit, incidents};
+use super::{Actor, Context, Recorded, audit, incidents};
 use crate::auth::{AuthUser, Role};
-use crate::catalogue::Catalogue;
 use crate::db::failures::{FailureItemRow, FailureRow};
 use crate::db::incidents::IncidentRow;
 use crate::db::jobs::JobRow;
 use crate::db::{self, DbConnection, write_transaction};
-use crate::domain::rules::RuleSet;
 use crate::domain::severity::{FailureFacts, Hazard, ServiceLoss};
 use crate::domain::signoff::FailedItem;
 use crate::error::{ApiError, FieldError};
@@ -41,8 +39,7 @@ pub struct FailureOutcome {
 /// Files a report. The same id and content again returns the original; other content is a conflict.
 pub fn report(
     conn: &mut DbConnection,
-    catalogue: &Catalogue,
-    rules: &RuleSet,
+    ctx: Context<'_>,
     new: NewFailure,
     reporter: &AuthUser,
     now: DateTime<Utc>,
@@ -59,7 +56,7 @@ pub fn report(
         return replay(conn, existing, &hash);
     }
 
-    let failed_items = named_items(conn, catalogue, &job, &new.item_ids)?;
+    let failed_items = named_items(conn, ctx, &job, &new.item_ids)?;
     let failure = FailureRow {
         id: id.clone(),
         source: "report".to_owned(),
@@ -85,7 +82,7 @@ pub fn report(
         repeats: &[],
     };
     let actor = Actor::from(reporter);
-    let written = write_transaction(conn, |conn| record(conn, rules, &failure, &job, facts, &actor, now));
+    let written = write_transaction(conn, |conn| record(conn, ctx, &failure, &job, facts, &actor, now));
     match written {
         Ok(incident) => Ok(Recorded::Created(FailureOutcome { failure, incident })),
         // A retry raced this request and won: answer as a replay of what it stored.
@@ -100,7 +97,7 @@ pub fn report(
 /// Stores a failure (and its items) and opens its incident, in the caller's transaction.
 pub(crate) fn record(
     conn: &mut DbConnection,
-    rules: &RuleSet,
+    ctx: Context<'_>,
     failure: &FailureRow,
     job: &JobRow,
     facts: FailureFacts<'_>,
@@ -122,7 +119,7 @@ pub(crate) fn record(
     db::failures::insert(conn, failure, &items)?;
     let details = json!({ "job_id": failure.job_id, "source": failure.source, "items": facts.failed_items.iter().map(|f| &f.item_id).collect::<Vec<_>>() });
     audit(conn, actor, "failure.reported", ("failure", &failure.id), details, now)?;
-    incidents::open(conn, rules, failure, job, facts, actor, now)
+    incidents::open(conn, ctx, failure, job, facts, actor, now)
 }
 
 fn replay(conn: &mut DbConnection, existing: FailureRow, hash: &str) -> Result<Recorded<FailureOutcome>, ApiError> {
@@ -140,7 +137,7 @@ fn replay(conn: &mut DbConnection, existing: FailureRow, hash: &str) -> Result<R
 /// The named checklist items of the job's pinned version, as failed items; unknown ids are a 422.
 fn named_items(
     conn: &mut DbConnection,
-    catalogue: &Catalogue,
+    ctx: Context<'_>,
     job: &JobRow,
     item_ids: &[String],
 ) -> Result<Vec<FailedItem>, ApiError> {
@@ -148,7 +145,7 @@ fn named_items(
         return Ok(Vec::new());
     }
     let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
-    let pinned = catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| {
+    let pinned = ctx.catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("pinned checklist {}/v{version} missing", job.checklist_key))
     })?;
     let mut errors = Vec::new();

@@ -4,12 +4,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Actor, audit};
+use super::{Actor, Context, audit, safety};
 use crate::auth::Role;
 use crate::db::{
     self, DbConnection, failures::FailureRow, incidents::IncidentChange, incidents::IncidentRow, jobs::JobRow,
 };
-use crate::domain::rules::RuleSet;
 use crate::domain::severity::{self, FailureFacts, Repeat, Severity};
 use crate::error::ApiError;
 
@@ -23,7 +22,7 @@ pub const STATUSES: [&str; 4] = [STATUS_OPEN, STATUS_ACKNOWLEDGED, STATUS_ASSIGN
 /// technician failing the same checklist item before.
 pub fn open(
     conn: &mut DbConnection,
-    rules: &RuleSet,
+    ctx: Context<'_>,
     failure: &FailureRow,
     job: &JobRow,
     facts: FailureFacts<'_>,
@@ -31,6 +30,7 @@ pub fn open(
     now: DateTime<Utc>,
 ) -> Result<IncidentRow, ApiError> {
     let mut repeats = Vec::new();
+    let rules = ctx.rules;
     let window_start = now - chrono::Duration::days(i64::from(rules.repeat_window_days));
     if let Some(prior) =
         db::incidents::latest_for_customer(conn, &job.customer_id, window_start.naive_utc(), now.naive_utc())?
@@ -77,6 +77,14 @@ pub fn open(
         "rules": verdict.reasons.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
     });
     audit(conn, actor, "incident.classified", ("incident", &row.id), details, now)?;
+    let repeated: Vec<String> = repeats
+        .iter()
+        .filter_map(|r| match r {
+            Repeat::SameTechnicianItem { item_id, .. } => Some(item_id.clone()),
+            Repeat::SameCustomer { .. } => None,
+        })
+        .collect();
+    safety::on_graded(conn, ctx, &row, &item_ids, &repeated, actor, now)?;
     Ok(row)
 }
 
@@ -100,29 +108,54 @@ pub enum Expected {
 /// Applies `change` if the incident is still at a revision the client has seen (412 otherwise).
 pub fn change(
     conn: &mut DbConnection,
+    ctx: Context<'_>,
     id: &str,
     expected: &Expected,
     change: Change,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<IncidentRow, ApiError> {
-    db::write_transaction(conn, |conn| {
-        let current = db::incidents::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
-        if let Expected::Revisions(revisions) = expected
-            && !revisions.contains(&current.revision)
-        {
-            return Err(ApiError::PreconditionFailed(
-                "the incident changed since you read it; fetch it again and retry".to_owned(),
-            ));
-        }
-        let (update, action, details) = plan(conn, &current, change)?;
-        let update = IncidentChange { updated_at: Some(now.naive_utc()), ..update };
-        if !db::incidents::update_at_revision(conn, id, current.revision, &update)? {
-            return Err(ApiError::PreconditionFailed("the incident changed while you changed it; retry".to_owned()));
-        }
-        audit(conn, actor, action, ("incident", id), details, now)?;
-        db::incidents::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))
-    })
+    db::write_transaction(conn, |conn| change_in(conn, ctx, id, expected, change, actor, now))
+}
+
+/// 412 unless the client's `If-Match` names the incident's current revision.
+pub fn check_expected(current: &IncidentRow, expected: &Expected) -> Result<(), ApiError> {
+    match expected {
+        Expected::Revisions(revisions) if !revisions.contains(&current.revision) => Err(ApiError::PreconditionFailed(
+            "the incident changed since you read it; fetch it again and retry".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// [`change`] inside the caller's transaction. A re-grade into or out of safety-critical opens
+/// or closes the safety follow-up in the same transaction.
+pub fn change_in(
+    conn: &mut DbConnection,
+    ctx: Context<'_>,
+    id: &str,
+    expected: &Expected,
+    change: Change,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<IncidentRow, ApiError> {
+    let current = db::incidents::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+    check_expected(&current, expected)?;
+    let regrade_reason = match &change {
+        Change::Regrade { reason, .. } => Some(reason.clone()),
+        _ => None,
+    };
+    let (update, action, details) = plan(conn, &current, change)?;
+    let update = IncidentChange { updated_at: Some(now.naive_utc()), ..update };
+    if !db::incidents::update_at_revision(conn, id, current.revision, &update)? {
+        return Err(ApiError::PreconditionFailed("the incident changed while you changed it; retry".to_owned()));
+    }
+    audit(conn, actor, action, ("incident", id), details, now)?;
+    let updated = db::incidents::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+    if let Some(reason) = regrade_reason {
+        safety::on_regraded(conn, ctx, &current, &updated, &reason, actor, now)?;
+    }
+    Ok(updated)
 }
 
 fn plan(

@@ -48,8 +48,14 @@ pub const STATUS_SIGNED_OFF: &str = "signed_off";
 
 /// Issues a job pinned to the latest version of its checklist at this moment.
 pub fn create(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateTime<Utc>) -> Result<JobView, ApiError> {
+    write_transaction(conn, |conn| create_in(conn, job, actor, now))
+}
+
+/// [`create`] inside the caller's transaction. A technician with pending retraining on the
+/// checklist cannot be given the job (403 naming the retraining).
+pub fn create_in(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateTime<Utc>) -> Result<JobView, ApiError> {
     let job_id = job.id.to_string();
-    write_transaction(conn, |conn| {
+    {
         let mut errors = Vec::new();
         let technician = db::users::by_username(conn, &job.technician)?;
         let technician = match technician {
@@ -78,6 +84,7 @@ pub fn create(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateTime
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
+        super::safety::check_gate(conn, &technician.id, &job.checklist_key)?;
         if db::jobs::find(conn, &job_id)?.is_some() {
             return Err(ApiError::Conflict(format!("job {job_id} already exists")));
         }
@@ -112,7 +119,7 @@ pub fn create(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateTime
         )?;
         db::jobs::find_view(conn, &job_id)?
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("job vanished after insert")))
-    })
+    }
 }
 
 fn add_customer(

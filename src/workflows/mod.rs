@@ -4,6 +4,7 @@ pub mod checklists;
 pub mod failures;
 pub mod incidents;
 pub mod jobs;
+pub mod safety;
 pub mod signoffs;
 pub mod users;
 
@@ -12,6 +13,15 @@ use chrono::{DateTime, Utc};
 use crate::auth::AuthUser;
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
+
+/// What business actions read besides the database: published checklists, the severity rules
+/// in force and the safety deadlines.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub catalogue: &'a crate::catalogue::Catalogue,
+    pub rules: &'a crate::domain::rules::RuleSet,
+    pub safety: &'a crate::config::SafetyPolicy,
+}
 
 /// What an idempotent create did: stored something new, or found the same request stored before.
 #[derive(Debug)]

@@ -5,11 +5,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{Actor, Recorded, audit, failures, jobs::STATUS_SIGNED_OFF};
+use super::{Actor, Context, Recorded, audit, failures, jobs::STATUS_SIGNED_OFF, safety};
 use crate::auth::AuthUser;
-use crate::catalogue::Catalogue;
 use crate::db::{self, DbConnection, failures::FailureRow, signoffs::SignOffRow, write_transaction};
-use crate::domain::rules::RuleSet;
 use crate::domain::severity::FailureFacts;
 use crate::domain::signoff::{self, Answer, FailedItem};
 use crate::error::{ApiError, FieldError};
@@ -40,8 +38,7 @@ pub struct StoredSignOff {
 /// and its graded incident in the same transaction.
 pub fn record(
     conn: &mut DbConnection,
-    catalogue: &Catalogue,
-    rules: &RuleSet,
+    ctx: Context<'_>,
     new: NewSignOff,
     technician: &AuthUser,
     now: DateTime<Utc>,
@@ -56,8 +53,9 @@ pub fn record(
         return replay(conn, existing, &job_id, &hash);
     }
 
+    safety::check_gate(conn, &job.technician_id, &job.checklist_key)?;
     let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
-    let pinned = catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| {
+    let pinned = ctx.catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("pinned checklist {}/v{version} missing", job.checklist_key))
     })?;
     let failed = signoff::evaluate(&pinned.checklist, &new.answers).map_err(|problems| {
@@ -95,6 +93,7 @@ pub fn record(
             "failed_items": failed.iter().map(|f| f.item_id.as_str()).collect::<Vec<_>>(),
         });
         audit(conn, &actor, "signoff.recorded", ("signoff", &row.id), details, now)?;
+        safety::on_signed_off(conn, &job, &row, &failed, &actor, now)?;
         if failed.is_empty() {
             return Ok(None);
         }
@@ -109,7 +108,7 @@ pub fn record(
             service_lost: None,
             repeats: &[],
         };
-        let incident = failures::record(conn, rules, &failure, &job, facts, &actor, now)?;
+        let incident = failures::record(conn, ctx, &failure, &job, facts, &actor, now)?;
         Ok(Some(incident.id))
     });
     match written {

@@ -74,6 +74,7 @@ impl TestApp {
                 ttl: chrono::Duration::minutes(15),
             },
             body_limit: 64 * 1024,
+            safety: fieldproof::config::SafetyPolicy::default(),
         };
         let database_url = database.url();
         let state = web::block(move || {

@@ -1,0 +1,236 @@
+//! Make-safe visits, safety audits, retraining assignments and disciplinary cases.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::{disciplinary_cases, incidents, make_safe_visits, retraining_assignments, safety_audits};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = make_safe_visits, treat_none_as_null = true)]
+pub struct MakeSafeVisitRow {
+    pub id: String,
+    pub incident_id: String,
+    pub checklist_key: String,
+    pub due_at: NaiveDateTime,
+    pub status: String,
+    pub job_id: Option<String>,
+    pub outcome: Option<String>,
+    pub signoff_id: Option<String>,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = safety_audits)]
+pub struct SafetyAuditRow {
+    pub id: String,
+    pub incident_id: String,
+    pub auditor_id: String,
+    pub confirmed_severity: String,
+    pub root_cause: String,
+    pub root_cause_detail: String,
+    /// JSON array of strings.
+    pub corrective_actions: String,
+    pub recorded_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = retraining_assignments, treat_none_as_null = true)]
+pub struct RetrainingRow {
+    pub id: String,
+    pub incident_id: String,
+    pub technician_id: String,
+    pub checklist_key: String,
+    /// JSON array of the checklist items that failed.
+    pub item_ids: String,
+    pub cause: String,
+    pub due_at: NaiveDateTime,
+    pub status: String,
+    pub trained_at: Option<NaiveDateTime>,
+    pub trained_by: Option<String>,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = disciplinary_cases, treat_none_as_null = true)]
+pub struct DisciplinaryRow {
+    pub id: String,
+    pub incident_id: String,
+    pub technician_id: String,
+    pub status: String,
+    pub behaviour: Option<String>,
+    /// JSON array of system factors.
+    pub system_factors: String,
+    pub technician_statement: Option<String>,
+    pub outcome: Option<String>,
+    pub outcome_reason: Option<String>,
+    pub proposed_by: Option<String>,
+    pub approved_by: Option<String>,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+// ---- make-safe visits ----
+
+pub fn insert_visit(conn: &mut DbConnection, row: &MakeSafeVisitRow) -> QueryResult<()> {
+    diesel::insert_into(make_safe_visits::table).values(row).execute(conn).map(drop)
+}
+
+pub fn save_visit(conn: &mut DbConnection, row: &MakeSafeVisitRow) -> QueryResult<()> {
+    diesel::update(make_safe_visits::table.find(&row.id)).set(row).execute(conn).map(drop)
+}
+
+pub fn visit(conn: &mut DbConnection, id: &str) -> QueryResult<Option<MakeSafeVisitRow>> {
+    make_safe_visits::table.find(id).select(MakeSafeVisitRow::as_select()).first(conn).optional()
+}
+
+pub fn visit_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<MakeSafeVisitRow>> {
+    make_safe_visits::table
+        .filter(make_safe_visits::incident_id.eq(incident_id))
+        .select(MakeSafeVisitRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn visit_for_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<MakeSafeVisitRow>> {
+    make_safe_visits::table
+        .filter(make_safe_visits::job_id.eq(job_id))
+        .select(MakeSafeVisitRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Visits in `statuses`, soonest due first.
+pub fn visits(conn: &mut DbConnection, statuses: &[&str]) -> QueryResult<Vec<MakeSafeVisitRow>> {
+    make_safe_visits::table
+        .filter(make_safe_visits::status.eq_any(statuses))
+        .order((make_safe_visits::due_at.asc(), make_safe_visits::id.asc()))
+        .select(MakeSafeVisitRow::as_select())
+        .load(conn)
+}
+
+// ---- safety audits ----
+
+pub fn insert_audit(conn: &mut DbConnection, row: &SafetyAuditRow) -> QueryResult<()> {
+    diesel::insert_into(safety_audits::table).values(row).execute(conn).map(drop)
+}
+
+pub fn audit_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<SafetyAuditRow>> {
+    safety_audits::table
+        .filter(safety_audits::incident_id.eq(incident_id))
+        .select(SafetyAuditRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Safety-critical incidents no safety officer has audited yet, oldest first.
+pub fn unaudited_safety_critical(conn: &mut DbConnection) -> QueryResult<Vec<super::incidents::IncidentRow>> {
+    incidents::table
+        .left_join(safety_audits::table.on(safety_audits::incident_id.eq(incidents::id)))
+        .filter(incidents::severity.eq("safety_critical"))
+        .filter(safety_audits::id.is_null())
+        .order((incidents::reported_at.asc(), incidents::id.asc()))
+        .select(super::incidents::IncidentRow::as_select())
+        .load(conn)
+}
+
+/// A technician's incidents other than `excluding`, newest first.
+pub fn technician_incidents(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    excluding: &str,
+) -> QueryResult<Vec<super::incidents::IncidentRow>> {
+    incidents::table
+        .filter(incidents::technician_id.eq(technician_id))
+        .filter(incidents::id.ne(excluding))
+        .order(incidents::reported_at.desc())
+        .select(super::incidents::IncidentRow::as_select())
+        .load(conn)
+}
+
+// ---- retraining ----
+
+pub fn insert_retraining(conn: &mut DbConnection, row: &RetrainingRow) -> QueryResult<()> {
+    diesel::insert_into(retraining_assignments::table).values(row).execute(conn).map(drop)
+}
+
+pub fn save_retraining(conn: &mut DbConnection, row: &RetrainingRow) -> QueryResult<()> {
+    diesel::update(retraining_assignments::table.find(&row.id)).set(row).execute(conn).map(drop)
+}
+
+pub fn retraining(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RetrainingRow>> {
+    retraining_assignments::table.find(id).select(RetrainingRow::as_select()).first(conn).optional()
+}
+
+pub fn retraining_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<RetrainingRow>> {
+    retraining_assignments::table
+        .filter(retraining_assignments::incident_id.eq(incident_id))
+        .select(RetrainingRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A technician's assignments on one template in any of `statuses`, oldest first.
+pub fn retraining_on(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    checklist_key: &str,
+    statuses: &[&str],
+) -> QueryResult<Vec<RetrainingRow>> {
+    retraining_assignments::table
+        .filter(retraining_assignments::technician_id.eq(technician_id))
+        .filter(retraining_assignments::checklist_key.eq(checklist_key))
+        .filter(retraining_assignments::status.eq_any(statuses))
+        .order(retraining_assignments::created_at.asc())
+        .select(RetrainingRow::as_select())
+        .load(conn)
+}
+
+/// Assignments, optionally of one technician, newest first.
+pub fn retraining_list(conn: &mut DbConnection, technician_id: Option<&str>) -> QueryResult<Vec<RetrainingRow>> {
+    let mut query = retraining_assignments::table
+        .select(RetrainingRow::as_select())
+        .into_boxed::<<DbConnection as diesel::Connection>::Backend>();
+    if let Some(technician) = technician_id {
+        query = query.filter(retraining_assignments::technician_id.eq(technician.to_owned()));
+    }
+    query.order(retraining_assignments::created_at.desc()).load(conn)
+}
+
+// ---- disciplinary cases ----
+
+pub fn insert_case(conn: &mut DbConnection, row: &DisciplinaryRow) -> QueryResult<()> {
+    diesel::insert_into(disciplinary_cases::table).values(row).execute(conn).map(drop)
+}
+
+pub fn save_case(conn: &mut DbConnection, row: &DisciplinaryRow) -> QueryResult<()> {
+    diesel::update(disciplinary_cases::table.find(&row.id)).set(row).execute(conn).map(drop)
+}
+
+pub fn case(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DisciplinaryRow>> {
+    disciplinary_cases::table.find(id).select(DisciplinaryRow::as_select()).first(conn).optional()
+}
+
+pub fn case_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<DisciplinaryRow>> {
+    disciplinary_cases::table
+        .filter(disciplinary_cases::incident_id.eq(incident_id))
+        .select(DisciplinaryRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Cases, optionally of one technician, newest first.
+pub fn cases(conn: &mut DbConnection, technician_id: Option<&str>) -> QueryResult<Vec<DisciplinaryRow>> {
+    let mut query = disciplinary_cases::table
+        .select(DisciplinaryRow::as_select())
+        .into_boxed::<<DbConnection as diesel::Connection>::Backend>();
+    if let Some(technician) = technician_id {
+        query = query.filter(disciplinary_cases::technician_id.eq(technician.to_owned()));
+    }
+    query.order(disciplinary_cases::created_at.desc()).load(conn)
+}
