@@ -106,6 +106,12 @@ impl RoleSet for SafetyOfficers {
     const ROLES: &'static [Role] = &[Role::SafetyOfficer];
 }
 
+/// Safety officers and admins: the safety audit queue.
+pub struct SafetyReaders;
+impl RoleSet for SafetyReaders {
+    const ROLES: &'static [Role] = &[Role::SafetyOfficer, Role::Admin];
+}
+
 /// Technicians and dispatchers: filing failure reports.
 pub struct FailureReporters;
 impl RoleSet for FailureReporters {

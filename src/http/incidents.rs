@@ -53,7 +53,7 @@ struct IncidentDetail {
     history: Vec<HistoryEntry>,
 }
 
-fn response(conn: &mut DbConnection, row: IncidentRow) -> Result<IncidentResponse, ApiError> {
+pub(crate) fn response(conn: &mut DbConnection, row: IncidentRow) -> Result<IncidentResponse, ApiError> {
     let technician = db::incidents::username(conn, &row.technician_id)?.unwrap_or_default();
     let assignee = match &row.assignee_id {
         Some(id) => db::incidents::username(conn, id)?,

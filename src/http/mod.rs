@@ -8,6 +8,7 @@ pub mod failures;
 pub mod health;
 pub mod incidents;
 pub mod jobs;
+pub mod safety;
 pub mod signoffs;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
@@ -40,6 +41,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/v1/incidents/{id}/acknowledge").post(incidents::acknowledge))
             .service(web::resource("/v1/incidents/{id}/assign").post(incidents::assign))
             .service(web::resource("/v1/incidents/{id}/regrade").post(incidents::regrade))
+            .service(web::resource("/v1/incidents/{id}/audit-file").get(safety::audit_file))
+            .service(web::resource("/v1/incidents/{id}/audit").post(safety::record_audit))
+            .service(web::resource("/v1/safety/audit-queue").get(safety::audit_queue))
+            .service(web::resource("/v1/make-safe-visits").get(safety::visits))
+            .service(web::resource("/v1/make-safe-visits/{id}/assign").post(safety::assign_visit))
+            .service(web::resource("/v1/retraining").get(safety::retraining))
+            .service(web::resource("/v1/retraining/{id}/training-done").post(safety::training_done))
+            .service(web::resource("/v1/disciplinary-cases").get(safety::cases))
+            .service(web::resource("/v1/disciplinary-cases/{id}").get(safety::case))
+            .service(web::resource("/v1/disciplinary-cases/{id}/review").post(safety::review))
+            .service(web::resource("/v1/disciplinary-cases/{id}/statement").post(safety::statement))
+            .service(web::resource("/v1/disciplinary-cases/{id}/decide").post(safety::decide))
+            .service(web::resource("/v1/disciplinary-cases/{id}/approve").post(safety::approve))
             .default_service(web::to(not_found)),
     );
 }

@@ -1,0 +1,549 @@
+//! Safety-critical follow-up over HTTP: make-safe visits, the safety audit queue and audit file,
+//! retraining assignments and disciplinary cases.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+use super::extract::{Query, ValidJson};
+use super::incidents::{IncidentResponse, expected, response as incident_response};
+use crate::AppState;
+use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require, Role, SafetyOfficers, SafetyReaders};
+use crate::db::safety::{DisciplinaryRow, MakeSafeVisitRow, RetrainingRow};
+use crate::db::{self, DbConnection};
+use crate::domain::safety::{Behaviour, Outcome, RootCause, SystemFactor};
+use crate::domain::severity::Severity;
+use crate::error::ApiError;
+use crate::workflows::safety::{AuditRecord, CaseStep};
+use crate::workflows::{self, Actor};
+
+fn username(conn: &mut DbConnection, id: Option<&str>) -> Result<Option<String>, ApiError> {
+    Ok(match id {
+        Some(id) => db::incidents::username(conn, id)?,
+        None => None,
+    })
+}
+
+fn json_list<T: serde::de::DeserializeOwned>(raw: &str) -> Result<Vec<T>, ApiError> {
+    serde_json::from_str(raw).map_err(|e| ApiError::Internal(e.into()))
+}
+
+// ---- make-safe visits ----
+
+#[derive(Serialize)]
+pub struct VisitResponse {
+    id: String,
+    incident_id: String,
+    checklist_key: String,
+    due_at: DateTime<Utc>,
+    /// Seconds until the deadline; negative when overdue.
+    time_left_seconds: i64,
+    overdue: bool,
+    status: String,
+    technician_involved: Option<String>,
+    job_id: Option<String>,
+    outcome: Option<String>,
+    signoff_id: Option<String>,
+    note: Option<String>,
+}
+
+fn visit_response(
+    conn: &mut DbConnection,
+    row: MakeSafeVisitRow,
+    now: DateTime<Utc>,
+) -> Result<VisitResponse, ApiError> {
+    let incident = db::incidents::find(conn, &row.incident_id)?;
+    let involved = username(conn, incident.as_ref().map(|i| i.technician_id.as_str()))?;
+    let time_left = (row.due_at.and_utc() - now).num_seconds();
+    let open = row.status == "open" || row.status == "assigned";
+    Ok(VisitResponse {
+        id: row.id,
+        incident_id: row.incident_id,
+        checklist_key: row.checklist_key,
+        due_at: row.due_at.and_utc(),
+        time_left_seconds: time_left,
+        overdue: open && time_left < 0,
+        status: row.status,
+        technician_involved: involved,
+        job_id: row.job_id,
+        outcome: row.outcome,
+        signoff_id: row.signoff_id,
+        note: row.note,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisitQuery {
+    /// Comma-separated statuses; default `open,assigned`.
+    status: Option<String>,
+}
+
+/// Make-safe visits, soonest due first: the top of the dispatcher's day.
+pub async fn visits(
+    state: web::Data<AppState>,
+    _user: Require<IncidentHandlers>,
+    query: Query<VisitQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let statuses: Vec<String> =
+        query.0.status.unwrap_or_else(|| "open,assigned".to_owned()).split(',').map(|s| s.trim().to_owned()).collect();
+    if statuses.iter().any(|s| !["open", "assigned", "done", "cancelled"].contains(&s.as_str())) {
+        return Err(ApiError::field("status", "comma-separated: open, assigned, done, cancelled"));
+    }
+    let app = state.clone();
+    let items = state
+        .db
+        .run(move |conn| {
+            let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
+            let now = app.clock.now();
+            db::safety::visits(conn, &wanted)?
+                .into_iter()
+                .map(|row| visit_response(conn, row, now))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct AssignVisitRequest {
+    #[validate(length(min = 1, max = 64))]
+    technician: String,
+    /// Required to send the technician who was involved in the incident.
+    #[validate(length(max = 2000))]
+    override_reason: Option<String>,
+}
+
+pub async fn assign_visit(
+    state: web::Data<AppState>,
+    user: Require<JobIssuers>,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<AssignVisitRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let AssignVisitRequest { technician, override_reason } = body.0;
+    let (id, actor, app) = (id.into_inner().to_string(), Actor::from(&*user), state.clone());
+    let visit = state
+        .db
+        .run(move |conn| {
+            let now = app.clock.now();
+            let row =
+                workflows::safety::assign_make_safe(conn, &id, &technician, override_reason.as_deref(), &actor, now)?;
+            visit_response(conn, row, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(visit))
+}
+
+// ---- safety audits ----
+
+/// Safety-critical incidents not yet audited, oldest first.
+pub async fn audit_queue(state: web::Data<AppState>, _user: Require<SafetyReaders>) -> Result<HttpResponse, ApiError> {
+    let items = state
+        .db
+        .run(|conn| {
+            db::safety::unaudited_safety_critical(conn)?
+                .into_iter()
+                .map(|row| incident_response(conn, row))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+#[derive(Serialize)]
+struct AuditFile {
+    incident: IncidentResponse,
+    failure: serde_json::Value,
+    /// The sign-off as answered (the one that failed, or the job's latest).
+    signoff: Option<serde_json::Value>,
+    /// The checklist version the job was pinned to, as served to the app.
+    checklist: serde_json::Value,
+    make_safe: Option<VisitResponse>,
+    technician_history: TechnicianHistory,
+    audit: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct TechnicianHistory {
+    earlier_incidents: Vec<serde_json::Value>,
+    retraining: Vec<RetrainingResponse>,
+    disciplinary_outcomes: Vec<serde_json::Value>,
+}
+
+/// Everything a safety officer needs to judge an incident, in one response.
+pub async fn audit_file(
+    state: web::Data<AppState>,
+    _user: Require<SafetyReaders>,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, app) = (id.into_inner().to_string(), state.clone());
+    let file = state
+        .db
+        .run(move |conn| {
+            let now = app.clock.now();
+            let incident = db::incidents::find(conn, &id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+            let failure = db::failures::find(conn, &incident.failure_id)?.ok_or_else(|| ApiError::NotFound("no failure".to_owned()))?;
+            let job = db::jobs::find(conn, &incident.job_id)?.ok_or_else(|| ApiError::NotFound("no job".to_owned()))?;
+            let signoff_row = match &failure.signoff_id {
+                Some(signoff_id) => db::signoffs::find(conn, signoff_id)?,
+                None => db::signoffs::for_job(conn, &job.id)?.pop(),
+            };
+            let signoff = signoff_row
+                .map(|row| -> Result<serde_json::Value, ApiError> {
+                    Ok(serde_json::json!({
+                        "id": row.id, "signed_at": row.signed_at.and_utc(), "received_at": row.received_at.and_utc(),
+                        "signer_name": row.signer_name, "meaning": row.meaning, "content_hash": row.content_hash,
+                        "answers": serde_json::from_str::<serde_json::Value>(&row.answers).map_err(anyhow::Error::from)?,
+                        "failed_items": serde_json::from_str::<serde_json::Value>(&row.failed_items).map_err(anyhow::Error::from)?,
+                    }))
+                })
+                .transpose()?;
+            let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
+            let pinned = app.catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| ApiError::NotFound("no checklist".to_owned()))?;
+            let checklist: serde_json::Value = serde_json::from_slice(&pinned.body).map_err(anyhow::Error::from)?;
+            let make_safe = db::safety::visit_for_incident(conn, &id)?.map(|v| visit_response(conn, v, now)).transpose()?;
+            let earlier_incidents = db::safety::technician_incidents(conn, &incident.technician_id, &id)?
+                .into_iter()
+                .map(|i| serde_json::json!({ "id": i.id, "severity": i.severity, "checklist_key": i.checklist_key, "reported_at": i.reported_at.and_utc(), "repeat": i.is_repeat }))
+                .collect();
+            let retraining = db::safety::retraining_list(conn, Some(&incident.technician_id))?
+                .into_iter()
+                .map(|r| retraining_response(conn, r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let disciplinary_outcomes = db::safety::cases(conn, Some(&incident.technician_id))?
+                .into_iter()
+                .filter(|c| c.status == "decided")
+                .map(|c| serde_json::json!({ "case_id": c.id, "incident_id": c.incident_id, "outcome": c.outcome, "behaviour": c.behaviour }))
+                .collect();
+            let audit = db::safety::audit_for_incident(conn, &id)?
+                .map(|a| -> Result<serde_json::Value, ApiError> {
+                    Ok(serde_json::json!({
+                        "auditor": username(conn, Some(&a.auditor_id))?, "confirmed_severity": a.confirmed_severity,
+                        "root_cause": a.root_cause, "root_cause_detail": a.root_cause_detail,
+                        "corrective_actions": json_list::<String>(&a.corrective_actions)?, "recorded_at": a.recorded_at.and_utc(),
+                    }))
+                })
+                .transpose()?;
+            let failure = serde_json::json!({
+                "id": failure.id, "source": failure.source, "description": failure.description,
+                "item_ids": json_list::<String>(&failure.item_ids)?, "hazards": json_list::<String>(&failure.hazards)?,
+                "injury": failure.injury, "vulnerable_occupant": failure.vulnerable_occupant,
+                "service_lost": failure.service_lost.as_deref().map(serde_json::from_str::<serde_json::Value>).transpose().map_err(anyhow::Error::from)?,
+                "reported_at": failure.reported_at.and_utc(),
+            });
+            Ok(AuditFile {
+                incident: incident_response(conn, incident)?,
+                failure,
+                signoff,
+                checklist,
+                make_safe,
+                technician_history: TechnicianHistory { earlier_incidents, retraining, disciplinary_outcomes },
+                audit,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(file))
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRequest {
+    confirmed_severity: Severity,
+    #[validate(length(max = 2000))]
+    regrade_reason: Option<String>,
+    root_cause: RootCause,
+    #[validate(length(min = 1, max = 5000))]
+    root_cause_detail: String,
+    #[serde(default)]
+    #[validate(length(max = 20))]
+    corrective_actions: Vec<String>,
+}
+
+pub async fn record_audit(
+    state: web::Data<AppState>,
+    user: Require<SafetyOfficers>,
+    req: HttpRequest,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<AuditRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let expected = expected(&req)?;
+    let b = body.0;
+    if b.corrective_actions.iter().any(|a| a.trim().is_empty() || a.len() > 1000) {
+        return Err(ApiError::field("corrective_actions", "each action is 1 to 1000 characters"));
+    }
+    let record = AuditRecord {
+        confirmed_severity: b.confirmed_severity,
+        regrade_reason: b.regrade_reason,
+        root_cause: b.root_cause,
+        root_cause_detail: b.root_cause_detail,
+        corrective_actions: b.corrective_actions,
+    };
+    let (id, actor, app) = (id.into_inner().to_string(), Actor::from(&*user), state.clone());
+    let row = state
+        .db
+        .run(move |conn| {
+            workflows::safety::record_audit(conn, app.context(), &id, record, &expected, &actor, app.clock.now())
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "id": row.id, "incident_id": row.incident_id, "confirmed_severity": row.confirmed_severity,
+        "root_cause": row.root_cause, "recorded_at": row.recorded_at.and_utc(),
+    })))
+}
+
+// ---- retraining ----
+
+#[derive(Serialize)]
+pub struct RetrainingResponse {
+    id: String,
+    incident_id: String,
+    technician: Option<String>,
+    checklist_key: String,
+    item_ids: Vec<String>,
+    cause: String,
+    due_at: DateTime<Utc>,
+    status: String,
+    trained_at: Option<DateTime<Utc>>,
+    trained_by: Option<String>,
+    note: Option<String>,
+}
+
+fn retraining_response(conn: &mut DbConnection, row: RetrainingRow) -> Result<RetrainingResponse, ApiError> {
+    Ok(RetrainingResponse {
+        technician: username(conn, Some(&row.technician_id))?,
+        trained_by: username(conn, row.trained_by.as_deref())?,
+        item_ids: json_list(&row.item_ids)?,
+        id: row.id,
+        incident_id: row.incident_id,
+        checklist_key: row.checklist_key,
+        cause: row.cause,
+        due_at: row.due_at.and_utc(),
+        status: row.status,
+        trained_at: row.trained_at.map(|t| t.and_utc()),
+        note: row.note,
+    })
+}
+
+/// Technicians see their own assignments; safety officers and admins see all.
+pub async fn retraining(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let own = match user.role {
+        Role::Technician => Some(user.id.clone()),
+        Role::SafetyOfficer | Role::Admin => None,
+        Role::Dispatcher => {
+            return Err(ApiError::Forbidden("retraining is visible to safety officers and the technician".to_owned()));
+        }
+    };
+    let items = state
+        .db
+        .run(move |conn| {
+            db::safety::retraining_list(conn, own.as_deref())?
+                .into_iter()
+                .map(|r| retraining_response(conn, r))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingDone {
+    /// What training was given, by whom, and how it was checked.
+    #[validate(length(min = 10, max = 2000))]
+    note: String,
+}
+
+pub async fn training_done(
+    state: web::Data<AppState>,
+    user: Require<SafetyOfficers>,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<TrainingDone>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, actor, app, note) = (id.into_inner().to_string(), Actor::from(&*user), state.clone(), body.0.note);
+    let row = state
+        .db
+        .run(move |conn| {
+            let row = workflows::safety::record_training(conn, &id, note.trim(), &actor, app.clock.now())?;
+            retraining_response(conn, row)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(row))
+}
+
+// ---- disciplinary cases ----
+
+#[derive(Serialize)]
+struct CaseResponse {
+    id: String,
+    incident_id: String,
+    technician: Option<String>,
+    status: String,
+    behaviour: Option<String>,
+    system_factors: Vec<String>,
+    technician_statement: Option<String>,
+    outcome: Option<String>,
+    outcome_reason: Option<String>,
+    proposed_by: Option<String>,
+    approved_by: Option<String>,
+    note: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// The technician's other safety-critical incidents, so repeats are visible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prior_safety_incidents: Option<Vec<serde_json::Value>>,
+}
+
+fn case_response(conn: &mut DbConnection, row: DisciplinaryRow, with_history: bool) -> Result<CaseResponse, ApiError> {
+    let prior = if with_history {
+        Some(
+            db::safety::technician_incidents(conn, &row.technician_id, &row.incident_id)?
+                .into_iter()
+                .filter(|i| i.severity == "safety_critical" || i.original_severity == "safety_critical")
+                .map(|i| serde_json::json!({ "id": i.id, "severity": i.severity, "checklist_key": i.checklist_key, "reported_at": i.reported_at.and_utc() }))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(CaseResponse {
+        technician: username(conn, Some(&row.technician_id))?,
+        proposed_by: username(conn, row.proposed_by.as_deref())?,
+        approved_by: username(conn, row.approved_by.as_deref())?,
+        system_factors: json_list(&row.system_factors)?,
+        id: row.id,
+        incident_id: row.incident_id,
+        status: row.status,
+        behaviour: row.behaviour,
+        technician_statement: row.technician_statement,
+        outcome: row.outcome,
+        outcome_reason: row.outcome_reason,
+        note: row.note,
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+        prior_safety_incidents: prior,
+    })
+}
+
+/// Safety officers see every case; a technician sees their own; nobody else sees any.
+fn case_scope(user: &AuthUser) -> Result<Option<String>, ApiError> {
+    match user.role {
+        Role::SafetyOfficer => Ok(None),
+        Role::Technician => Ok(Some(user.id.clone())),
+        _ => Err(ApiError::Forbidden(
+            "disciplinary cases are visible to safety officers and the technician concerned".to_owned(),
+        )),
+    }
+}
+
+pub async fn cases(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let own = case_scope(&user)?;
+    let items = state
+        .db
+        .run(move |conn| {
+            db::safety::cases(conn, own.as_deref())?
+                .into_iter()
+                .map(|c| case_response(conn, c, false))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+pub async fn case(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let own = case_scope(&user)?;
+    let id = id.into_inner().to_string();
+    let case = state
+        .db
+        .run(move |conn| {
+            let row = db::safety::case(conn, &id)?
+                .filter(|c| own.as_ref().is_none_or(|t| *t == c.technician_id))
+                .ok_or_else(|| ApiError::NotFound(format!("no disciplinary case {id}")))?;
+            case_response(conn, row, true)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(case))
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    behaviour: Behaviour,
+    #[serde(default)]
+    system_factors: Vec<SystemFactor>,
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct StatementRequest {
+    #[validate(length(min = 1, max = 10000))]
+    statement: String,
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    outcome: Outcome,
+    #[validate(length(min = 10, max = 5000, message = "give the reason in at least 10 characters"))]
+    reason: String,
+}
+
+async fn step(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: uuid::Uuid,
+    step: CaseStep,
+) -> Result<HttpResponse, ApiError> {
+    case_scope(&user)?;
+    let (id, actor, role, app) = (id.to_string(), Actor::from(&user), user.role, state.clone());
+    let case = state
+        .db
+        .run(move |conn| {
+            let row = workflows::safety::case_step(conn, &id, step, &actor, role, app.clock.now())?;
+            case_response(conn, row, false)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(case))
+}
+
+pub async fn review(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<ReviewRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ReviewRequest { behaviour, system_factors } = body.0;
+    step(state, user, id.into_inner(), CaseStep::Review { behaviour, system_factors }).await
+}
+
+pub async fn statement(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<StatementRequest>,
+) -> Result<HttpResponse, ApiError> {
+    step(state, user, id.into_inner(), CaseStep::Statement { text: body.0.statement.trim().to_owned() }).await
+}
+
+pub async fn decide(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<DecideRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let DecideRequest { outcome, reason } = body.0;
+    step(state, user, id.into_inner(), CaseStep::Decide { outcome, reason: reason.trim().to_owned() }).await
+}
+
+pub async fn approve(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    step(state, user, id.into_inner(), CaseStep::Approve).await
+}
