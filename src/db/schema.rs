@@ -211,6 +211,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    recovery_cases (id) {
+        id -> Text,
+        incident_id -> Text,
+        customer_id -> Text,
+        due_at -> Timestamp,
+        status -> Text,
+        fixed_at -> Nullable<Timestamp>,
+        apologised_at -> Nullable<Timestamp>,
+        remedy_settled_at -> Nullable<Timestamp>,
+        recovered_at -> Nullable<Timestamp>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(jobs -> customers (customer_id));
 diesel::joinable!(incidents -> failure_reports (failure_id));
 diesel::joinable!(signoffs -> jobs (job_id));
@@ -230,4 +247,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     safety_audits,
     retraining_assignments,
     disciplinary_cases,
+    recovery_cases,
 );

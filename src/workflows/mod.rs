@@ -4,6 +4,7 @@ pub mod checklists;
 pub mod failures;
 pub mod incidents;
 pub mod jobs;
+pub mod recovery;
 pub mod safety;
 pub mod signoffs;
 pub mod users;

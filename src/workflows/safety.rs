@@ -39,8 +39,8 @@ pub fn check_gate(conn: &mut DbConnection, technician_id: &str, checklist_key: &
     }
 }
 
-/// Opens the follow-up of a freshly graded incident: the safety-critical set, or retraining for
-/// a technician who failed the same item again.
+/// Routes a freshly graded incident: the safety-critical follow-up, or else customer recovery
+/// (plus retraining for a technician who failed the same item again).
 pub(crate) fn on_graded(
     conn: &mut DbConnection,
     ctx: Context<'_>,
@@ -51,8 +51,10 @@ pub(crate) fn on_graded(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     if incident.severity == SAFETY_CRITICAL {
-        open_safety_follow_up(conn, ctx, incident, failed_items, actor, now)
-    } else if !repeated_items.is_empty() {
+        return open_safety_follow_up(conn, ctx, incident, failed_items, actor, now);
+    }
+    super::recovery::open(conn, incident, actor, now)?;
+    if !repeated_items.is_empty() {
         let open = db::safety::retraining_on(
             conn,
             &incident.technician_id,
@@ -62,10 +64,8 @@ pub(crate) fn on_graded(
         if open.is_empty() {
             open_retraining(conn, ctx, incident, repeated_items, "repeat", actor, now)?;
         }
-        Ok(())
-    } else {
-        Ok(())
     }
+    Ok(())
 }
 
 /// Re-grades move the follow-up both ways; nothing is deleted.
@@ -83,9 +83,13 @@ pub(crate) fn on_regraded(
             let failure = db::failures::find(conn, &after.failure_id)?
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("incident without failure")))?;
             let items: Vec<String> = serde_json::from_str(&failure.item_ids).map_err(anyhow::Error::from)?;
+            super::recovery::cancel(conn, after, reason, actor, now)?;
             open_safety_follow_up(conn, ctx, after, &items, actor, now)
         }
-        (true, false) => close_safety_follow_up(conn, after, reason, actor, now),
+        (true, false) => {
+            close_safety_follow_up(conn, after, reason, actor, now)?;
+            super::recovery::open(conn, after, actor, now)
+        }
         _ => Ok(()),
     }
 }

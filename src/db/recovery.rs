@@ -1,0 +1,53 @@
+//! Customer recovery cases.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::recovery_cases;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = recovery_cases, treat_none_as_null = true)]
+pub struct RecoveryCaseRow {
+    pub id: String,
+    pub incident_id: String,
+    pub customer_id: String,
+    pub due_at: NaiveDateTime,
+    pub status: String,
+    pub fixed_at: Option<NaiveDateTime>,
+    pub apologised_at: Option<NaiveDateTime>,
+    pub remedy_settled_at: Option<NaiveDateTime>,
+    pub recovered_at: Option<NaiveDateTime>,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &RecoveryCaseRow) -> QueryResult<()> {
+    diesel::insert_into(recovery_cases::table).values(row).execute(conn).map(drop)
+}
+
+pub fn save(conn: &mut DbConnection, row: &RecoveryCaseRow) -> QueryResult<()> {
+    diesel::update(recovery_cases::table.find(&row.id)).set(row).execute(conn).map(drop)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RecoveryCaseRow>> {
+    recovery_cases::table.find(id).select(RecoveryCaseRow::as_select()).first(conn).optional()
+}
+
+pub fn for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<RecoveryCaseRow>> {
+    recovery_cases::table
+        .filter(recovery_cases::incident_id.eq(incident_id))
+        .select(RecoveryCaseRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Cases in `statuses`, soonest due first.
+pub fn list(conn: &mut DbConnection, statuses: &[&str]) -> QueryResult<Vec<RecoveryCaseRow>> {
+    recovery_cases::table
+        .filter(recovery_cases::status.eq_any(statuses))
+        .order((recovery_cases::due_at.asc(), recovery_cases::id.asc()))
+        .select(RecoveryCaseRow::as_select())
+        .load(conn)
+}
