@@ -127,7 +127,11 @@ async fn run(label: &str, url: &str) {
             let value = match item["kind"].as_str().unwrap() {
                 "check" => json!(true),
                 "yes_no" => item["expected"].clone(),
-                "number" => json!((item["min"].as_f64().unwrap_or(0.0) + item["max"].as_f64().unwrap_or(1.0)) / 2.0),
+                "number" => {
+                    let lo = item["min"].as_f64().or(item["limits"][0].as_f64()).unwrap();
+                    let hi = item["max"].as_f64().or(item["limits"][1].as_f64()).unwrap();
+                    json!((lo + hi) / 2.0)
+                }
                 "choice" => item["choices"][0].clone(),
                 _ => json!("ok"),
             };
@@ -138,7 +142,7 @@ async fn run(label: &str, url: &str) {
     let mut samples = Vec::new();
     let started = Instant::now();
     for _ in 0..2_000 {
-        let body = json!({ "id": uuid::Uuid::new_v4(), "answers": answers, "signed_at": "2026-12-01T10:00:00Z",
+        let body = json!({ "id": uuid::Uuid::new_v4(), "answers": answers, "signed_at": chrono::Utc::now(),
             "signer_name": "Tess Turner", "meaning": "I carried out this work" });
         let t = Instant::now();
         let res = atest::call_service(
@@ -146,8 +150,9 @@ async fn run(label: &str, url: &str) {
             atest::TestRequest::post().uri(&signoffs).insert_header(auth(&tess)).set_json(&body).to_request(),
         )
         .await;
-        assert_eq!(res.status().as_u16(), 201);
-        let _ = atest::read_body(res).await;
+        let status = res.status().as_u16();
+        let body = atest::read_body(res).await;
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
         samples.push(t.elapsed());
     }
     Stats { name: "POST sign-off (34 answers, durable)", samples, total: started.elapsed() }.print();

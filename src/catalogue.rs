@@ -46,6 +46,11 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
+    /// The published version `key`/`version` if it is already in memory (no database needed).
+    pub fn cached(&self, key: &str, version: u32) -> Option<Arc<PublishedVersion>> {
+        self.versions.read().ok()?.get(&(key.to_owned(), version)).cloned()
+    }
+
     /// The published version `key`/`version`, from memory or else from the database.
     pub fn version(
         &self,
@@ -53,10 +58,10 @@ impl Catalogue {
         key: &str,
         version: u32,
     ) -> Result<Option<Arc<PublishedVersion>>, ApiError> {
-        let cache_key = (key.to_owned(), version);
-        if let Some(found) = self.versions.read().map_err(poisoned)?.get(&cache_key) {
-            return Ok(Some(Arc::clone(found)));
+        if let Some(found) = self.cached(key, version) {
+            return Ok(Some(found));
         }
+        let cache_key = (key.to_owned(), version);
         let Ok(db_version) = i32::try_from(version) else { return Ok(None) };
         let Some(row) = db::checklists::find(conn, key, db_version)? else { return Ok(None) };
         let published = Arc::new(PublishedVersion::from_body(row.body)?);

@@ -68,9 +68,14 @@ pub async fn version(
     let (key, raw_version) = path.into_inner();
     let missing = || ApiError::NotFound(format!("no version {raw_version} of checklist `{key}`"));
     let number = raw_version.strip_prefix('v').unwrap_or(&raw_version).parse::<u32>().map_err(|_| missing())?;
-    let app = state.clone();
-    let lookup_key = key.clone();
-    let published = state.db.run(move |conn| app.catalogue.version(conn, &lookup_key, number)).await?;
+    // why: a pinned version never changes, so once in memory it is served without the database.
+    let published = match state.catalogue.cached(&key, number) {
+        Some(found) => Some(found),
+        None => {
+            let (app, lookup_key) = (state.clone(), key.clone());
+            state.db.run(move |conn| app.catalogue.version(conn, &lookup_key, number)).await?
+        }
+    };
     let published = published.ok_or_else(missing)?;
     Ok(serve(&req, &published, PINNED_CACHE))
 }

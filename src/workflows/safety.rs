@@ -103,7 +103,6 @@ fn open_safety_follow_up(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let ts = now.naive_utc();
-    let entity = |id: &str| ("incident", id.to_owned());
     match db::safety::visit_for_incident(conn, &incident.id)? {
         Some(mut visit) if visit.status == "cancelled" => {
             visit.status = "open".to_owned();
@@ -201,8 +200,7 @@ fn open_safety_follow_up(
             )?;
         }
     }
-    let (kind, id) = entity(&incident.id);
-    audit(conn, actor, "safety.follow_up_opened", (kind, &id), json!({}), now)
+    audit(conn, actor, "safety.follow_up_opened", ("incident", &incident.id), json!({}), now)
 }
 
 fn open_retraining(
