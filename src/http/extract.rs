@@ -140,6 +140,15 @@ fn form_urlencoded_pairs(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
 }
 
+/// A comma-separated `status` filter, each value one of `allowed` (422 otherwise).
+pub fn status_filter(raw: Option<String>, default: &str, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
+    let statuses: Vec<String> = raw.as_deref().unwrap_or(default).split(',').map(|s| s.trim().to_owned()).collect();
+    if statuses.iter().any(|s| !allowed.contains(&s.as_str())) {
+        return Err(ApiError::field("status", format!("comma-separated: {}", allowed.join(", "))));
+    }
+    Ok(statuses)
+}
+
 /// Path segments that do not parse (a malformed id) name nothing that exists: 404.
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err, _| ApiError::NotFound(format!("no such resource: {err}")).into())

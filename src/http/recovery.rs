@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
-use super::extract::{Query, ValidJson};
+use super::extract::{Query, ValidJson, status_filter};
 use crate::AppState;
 use crate::auth::{IncidentHandlers, JobIssuers, Require};
 use crate::db::recovery::RecoveryCaseRow;
@@ -74,11 +74,7 @@ pub async fn list(
     _user: Require<IncidentHandlers>,
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let statuses: Vec<String> =
-        query.0.status.unwrap_or_else(|| "open".to_owned()).split(',').map(|s| s.trim().to_owned()).collect();
-    if statuses.iter().any(|s| !["open", "recovered", "cancelled"].contains(&s.as_str())) {
-        return Err(ApiError::field("status", "comma-separated: open, recovered, cancelled"));
-    }
+    let statuses = status_filter(query.0.status, "open", &["open", "recovered", "cancelled"])?;
     let app = state.clone();
     let items = state
         .db

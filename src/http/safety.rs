@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
-use super::extract::{Query, ValidJson};
+use super::extract::{Query, ValidJson, status_filter};
 use super::incidents::{IncidentResponse, expected, response as incident_response};
 use crate::AppState;
 use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require, Role, SafetyOfficers, SafetyReaders};
@@ -86,11 +86,7 @@ pub async fn visits(
     _user: Require<IncidentHandlers>,
     query: Query<VisitQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let statuses: Vec<String> =
-        query.0.status.unwrap_or_else(|| "open,assigned".to_owned()).split(',').map(|s| s.trim().to_owned()).collect();
-    if statuses.iter().any(|s| !["open", "assigned", "done", "cancelled"].contains(&s.as_str())) {
-        return Err(ApiError::field("status", "comma-separated: open, assigned, done, cancelled"));
-    }
+    let statuses = status_filter(query.0.status, "open,assigned", &["open", "assigned", "done", "cancelled"])?;
     let app = state.clone();
     let items = state
         .db
