@@ -47,7 +47,8 @@ fn state(url: &str) -> AppState {
         body_limit: 256 * 1024,
         safety: fieldproof::config::SafetyPolicy::default(),
     };
-    AppState::new(db, settings, rules, Clock::System)
+    let policy = fieldproof::catalogue::read_policy(Path::new("checklists")).expect("policy");
+    AppState::new(db, settings, rules, policy, Clock::System)
 }
 
 fn token(state: &AppState, username: &str) -> String {

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{self, DbConnection};
 use crate::domain::checklist::{self, ChecklistVersion, Template};
+use crate::domain::recovery::{Policy, PolicyFile};
 use crate::domain::rules::{RuleSet, RuleSetFile};
 use crate::error::ApiError;
 
@@ -143,13 +144,31 @@ pub fn read_file(key: &str, path: &Path) -> Result<ChecklistVersion, Vec<String>
 
 /// Folder of the severity rule sets inside the checklist directory.
 pub const RULES_DIR: &str = "_severity-rules";
+/// Folder of the customer recovery policies inside the checklist directory.
+pub const POLICY_DIR: &str = "_recovery-policy";
 
 /// Loads the latest severity rule set, `<dir>/_severity-rules/v<N>.toml` with the highest N.
-/// Every rule-set version in the folder must be valid.
 pub fn read_rules(dir: &Path) -> Result<RuleSet, Vec<String>> {
-    let folder = dir.join(RULES_DIR);
+    read_latest(dir, RULES_DIR, |n, file: RuleSetFile| RuleSet::compile(format!("severity-rules/v{n}"), file))
+}
+
+/// Loads the latest recovery policy, `<dir>/_recovery-policy/v<N>.toml` with the highest N.
+pub fn read_policy(dir: &Path) -> Result<Policy, Vec<String>> {
+    read_latest(dir, POLICY_DIR, |n, file: PolicyFile| Policy::load(format!("recovery-policy/v{n}"), file))
+}
+
+/// Reads every `v<N>.toml` in `<dir>/<folder>` (each must be valid) and returns the highest N's.
+fn read_latest<F, T>(
+    dir: &Path,
+    folder: &str,
+    load: impl Fn(u32, F) -> Result<T, Vec<String>>,
+) -> Result<T, Vec<String>>
+where
+    F: serde::de::DeserializeOwned,
+{
+    let folder = dir.join(folder);
     let files = sorted_entries(&folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
-    let mut latest: Option<(u32, RuleSet)> = None;
+    let mut latest: Option<(u32, T)> = None;
     let mut problems = Vec::new();
     for path in files {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -161,19 +180,17 @@ pub fn read_rules(dir: &Path) -> Result<RuleSet, Vec<String>> {
         };
         let parsed = std::fs::read_to_string(&path)
             .map_err(|e| vec![format!("cannot read: {e}")])
-            .and_then(|text| {
-                toml::from_str::<RuleSetFile>(&text).map_err(|e| vec![e.to_string().trim().replace('\n', " ")])
-            })
-            .and_then(|file| RuleSet::compile(format!("severity-rules/v{number}"), file));
+            .and_then(|text| toml::from_str::<F>(&text).map_err(|e| vec![e.to_string().trim().replace('\n', " ")]))
+            .and_then(|file| load(number, file));
         match parsed {
-            Ok(rules) if latest.as_ref().is_none_or(|(n, _)| number > *n) => latest = Some((number, rules)),
+            Ok(loaded) if latest.as_ref().is_none_or(|(n, _)| number > *n) => latest = Some((number, loaded)),
             Ok(_) => {}
             Err(errs) => problems.extend(errs.into_iter().map(|e| format!("{}: {e}", path.display()))),
         }
     }
     match latest {
-        Some((_, rules)) if problems.is_empty() => Ok(rules),
-        None if problems.is_empty() => Err(vec![format!("{}: no rule set (v1.toml) found", folder.display())]),
+        Some((_, loaded)) if problems.is_empty() => Ok(loaded),
+        None if problems.is_empty() => Err(vec![format!("{}: no v1.toml found", folder.display())]),
         _ => Err(problems),
     }
 }

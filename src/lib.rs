@@ -18,6 +18,7 @@ use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::recovery::Policy;
 use crate::domain::rules::RuleSet;
 
 /// What every request can reach.
@@ -27,22 +28,29 @@ pub struct AppState {
     pub catalogue: Catalogue,
     /// The severity rule set in force (the latest version in the checklist directory).
     pub rules: RuleSet,
+    /// The customer recovery policy in force (the latest version in the checklist directory).
+    pub policy: Policy,
     pub clock: Clock,
     pub settings: Settings,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings, rules: RuleSet, clock: Clock) -> Self {
+    pub fn new(db: Db, settings: Settings, rules: RuleSet, policy: Policy, clock: Clock) -> Self {
         let jwt = &settings.jwt;
         let tokens = TokenService::new(&jwt.secret, &jwt.issuer, &jwt.audience, jwt.ttl);
-        Self { db, tokens, catalogue: Catalogue::default(), rules, clock, settings }
+        Self { db, tokens, catalogue: Catalogue::default(), rules, policy, clock, settings }
     }
 }
 
 impl AppState {
     /// What the business actions read besides the database.
     pub fn context(&self) -> workflows::Context<'_> {
-        workflows::Context { catalogue: &self.catalogue, rules: &self.rules, safety: &self.settings.safety }
+        workflows::Context {
+            catalogue: &self.catalogue,
+            rules: &self.rules,
+            safety: &self.settings.safety,
+            policy: &self.policy,
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use fieldproof::catalogue;
 use fieldproof::clock::Clock;
 use fieldproof::config::{self, Settings};
 use fieldproof::db::{DatabaseUrl, Db};
+use fieldproof::domain::recovery::Policy;
 use fieldproof::domain::rules::RuleSet;
 use fieldproof::workflows::{self, Actor};
 use fieldproof::{AppState, configure};
@@ -135,7 +136,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Checklists(ChecklistsCommand::Validate { dir }) => {
             let versions = read_templates(&dir)?;
             let rules = read_rules(&dir)?;
-            println!("ok: {} checklist versions and {} in {} are valid", versions.len(), rules.version, dir.display());
+            let policy = read_policy(&dir)?;
+            println!(
+                "ok: {} checklist versions, {} and {} in {} are valid",
+                versions.len(),
+                rules.version,
+                policy.version,
+                dir.display()
+            );
             Ok(())
         }
         Command::Migrate => {
@@ -200,12 +208,18 @@ fn read_templates(dir: &Path) -> anyhow::Result<Vec<fieldproof::domain::checklis
 }
 
 fn read_rules(dir: &Path) -> anyhow::Result<RuleSet> {
-    catalogue::read_rules(dir).map_err(|problems| {
-        for problem in &problems {
-            eprintln!("{problem}");
-        }
-        anyhow::anyhow!("{} problems in the severity rules under {}", problems.len(), dir.display())
-    })
+    catalogue::read_rules(dir).map_err(|problems| report(&problems, "the severity rules", dir))
+}
+
+fn read_policy(dir: &Path) -> anyhow::Result<Policy> {
+    catalogue::read_policy(dir).map_err(|problems| report(&problems, "the recovery policy", dir))
+}
+
+fn report(problems: &[String], what: &str, dir: &Path) -> anyhow::Error {
+    for problem in problems {
+        eprintln!("{problem}");
+    }
+    anyhow::anyhow!("{} problems in {what} under {}", problems.len(), dir.display())
 }
 
 fn import(db: &Db, dir: &Path) -> anyhow::Result<()> {
@@ -233,6 +247,7 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
         },
     };
     let rules = read_rules(&args.checklists)?;
+    let policy = read_policy(&args.checklists)?;
     let db = open(&settings.database, settings.max_connections)?;
     let applied = db.migrate()?;
     tracing::info!(applied = applied.len(), "migrations applied");
@@ -240,7 +255,7 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
     if args.demo {
         demo::seed(&db)?;
     }
-    let state = web::Data::new(AppState::new(db, settings, rules, Clock::System));
+    let state = web::Data::new(AppState::new(db, settings, rules, policy, Clock::System));
     let mut server = HttpServer::new(move || {
         App::new().wrap(tracing_actix_web::TracingLogger::default()).configure(configure(state.clone()))
     });

@@ -27,13 +27,20 @@ async fn case_of(app: &TestApp, incident_id: &str, status: &str) -> Option<Value
     page.json()["items"].as_array().unwrap().iter().find(|c| c["incident_id"] == incident_id).cloned()
 }
 
+/// Takes one recovery step as the dispatcher: the fix, the apology as drafted, or a remedy within the limit.
 async fn step(app: &TestApp, case: &Value, step: &str) -> common::Response {
-    app.post(
-        &format!("/v1/recovery-cases/{}/steps", case["id"].as_str().unwrap()),
-        &app.token("dana"),
-        &json!({ "step": step }),
-    )
-    .await
+    let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
+    let dana = app.token("dana");
+    match step {
+        "fixed" => app.post(&format!("{base}/fixed"), &dana, &json!({})).await,
+        "apologised" => app.post(&format!("{base}/apology"), &dana, &json!({})).await,
+        _ => {
+            let offer = app.get(&format!("{base}/remedies"), &dana).await.json();
+            let options = offer["options"].as_array().unwrap();
+            let choice = options.iter().find(|o| o["needs_approval"] == false).expect("an option within the limit");
+            app.post(&format!("{base}/remedy"), &dana, &json!({ "remedy_id": choice["id"] })).await
+        }
+    }
 }
 
 #[rstest]
@@ -48,7 +55,8 @@ async fn recovered_at_23h59_counts_and_at_24h01_does_not(#[values(Sqlite, Postgr
     app.state.clock.advance(TimeDelta::hours(21));
     let case = case_of(&app, on_time["incident_id"].as_str().unwrap(), "open").await.unwrap();
     assert_eq!(case["urgency"], "due_soon");
-    assert_eq!(step(&app, &case, "fixed").await.status, StatusCode::OK);
+    let fixed = step(&app, &case, "fixed").await;
+    assert_eq!(fixed.status, StatusCode::OK, "{}", fixed.text());
     step(&app, &case, "fixed").await.problem(StatusCode::CONFLICT);
     assert_eq!(step(&app, &case, "apologised").await.json()["status"], "open");
     app.state.clock.advance(TimeDelta::minutes(2 * 60 + 59));
@@ -70,13 +78,9 @@ async fn recovered_at_23h59_counts_and_at_24h01_does_not(#[values(Sqlite, Postgr
         (Some("recovered"), Some(false))
     );
 
-    app.post(
-        &format!("/v1/recovery-cases/{}/steps", case["id"].as_str().unwrap()),
-        &app.token("tess"),
-        &json!({ "step": "fixed" }),
-    )
-    .await
-    .problem(StatusCode::FORBIDDEN);
+    app.post(&format!("/v1/recovery-cases/{}/fixed", case["id"].as_str().unwrap()), &app.token("tess"), &json!({}))
+        .await
+        .problem(StatusCode::FORBIDDEN);
 }
 
 #[rstest]
@@ -116,4 +120,76 @@ async fn regrades_swap_recovery_and_safety_follow_up(#[values(Sqlite, Postgres)]
     let cancelled = case_of(&app, &incident_id, "cancelled").await.expect("recovery cancelled");
     assert!(cancelled["note"].as_str().unwrap().contains("loose live conductor"));
     assert!(case_of(&app, &incident_id, "open").await.is_none());
+}
+
+#[rstest]
+#[actix_web::test]
+async fn apology_names_the_failure_and_nobody_to_blame(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let job = app.issue_job("tess", "broadband-install").await;
+    let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "customer has had no internet since the install",
+                       "service_lost": { "service": "broadband", "hours": 10 } });
+    let graded = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+    let case = case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap();
+    let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
+
+    let draft = app.get(&format!("{base}/apology"), &app.token("dana")).await.json();
+    assert_eq!(draft["kind"], "outage");
+    let text = draft["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Dear Amelia Hart")
+            && text.contains("your broadband")
+            && text.contains("09:00 on 3 March 2026"),
+        "{text}"
+    );
+    assert!(!text.to_lowercase().contains("tess"), "the company apologises, not a person");
+
+    let blaming = app
+        .post(
+            &format!("{base}/apology"),
+            &app.token("dana"),
+            &json!({ "text": "Sorry, Tess forgot to activate your line." }),
+        )
+        .await;
+    assert_eq!(blaming.error_fields(), vec!["text"]);
+    let edited = "Dear Amelia, we are sorry you have been without broadband since our visit. An engineer will restore it by 9am tomorrow.";
+    let sent = app.post(&format!("{base}/apology"), &app.token("dana"), &json!({ "text": edited })).await.json();
+    assert_eq!((sent["apology_text"].as_str(), sent["apologised_at"].is_string()), (Some(edited), true));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn remedies_are_a_choice_and_big_ones_need_the_named_approver(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let job = app.issue_job("tess", "broadband-install").await;
+    let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "phone line dead since the visit",
+                       "service_lost": { "service": "phone", "hours": 30 } });
+    let graded = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+    let case = case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap();
+    let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
+
+    let offer = app.get(&format!("{base}/remedies"), &app.token("dana")).await.json();
+    assert_eq!(offer["tier"], 3, "service-impacting with a long outage: {offer}");
+    assert_eq!(offer["policy_version"], "recovery-policy/v1");
+    let options = offer["options"].as_array().unwrap();
+    assert!((2..=3).contains(&options.len()));
+    let big = options.iter().find(|o| o["needs_approval"] == true).expect("an option above the frontline limit");
+
+    let unknown = app.post(&format!("{base}/remedy"), &app.token("dana"), &json!({ "remedy_id": "a-new-car" })).await;
+    assert_eq!(unknown.error_fields(), vec!["remedy_id"]);
+    let proposed =
+        app.post(&format!("{base}/remedy"), &app.token("dana"), &json!({ "remedy_id": big["id"] })).await.json();
+    assert_eq!(
+        (proposed["remedy_status"].as_str(), proposed["remedy_settled_at"].is_null()),
+        (Some("pending_approval"), true)
+    );
+    app.post(&format!("{base}/remedy/approve"), &app.token("dana"), &json!({})).await.problem(StatusCode::FORBIDDEN);
+    let approved = app.post(&format!("{base}/remedy/approve"), &app.token("ada"), &json!({})).await.json();
+    assert_eq!(
+        (approved["remedy_status"].as_str(), approved["remedy_settled_at"].is_string()),
+        (Some("settled"), true)
+    );
+    app.post(&format!("{base}/remedy"), &app.token("dana"), &json!({ "remedy_id": big["id"] }))
+        .await
+        .problem(StatusCode::CONFLICT);
 }

@@ -18,6 +18,15 @@ pub struct RecoveryCaseRow {
     pub apologised_at: Option<NaiveDateTime>,
     pub remedy_settled_at: Option<NaiveDateTime>,
     pub recovered_at: Option<NaiveDateTime>,
+    /// The apology as sent (the draft, or the dispatcher's edit of it).
+    pub apology_text: Option<String>,
+    pub remedy_id: Option<String>,
+    pub remedy_value_gbp: Option<f64>,
+    pub remedy_status: Option<String>,
+    pub remedy_proposed_by: Option<String>,
+    pub remedy_approved_by: Option<String>,
+    /// The recovery-policy version the remedy was offered under.
+    pub policy_version: Option<String>,
     pub note: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,

@@ -29,3 +29,9 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> 
 pub fn insert(conn: &mut DbConnection, row: &UserRow) -> QueryResult<()> {
     diesel::insert_into(u::users).values(row).execute(conn).map(drop)
 }
+
+/// Every user's username and display name (to keep staff names out of customer messages).
+pub fn all_names(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    let rows: Vec<(String, String)> = u::users.select((u::username, u::display_name)).load(conn)?;
+    Ok(rows.into_iter().flat_map(|(username, display)| [username, display]).collect())
+}

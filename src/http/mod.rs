@@ -48,7 +48,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/v1/make-safe-visits").get(safety::visits))
             .service(web::resource("/v1/make-safe-visits/{id}/assign").post(safety::assign_visit))
             .service(web::resource("/v1/recovery-cases").get(recovery::list))
-            .service(web::resource("/v1/recovery-cases/{id}/steps").post(recovery::step))
+            .service(web::resource("/v1/recovery-cases/{id}/fixed").post(recovery::fixed))
+            .service(
+                web::resource("/v1/recovery-cases/{id}/apology").get(recovery::apology_draft).post(recovery::apologise),
+            )
+            .service(web::resource("/v1/recovery-cases/{id}/remedies").get(recovery::remedies))
+            .service(web::resource("/v1/recovery-cases/{id}/remedy").post(recovery::choose_remedy))
+            .service(web::resource("/v1/recovery-cases/{id}/remedy/approve").post(recovery::approve_remedy))
             .service(web::resource("/v1/retraining").get(safety::retraining))
             .service(web::resource("/v1/retraining/{id}/training-done").post(safety::training_done))
             .service(web::resource("/v1/disciplinary-cases").get(safety::cases))

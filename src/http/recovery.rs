@@ -7,12 +7,11 @@ use validator::Validate;
 
 use super::extract::{Query, ValidJson, status_filter};
 use crate::AppState;
-use crate::auth::{IncidentHandlers, JobIssuers, Require};
+use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require};
 use crate::db::recovery::RecoveryCaseRow;
 use crate::db::{self, DbConnection};
 use crate::domain::recovery::{self, Urgency};
 use crate::error::ApiError;
-use crate::workflows::recovery::Step;
 use crate::workflows::{self, Actor};
 
 #[derive(Serialize)]
@@ -32,6 +31,12 @@ struct CaseResponse {
     remedy_settled_at: Option<DateTime<Utc>>,
     recovered_at: Option<DateTime<Utc>>,
     recovered_within_target: Option<bool>,
+    apology_text: Option<String>,
+    remedy_id: Option<String>,
+    remedy_value_gbp: Option<f64>,
+    /// `pending_approval` or `settled`.
+    remedy_status: Option<String>,
+    policy_version: Option<String>,
     note: Option<String>,
 }
 
@@ -57,6 +62,11 @@ fn response(conn: &mut DbConnection, row: RecoveryCaseRow, now: DateTime<Utc>) -
         apologised_at: row.apologised_at.map(|t| t.and_utc()),
         remedy_settled_at: row.remedy_settled_at.map(|t| t.and_utc()),
         recovered_at: row.recovered_at.map(|t| t.and_utc()),
+        apology_text: row.apology_text,
+        remedy_id: row.remedy_id,
+        remedy_value_gbp: row.remedy_value_gbp,
+        remedy_status: row.remedy_status,
+        policy_version: row.policy_version,
         note: row.note,
     })
 }
@@ -90,27 +100,142 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
 
-#[derive(Deserialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct StepRequest {
-    step: Step,
-}
-
-/// Frontline staff record progress without waiting for approval.
-pub async fn step(
+async fn change(
     state: web::Data<AppState>,
-    user: Require<JobIssuers>,
-    id: web::Path<uuid::Uuid>,
-    body: ValidJson<StepRequest>,
+    id: uuid::Uuid,
+    work: impl FnOnce(&mut DbConnection, &AppState, &str, DateTime<Utc>) -> Result<RecoveryCaseRow, ApiError>
+    + Send
+    + 'static,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, actor, app, step) = (id.into_inner().to_string(), Actor::from(&*user), state.clone(), body.0.step);
+    let (id, app) = (id.to_string(), state.clone());
     let case = state
         .db
         .run(move |conn| {
             let now = app.clock.now();
-            let row = workflows::recovery::record_step(conn, &id, step, &actor, now)?;
+            let row = work(conn, &app, &id, now)?;
             response(conn, row, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(case))
+}
+
+/// The failure is fixed (frontline staff record it without waiting for approval).
+pub async fn fixed(
+    state: web::Data<AppState>,
+    user: Require<JobIssuers>,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = Actor::from(&*user);
+    change(state, id.into_inner(), move |conn, _, id, now| workflows::recovery::record_fixed(conn, id, &actor, now))
+        .await
+}
+
+/// The apology draft for the case.
+pub async fn apology_draft(
+    state: web::Data<AppState>,
+    _user: Require<IncidentHandlers>,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, app) = (id.into_inner().to_string(), state.clone());
+    let draft = state.db.run(move |conn| workflows::recovery::apology_draft(conn, app.context(), &id)).await?;
+    Ok(HttpResponse::Ok().json(draft))
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ApologyRequest {
+    /// The edited apology; without it the draft is sent as it is.
+    #[validate(length(min = 20, max = 5000))]
+    text: Option<String>,
+}
+
+/// Sends the apology (the draft as is, or edited) and records it.
+pub async fn apologise(
+    state: web::Data<AppState>,
+    user: Require<JobIssuers>,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<ApologyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, text) = (Actor::from(&*user), body.0.text.map(|t| t.trim().to_owned()));
+    change(state, id.into_inner(), move |conn, app, id, now| {
+        workflows::recovery::apologise(conn, app.context(), id, text, &actor, now)
+    })
+    .await
+}
+
+#[derive(Serialize)]
+struct OfferResponse {
+    tier: u8,
+    explanation: Vec<String>,
+    options: Vec<OptionResponse>,
+    policy_version: String,
+}
+
+#[derive(Serialize)]
+struct OptionResponse {
+    id: String,
+    label: String,
+    value_gbp: f64,
+    /// Above the frontline limit: the policy's approver must approve it.
+    needs_approval: bool,
+}
+
+/// The remedies the customer chooses from.
+pub async fn remedies(
+    state: web::Data<AppState>,
+    _user: Require<IncidentHandlers>,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, app) = (id.into_inner().to_string(), state.clone());
+    let offer = state.db.run(move |conn| workflows::recovery::offer(conn, app.context(), &id)).await?;
+    let options = offer
+        .options
+        .into_iter()
+        .map(|r| OptionResponse {
+            needs_approval: state.policy.needs_approval(&r),
+            id: r.id,
+            label: r.label,
+            value_gbp: r.value_gbp,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(OfferResponse {
+        tier: offer.tier,
+        explanation: offer.explanation,
+        options,
+        policy_version: state.policy.version.clone(),
+    }))
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RemedyRequest {
+    #[validate(length(min = 1, max = 64))]
+    remedy_id: String,
+}
+
+/// Records the customer's choice.
+pub async fn choose_remedy(
+    state: web::Data<AppState>,
+    user: Require<JobIssuers>,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<RemedyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, role, remedy) = (Actor::from(&*user), user.role, body.0.remedy_id);
+    change(state, id.into_inner(), move |conn, app, id, now| {
+        workflows::recovery::choose_remedy(conn, app.context(), id, &remedy, &actor, role, now)
+    })
+    .await
+}
+
+/// The policy's approver approves a remedy above the frontline limit.
+pub async fn approve_remedy(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, role) = (Actor::from(&user), user.role);
+    change(state, id.into_inner(), move |conn, app, id, now| {
+        workflows::recovery::approve_remedy(conn, app.context(), id, &actor, role, now)
+    })
+    .await
 }

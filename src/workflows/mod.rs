@@ -16,12 +16,13 @@ use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 
 /// What business actions read besides the database: published checklists, the severity rules
-/// in force and the safety deadlines.
+/// and recovery policy in force, and the safety deadlines.
 #[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub catalogue: &'a crate::catalogue::Catalogue,
     pub rules: &'a crate::domain::rules::RuleSet,
     pub safety: &'a crate::config::SafetyPolicy,
+    pub policy: &'a crate::domain::recovery::Policy,
 }
 
 /// What an idempotent create did: stored something new, or found the same request stored before.

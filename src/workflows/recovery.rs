@@ -4,11 +4,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Actor, audit};
+use super::{Actor, Context, audit};
+use crate::auth::Role;
 use crate::db::incidents::IncidentRow;
 use crate::db::recovery::RecoveryCaseRow;
 use crate::db::{self, DbConnection, write_transaction};
-use crate::domain::recovery;
+use crate::domain::recovery::{self, FailureKind, Offer};
+use crate::domain::severity::{Reason, ServiceLoss, Severity};
 use crate::error::ApiError;
 
 /// Opens the recovery case of an ordinary incident (or reopens it after a re-grade back down),
@@ -44,6 +46,13 @@ pub(crate) fn open(
                 apologised_at: None,
                 remedy_settled_at: None,
                 recovered_at: None,
+                apology_text: None,
+                remedy_id: None,
+                remedy_value_gbp: None,
+                remedy_status: None,
+                remedy_proposed_by: None,
+                remedy_approved_by: None,
+                policy_version: None,
                 note: None,
                 created_at: now.naive_utc(),
                 updated_at: now.naive_utc(),
@@ -84,40 +93,249 @@ pub enum Step {
     RemedySettled,
 }
 
-/// Records a step (once); the case is recovered when all three are done.
-pub fn record_step(
+/// Records that the failure is fixed.
+pub fn record_fixed(
     conn: &mut DbConnection,
     id: &str,
-    step: Step,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<RecoveryCaseRow, ApiError> {
     write_transaction(conn, |conn| {
-        let mut case =
-            db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
-        if case.status != "open" {
-            return Err(ApiError::Conflict(format!("the recovery case is {}", case.status)));
-        }
-        let slot = match step {
-            Step::Fixed => &mut case.fixed_at,
-            Step::Apologised => &mut case.apologised_at,
-            Step::RemedySettled => &mut case.remedy_settled_at,
+        let mut case = open_case(conn, id)?;
+        mark(conn, &mut case, Step::Fixed, actor, now)?;
+        Ok(case)
+    })
+}
+
+fn open_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, ApiError> {
+    let case = db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+    if case.status != "open" {
+        return Err(ApiError::Conflict(format!("the recovery case is {}", case.status)));
+    }
+    Ok(case)
+}
+
+/// Records a step (once) and saves the case; it is recovered when all three steps are done.
+fn mark(
+    conn: &mut DbConnection,
+    case: &mut RecoveryCaseRow,
+    step: Step,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let slot = match step {
+        Step::Fixed => &mut case.fixed_at,
+        Step::Apologised => &mut case.apologised_at,
+        Step::RemedySettled => &mut case.remedy_settled_at,
+    };
+    if slot.is_some() {
+        return Err(ApiError::Conflict(format!("{} is already recorded", super::safety::enum_str(&step)?)));
+    }
+    *slot = Some(now.naive_utc());
+    audit(conn, actor, "recovery.step", ("recovery_case", &case.id), json!({ "step": step }), now)?;
+    if case.fixed_at.is_some() && case.apologised_at.is_some() && case.remedy_settled_at.is_some() {
+        case.status = "recovered".to_owned();
+        case.recovered_at = Some(now.naive_utc());
+        let reported = case.due_at - recovery::TARGET;
+        let details = json!({ "within_target": recovery::within_target(reported, now.naive_utc()) });
+        audit(conn, actor, "recovery.recovered", ("recovery_case", &case.id), details, now)?;
+    }
+    case.updated_at = now.naive_utc();
+    db::recovery::save(conn, case)?;
+    Ok(())
+}
+
+/// What the case is about: its incident, failure report and customer.
+struct Subject {
+    incident: IncidentRow,
+    failure: crate::db::failures::FailureRow,
+    customer_name: String,
+    reasons: Vec<Reason>,
+}
+
+fn subject(conn: &mut DbConnection, case: &RecoveryCaseRow) -> Result<Subject, ApiError> {
+    let missing = |what: &str| ApiError::Internal(anyhow::anyhow!("recovery case {} without {what}", case.id));
+    let incident = db::incidents::find(conn, &case.incident_id)?.ok_or_else(|| missing("incident"))?;
+    let failure = db::failures::find(conn, &incident.failure_id)?.ok_or_else(|| missing("failure"))?;
+    let customer_name = db::customers::by_id(conn, &case.customer_id)?.ok_or_else(|| missing("customer"))?.name;
+    let reasons = serde_json::from_str(&incident.reasons).map_err(anyhow::Error::from)?;
+    Ok(Subject { incident, failure, customer_name, reasons })
+}
+
+/// An apology draft for a case.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApologyDraft {
+    pub kind: FailureKind,
+    pub text: String,
+    pub policy_version: String,
+}
+
+/// Drafts the apology from the policy's template for this kind of failure: names the failure,
+/// speaks for the company, says what will be done and by when.
+pub fn apology_draft(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<ApologyDraft, ApiError> {
+    let case = db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+    let s = subject(conn, &case)?;
+    let kind = recovery::failure_kind(&s.reasons);
+    let failure = match kind {
+        FailureKind::Outage => lost_service(&s),
+        FailureKind::Damage if s.reasons.iter().any(|r| r.rule == "text.water-damage") => "water damage".to_owned(),
+        FailureKind::Damage => "damage to your property".to_owned(),
+        FailureKind::Workmanship => failed_prompts(conn, ctx, &s)?,
+        FailureKind::Visit => "it did not go as it should have".to_owned(),
+    };
+    let fix = match kind {
+        FailureKind::Outage | FailureKind::Workmanship => "an engineer will come back to put it right",
+        FailureKind::Damage => "we will repair the damage at our cost",
+        FailureKind::Visit => "We will make sure it does not happen again",
+    };
+    let deadline = case.due_at.and_utc().format("%H:%M on %-d %B %Y (UTC)").to_string();
+    let text = ctx.policy.apology(kind, &s.customer_name, &failure, fix, &deadline);
+    Ok(ApologyDraft { kind, text, policy_version: ctx.policy.version.clone() })
+}
+
+fn lost_service(s: &Subject) -> String {
+    if let Some(loss) = s.failure.service_lost.as_deref().and_then(|raw| serde_json::from_str::<ServiceLoss>(raw).ok())
+    {
+        return format!("your {}", loss.service.replace('_', " "));
+    }
+    let fired = |rule: &str| s.reasons.iter().any(|r| r.rule == rule);
+    if fired("text.no-heat-or-hot-water") {
+        "heating or hot water".to_owned()
+    } else if fired("text.no-power") {
+        "power".to_owned()
+    } else if fired("text.no-line") {
+        "your broadband or phone line".to_owned()
+    } else {
+        "a working service".to_owned()
+    }
+}
+
+fn failed_prompts(conn: &mut DbConnection, ctx: Context<'_>, s: &Subject) -> Result<String, ApiError> {
+    let items: Vec<String> = serde_json::from_str(&s.failure.item_ids).map_err(anyhow::Error::from)?;
+    let job = db::jobs::find(conn, &s.incident.job_id)?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no job")))?;
+    let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
+    let pinned = ctx.catalogue.version(conn, &job.checklist_key, version)?;
+    let prompts: Vec<String> = items
+        .iter()
+        .filter_map(|id| pinned.as_ref().and_then(|p| p.checklist.item(id)).map(|item| item.prompt.to_lowercase()))
+        .collect();
+    Ok(if prompts.is_empty() { "our work was not finished properly".to_owned() } else { prompts.join("; ") })
+}
+
+/// Records the apology as sent: the draft, or the dispatcher's edit, which must not name staff.
+pub fn apologise(
+    conn: &mut DbConnection,
+    ctx: Context<'_>,
+    id: &str,
+    edited: Option<String>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<RecoveryCaseRow, ApiError> {
+    write_transaction(conn, |conn| {
+        let mut case = open_case(conn, id)?;
+        let text = match edited {
+            Some(text) => {
+                let staff = db::users::all_names(conn)?;
+                if let Some(name) = recovery::names_anyone(&text, &staff) {
+                    return Err(ApiError::field(
+                        "text",
+                        format!("apologise as the company: do not name or blame a colleague (`{name}`)"),
+                    ));
+                }
+                text
+            }
+            None => apology_draft(conn, ctx, id)?.text,
         };
-        if slot.is_some() {
-            return Err(ApiError::Conflict(format!("{step:?} is already recorded")));
+        case.apology_text = Some(text);
+        mark(conn, &mut case, Step::Apologised, actor, now)?;
+        Ok(case)
+    })
+}
+
+/// The remedies offered for a case, under the policy in force.
+pub fn offer(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<Offer, ApiError> {
+    let case = db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+    let s = subject(conn, &case)?;
+    let grade = Severity::parse(&s.incident.severity).unwrap_or(Severity::ServiceImpacting);
+    let hours = s
+        .failure
+        .service_lost
+        .as_deref()
+        .and_then(|raw| serde_json::from_str::<ServiceLoss>(raw).ok())
+        .map_or(0.0, |l| l.hours);
+    Ok(ctx.policy.offer(grade, hours, s.incident.is_repeat))
+}
+
+/// Records the customer's choice among the offered remedies. Within the frontline limit (or by
+/// the approver) it is settled at once; above it, it waits for the approver named by the policy.
+pub fn choose_remedy(
+    conn: &mut DbConnection,
+    ctx: Context<'_>,
+    id: &str,
+    remedy_id: &str,
+    actor: &Actor,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<RecoveryCaseRow, ApiError> {
+    write_transaction(conn, |conn| {
+        let mut case = open_case(conn, id)?;
+        if case.remedy_status.is_some() {
+            return Err(ApiError::Conflict("a remedy has already been chosen".to_owned()));
         }
-        *slot = Some(now.naive_utc());
-        let step_name = super::safety::enum_str(&step)?;
-        audit(conn, actor, "recovery.step", ("recovery_case", id), json!({ "step": step_name }), now)?;
-        if case.fixed_at.is_some() && case.apologised_at.is_some() && case.remedy_settled_at.is_some() {
-            case.status = "recovered".to_owned();
-            case.recovered_at = Some(now.naive_utc());
-            let reported = case.due_at - recovery::TARGET;
-            let details = json!({ "within_target": recovery::within_target(reported, now.naive_utc()) });
-            audit(conn, actor, "recovery.recovered", ("recovery_case", id), details, now)?;
+        let offer = offer(conn, ctx, id)?;
+        let remedy = offer.options.iter().find(|r| r.id == remedy_id).ok_or_else(|| {
+            let ids: Vec<&str> = offer.options.iter().map(|r| r.id.as_str()).collect();
+            ApiError::field("remedy_id", format!("choose one of the offered remedies: {}", ids.join(", ")))
+        })?;
+        let approver = ctx.policy.file.approver_role == role.as_str();
+        case.remedy_id = Some(remedy.id.clone());
+        case.remedy_value_gbp = Some(remedy.value_gbp);
+        case.remedy_proposed_by = actor.id.clone();
+        case.policy_version = Some(ctx.policy.version.clone());
+        let details = json!({ "remedy": remedy.id, "value_gbp": remedy.value_gbp, "policy": ctx.policy.version });
+        if ctx.policy.needs_approval(remedy) && !approver {
+            case.remedy_status = Some("pending_approval".to_owned());
+            case.updated_at = now.naive_utc();
+            db::recovery::save(conn, &case)?;
+            audit(conn, actor, "recovery.remedy_proposed", ("recovery_case", id), details, now)?;
+        } else {
+            case.remedy_status = Some("settled".to_owned());
+            case.remedy_approved_by = approver.then(|| actor.id.clone()).flatten();
+            audit(conn, actor, "recovery.remedy_granted", ("recovery_case", id), details, now)?;
+            mark(conn, &mut case, Step::RemedySettled, actor, now)?;
         }
-        case.updated_at = now.naive_utc();
-        db::recovery::save(conn, &case)?;
+        Ok(case)
+    })
+}
+
+/// The approver named by the policy approves a remedy above the frontline limit.
+pub fn approve_remedy(
+    conn: &mut DbConnection,
+    ctx: Context<'_>,
+    id: &str,
+    actor: &Actor,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<RecoveryCaseRow, ApiError> {
+    write_transaction(conn, |conn| {
+        let mut case = open_case(conn, id)?;
+        if case.remedy_status.as_deref() != Some("pending_approval") {
+            return Err(ApiError::Conflict("no remedy awaits approval".to_owned()));
+        }
+        if ctx.policy.file.approver_role != role.as_str() {
+            return Err(ApiError::Forbidden(format!("the policy names {} as approver", ctx.policy.file.approver_role)));
+        }
+        case.remedy_status = Some("settled".to_owned());
+        case.remedy_approved_by = actor.id.clone();
+        audit(
+            conn,
+            actor,
+            "recovery.remedy_approved",
+            ("recovery_case", id),
+            json!({ "remedy": case.remedy_id }),
+            now,
+        )?;
+        mark(conn, &mut case, Step::RemedySettled, actor, now)?;
         Ok(case)
     })
 }

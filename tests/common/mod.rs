@@ -90,7 +90,8 @@ impl TestApp {
                     .expect("user added");
             }
             let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("shipped rules are valid");
-            AppState::new(db, settings, rules, Clock::fixed(start_time()))
+            let policy = fieldproof::catalogue::read_policy(Path::new("checklists")).expect("shipped policy is valid");
+            AppState::new(db, settings, rules, policy, Clock::fixed(start_time()))
         })
         .await
         .expect("test app set-up");

@@ -11,6 +11,13 @@ CREATE TABLE recovery_cases (
     apologised_at     TIMESTAMP,
     remedy_settled_at TIMESTAMP,
     recovered_at      TIMESTAMP,
+    apology_text      TEXT,
+    remedy_id         TEXT,
+    remedy_value_gbp  DOUBLE PRECISION,
+    remedy_status     TEXT CHECK (remedy_status IN ('pending_approval', 'settled')),
+    remedy_proposed_by TEXT REFERENCES users (id),
+    remedy_approved_by TEXT REFERENCES users (id),
+    policy_version    TEXT,
     note              TEXT,
     created_at        TIMESTAMP NOT NULL,
     updated_at        TIMESTAMP NOT NULL
