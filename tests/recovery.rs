@@ -193,3 +193,46 @@ async fn remedies_are_a_choice_and_big_ones_need_the_named_approver(#[values(Sql
         .await
         .problem(StatusCode::CONFLICT);
 }
+
+#[rstest]
+#[actix_web::test]
+async fn metrics_show_recovery_within_24h_repeats_and_failing_items(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let job = app.issue_job("tess", "broadband-install").await;
+    let checklist = app.checklist_of(&job).await;
+    let item =
+        checklist["items"].as_array().unwrap().iter().find(|i| i["severity_hint"] == "nuisance").unwrap()["id"].clone();
+    let mut cases = Vec::new();
+    for note in ["packaging left in the hall", "cables left untidy again"] {
+        let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": note, "item_ids": [item] });
+        let graded = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+        cases.push(case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap());
+    }
+    app.state.clock.advance(TimeDelta::hours(2));
+    for s in ["fixed", "apologised", "remedy_settled"] {
+        assert_eq!(step(&app, &cases[0], s).await.status, StatusCode::OK);
+    }
+
+    let metrics = app.get("/v1/metrics/recovery?days=7", &app.token("dana")).await;
+    assert_eq!(metrics.status, StatusCode::OK, "{}", metrics.text());
+    let m = metrics.json();
+    assert_eq!((m["recovery"]["decided"].as_i64(), m["recovery"]["pending"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(m["recovery"]["share_within_24h"], 1.0);
+    assert_eq!(m["recovery"]["median_hours_to_recovery"], 2.0);
+    assert_eq!(m["recovery"]["by_technician"]["tess"]["within_24h"], 1);
+    assert_eq!(
+        (m["incidents"].as_i64(), m["repeats"].as_i64(), m["repeat_rate"].as_f64()),
+        (Some(2), Some(1), Some(0.5))
+    );
+    assert_eq!(m["failing_items"], json!([{ "checklist_key": "broadband-install", "item_id": item, "failures": 2 }]));
+
+    app.state.clock.advance(TimeDelta::hours(23));
+    let later = app.get("/v1/metrics/recovery?days=7", &app.token("dana")).await.json();
+    assert_eq!(
+        (later["recovery"]["decided"].as_i64(), later["recovery"]["share_within_24h"].as_f64()),
+        (Some(2), Some(0.5)),
+        "the open case missed its deadline"
+    );
+    assert_eq!(app.get("/v1/metrics/recovery?days=12", &app.token("dana")).await.error_fields(), vec!["days"]);
+    app.get("/v1/metrics/recovery", &app.token("tess")).await.problem(StatusCode::FORBIDDEN);
+}

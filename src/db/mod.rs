@@ -7,6 +7,7 @@ pub mod customers;
 pub mod failures;
 pub mod incidents;
 pub mod jobs;
+pub mod metrics;
 pub mod recovery;
 pub mod safety;
 pub mod schema;

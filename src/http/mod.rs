@@ -8,6 +8,7 @@ pub mod failures;
 pub mod health;
 pub mod incidents;
 pub mod jobs;
+pub mod metrics;
 pub mod recovery;
 pub mod safety;
 pub mod signoffs;
@@ -47,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/v1/safety/audit-queue").get(safety::audit_queue))
             .service(web::resource("/v1/make-safe-visits").get(safety::visits))
             .service(web::resource("/v1/make-safe-visits/{id}/assign").post(safety::assign_visit))
+            .service(web::resource("/v1/metrics/recovery").get(metrics::recovery))
             .service(web::resource("/v1/recovery-cases").get(recovery::list))
             .service(web::resource("/v1/recovery-cases/{id}/fixed").post(recovery::fixed))
             .service(

@@ -1,0 +1,127 @@
+//! Recovery metrics, computed from plain records so the arithmetic is testable without a database.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use super::recovery;
+
+/// One ordinary failure's recovery case, as the metrics see it.
+#[derive(Debug, Clone)]
+pub struct RecoveryRecord {
+    pub severity: String,
+    pub technician: String,
+    pub checklist_key: String,
+    pub reported_at: NaiveDateTime,
+    pub recovered_at: Option<NaiveDateTime>,
+    /// Cancelled cases (re-graded safety-critical) are left out.
+    pub cancelled: bool,
+}
+
+/// Recovery within target for a group of cases.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Share {
+    /// Cases whose outcome is known: recovered, or past the deadline.
+    pub decided: usize,
+    pub within_24h: usize,
+    /// `within_24h / decided`; null with nothing decided yet.
+    pub share_within_24h: Option<f64>,
+    /// Cases still open and not yet due.
+    pub pending: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecoverySummary {
+    #[serde(flatten)]
+    pub overall: Share,
+    pub median_hours_to_recovery: Option<f64>,
+    pub by_grade: BTreeMap<String, Share>,
+    pub by_technician: BTreeMap<String, Share>,
+    pub by_checklist: BTreeMap<String, Share>,
+}
+
+fn share<'a>(records: impl Iterator<Item = &'a RecoveryRecord>, now: NaiveDateTime) -> Share {
+    let (mut decided, mut within, mut pending) = (0, 0, 0);
+    for r in records.filter(|r| !r.cancelled) {
+        match r.recovered_at {
+            Some(at) => {
+                decided += 1;
+                within += usize::from(recovery::within_target(r.reported_at, at));
+            }
+            None if now - r.reported_at > recovery::TARGET => decided += 1,
+            None => pending += 1,
+        }
+    }
+    let share_within_24h = (decided > 0).then(|| within as f64 / decided as f64);
+    Share { decided, within_24h: within, share_within_24h, pending }
+}
+
+fn grouped(
+    records: &[RecoveryRecord],
+    now: NaiveDateTime,
+    key: impl Fn(&RecoveryRecord) -> &str,
+) -> BTreeMap<String, Share> {
+    let mut groups: BTreeMap<String, Vec<&RecoveryRecord>> = BTreeMap::new();
+    for r in records {
+        groups.entry(key(r).to_owned()).or_default().push(r);
+    }
+    groups.into_iter().map(|(k, rs)| (k, share(rs.into_iter(), now))).collect()
+}
+
+/// Share recovered within 24 hours (overall and by grade, technician and checklist) and the
+/// median time to recovery.
+pub fn summarise(records: &[RecoveryRecord], now: NaiveDateTime) -> RecoverySummary {
+    let mut hours: Vec<f64> = records
+        .iter()
+        .filter(|r| !r.cancelled)
+        .filter_map(|r| r.recovered_at.map(|at| (at - r.reported_at).num_seconds() as f64 / 3600.0))
+        .collect();
+    hours.sort_by(f64::total_cmp);
+    let median = match hours.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(hours[n / 2]),
+        n => Some((hours[n / 2 - 1] + hours[n / 2]) / 2.0),
+    };
+    RecoverySummary {
+        overall: share(records.iter(), now),
+        median_hours_to_recovery: median,
+        by_grade: grouped(records, now, |r| &r.severity),
+        by_technician: grouped(records, now, |r| &r.technician),
+        by_checklist: grouped(records, now, |r| &r.checklist_key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    #[test]
+    fn shares_count_only_decided_cases_and_the_median_is_of_recovered_ones() {
+        let t0 = chrono::DateTime::from_timestamp(1_772_442_000, 0).unwrap_or_default().naive_utc();
+        let record = |tech: &str, recovered_after: Option<i64>, cancelled: bool| RecoveryRecord {
+            severity: "nuisance".into(),
+            technician: tech.into(),
+            checklist_key: "broadband-install".into(),
+            reported_at: t0,
+            recovered_at: recovered_after.map(|m| t0 + TimeDelta::minutes(m)),
+            cancelled,
+        };
+        let records = vec![
+            record("tess", Some(23 * 60 + 59), false),
+            record("tess", Some(24 * 60 + 1), false),
+            record("tom", Some(60), false),
+            record("tom", None, false),
+            record("tom", None, true),
+        ];
+        let at_25h = summarise(&records, t0 + TimeDelta::hours(25));
+        assert_eq!((at_25h.overall.decided, at_25h.overall.within_24h, at_25h.overall.pending), (4, 2, 0));
+        assert_eq!(at_25h.overall.share_within_24h, Some(0.5));
+        assert_eq!(at_25h.by_technician["tom"].share_within_24h, Some(0.5));
+        assert_eq!(at_25h.median_hours_to_recovery, Some(23.983_333_333_333_334));
+        let at_2h = summarise(&records, t0 + TimeDelta::hours(2));
+        assert_eq!((at_2h.overall.decided, at_2h.overall.pending), (3, 1), "an open case not yet due is pending");
+    }
+}
