@@ -236,3 +236,33 @@ async fn metrics_show_recovery_within_24h_repeats_and_failing_items(#[values(Sql
     assert_eq!(app.get("/v1/metrics/recovery?days=12", &app.token("dana")).await.error_fields(), vec!["days"]);
     app.get("/v1/metrics/recovery", &app.token("tess")).await.problem(StatusCode::FORBIDDEN);
 }
+
+#[rstest]
+#[actix_web::test]
+async fn surprise_fits_known_preferences_and_counts_in_the_surprise_rate(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let mut body = common::job_body("tess", "broadband-install");
+    body["customer"]["preferences"] = json!(["prefers text messages", "Loves gardening"]);
+    let job = app.post("/v1/jobs", &app.token("dana"), &body).await.json();
+    let report = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "engineer was an hour late" });
+    let graded = app.post("/v1/failures", &app.token("dana"), &report).await.json();
+    let case = case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap();
+    let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
+
+    let suggestions = app.get(&format!("{base}/surprise"), &app.token("dana")).await.json();
+    assert_eq!(suggestions["suggestions"][0]["id"], "garden-voucher");
+    assert_eq!(suggestions["suggestions"][0]["because"], "Loves gardening");
+    let given = app
+        .post(&format!("{base}/surprise"), &app.token("dana"), &json!({ "given": true, "note": "voucher posted" }))
+        .await;
+    assert_eq!(given.json()["surprise_given"], true);
+    app.post(&format!("{base}/surprise"), &app.token("dana"), &json!({ "given": false }))
+        .await
+        .problem(StatusCode::CONFLICT);
+
+    for s in ["fixed", "apologised", "remedy_settled"] {
+        assert_eq!(step(&app, &case, s).await.status, StatusCode::OK);
+    }
+    let m = app.get("/v1/metrics/recovery?days=7", &app.token("sam")).await.json();
+    assert_eq!(m["recovery"]["surprise_rate"], 1.0);
+}

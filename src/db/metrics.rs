@@ -10,7 +10,8 @@ use crate::domain::metrics::RecoveryRecord;
 
 /// Recovery cases of incidents reported since `from`.
 pub fn recovery_records(conn: &mut DbConnection, from: NaiveDateTime) -> QueryResult<Vec<RecoveryRecord>> {
-    let rows: Vec<(String, String, String, NaiveDateTime, Option<NaiveDateTime>, String)> = recovery_cases::table
+    type Row = (String, String, String, NaiveDateTime, Option<NaiveDateTime>, String, Option<bool>);
+    let rows: Vec<Row> = recovery_cases::table
         .inner_join(incidents::table.on(incidents::id.eq(recovery_cases::incident_id)))
         .inner_join(users::table.on(users::id.eq(incidents::technician_id)))
         .filter(incidents::reported_at.ge(from))
@@ -21,17 +22,21 @@ pub fn recovery_records(conn: &mut DbConnection, from: NaiveDateTime) -> QueryRe
             incidents::reported_at,
             recovery_cases::recovered_at,
             recovery_cases::status,
+            recovery_cases::surprise_given,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(severity, technician, checklist_key, reported_at, recovered_at, status)| RecoveryRecord {
-            severity,
-            technician,
-            checklist_key,
-            reported_at,
-            recovered_at,
-            cancelled: status == "cancelled",
+        .map(|(severity, technician, checklist_key, reported_at, recovered_at, status, surprise_given)| {
+            RecoveryRecord {
+                severity,
+                technician,
+                checklist_key,
+                reported_at,
+                recovered_at,
+                cancelled: status == "cancelled",
+                surprise_given,
+            }
         })
         .collect())
 }

@@ -27,6 +27,9 @@ pub struct RecoveryCaseRow {
     pub remedy_approved_by: Option<String>,
     /// The recovery-policy version the remedy was offered under.
     pub policy_version: Option<String>,
+    /// Whether a personal surprise was given (`None` until decided).
+    pub surprise_given: Option<bool>,
+    pub surprise_note: Option<String>,
     pub note: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,

@@ -229,6 +229,8 @@ diesel::table! {
         remedy_proposed_by -> Nullable<Text>,
         remedy_approved_by -> Nullable<Text>,
         policy_version -> Nullable<Text>,
+        surprise_given -> Nullable<Bool>,
+        surprise_note -> Nullable<Text>,
         note -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,

@@ -17,6 +17,8 @@ pub struct RecoveryRecord {
     pub recovered_at: Option<NaiveDateTime>,
     /// Cancelled cases (re-graded safety-critical) are left out.
     pub cancelled: bool,
+    /// Whether a personal surprise was given (`None` until decided).
+    pub surprise_given: Option<bool>,
 }
 
 /// Recovery within target for a group of cases.
@@ -36,6 +38,8 @@ pub struct RecoverySummary {
     #[serde(flatten)]
     pub overall: Share,
     pub median_hours_to_recovery: Option<f64>,
+    /// Share of recovered cases in which a personal surprise was given.
+    pub surprise_rate: Option<f64>,
     pub by_grade: BTreeMap<String, Share>,
     pub by_technician: BTreeMap<String, Share>,
     pub by_checklist: BTreeMap<String, Share>,
@@ -83,9 +87,12 @@ pub fn summarise(records: &[RecoveryRecord], now: NaiveDateTime) -> RecoverySumm
         n if n % 2 == 1 => Some(hours[n / 2]),
         n => Some((hours[n / 2 - 1] + hours[n / 2]) / 2.0),
     };
+    let recovered: Vec<&RecoveryRecord> = records.iter().filter(|r| !r.cancelled && r.recovered_at.is_some()).collect();
+    let surprised = recovered.iter().filter(|r| r.surprise_given == Some(true)).count();
     RecoverySummary {
         overall: share(records.iter(), now),
         median_hours_to_recovery: median,
+        surprise_rate: (!recovered.is_empty()).then(|| surprised as f64 / recovered.len() as f64),
         by_grade: grouped(records, now, |r| &r.severity),
         by_technician: grouped(records, now, |r| &r.technician),
         by_checklist: grouped(records, now, |r| &r.checklist_key),
@@ -108,6 +115,7 @@ mod tests {
             reported_at: t0,
             recovered_at: recovered_after.map(|m| t0 + TimeDelta::minutes(m)),
             cancelled,
+            surprise_given: recovered_after.map(|m| m < 120),
         };
         let records = vec![
             record("tess", Some(23 * 60 + 59), false),
@@ -121,6 +129,7 @@ mod tests {
         assert_eq!(at_25h.overall.share_within_24h, Some(0.5));
         assert_eq!(at_25h.by_technician["tom"].share_within_24h, Some(0.5));
         assert_eq!(at_25h.median_hours_to_recovery, Some(23.983_333_333_333_334));
+        assert_eq!(at_25h.surprise_rate, Some(1.0 / 3.0));
         let at_2h = summarise(&records, t0 + TimeDelta::hours(2));
         assert_eq!((at_2h.overall.decided, at_2h.overall.pending), (3, 1), "an open case not yet due is pending");
     }

@@ -50,7 +50,26 @@ pub struct PolicyFile {
     /// An outage at least this long raises the offer by one tier.
     pub long_outage_hours: f64,
     pub remedies: Vec<Remedy>,
+    #[serde(default)]
+    pub surprises: Vec<Surprise>,
     pub apologies: Apologies,
+}
+
+/// A personal touch, suggested when a customer's preferences mention one of the words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Surprise {
+    pub id: String,
+    pub when_preference_mentions: Vec<String>,
+    pub suggest: String,
+}
+
+/// A suggested surprise and the preference that led to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SurpriseSuggestion {
+    pub id: String,
+    pub suggest: String,
+    pub because: String,
 }
 
 /// One remedy a customer can choose.
@@ -132,6 +151,17 @@ impl Policy {
                 problems.push(format!("tier {tier}: offer at least two remedies, so the customer has a choice"));
             }
         }
+        for surprise in &file.surprises {
+            if !is_slug(&surprise.id)
+                || surprise.suggest.trim().is_empty()
+                || surprise.when_preference_mentions.is_empty()
+            {
+                problems.push(format!(
+                    "surprise `{}`: needs a kebab-case id, words to look for and a suggestion",
+                    surprise.id
+                ));
+            }
+        }
         let a = &file.apologies;
         for (kind, text) in
             [("outage", &a.outage), ("damage", &a.damage), ("workmanship", &a.workmanship), ("visit", &a.visit)]
@@ -167,6 +197,30 @@ impl Policy {
         let options =
             self.file.remedies.iter().filter(|r| r.tiers.contains(&tier)).take(MAX_OPTIONS).cloned().collect();
         Offer { tier, explanation, options }
+    }
+
+    /// Surprises that fit the customer's known preferences, each with the preference behind it.
+    pub fn surprises(&self, preferences: &[String]) -> Vec<SurpriseSuggestion> {
+        let mut found = Vec::new();
+        for surprise in &self.file.surprises {
+            let hit = preferences.iter().find(|pref| {
+                let words: Vec<String> =
+                    pref.to_lowercase().split(|c: char| !c.is_alphanumeric()).map(str::to_owned).collect();
+                let text = words.join(" ");
+                surprise.when_preference_mentions.iter().any(|m| {
+                    let m = m.to_lowercase();
+                    if m.contains(' ') { text.contains(&m) } else { words.contains(&m) }
+                })
+            });
+            if let Some(pref) = hit {
+                found.push(SurpriseSuggestion {
+                    id: surprise.id.clone(),
+                    suggest: surprise.suggest.clone(),
+                    because: pref.clone(),
+                });
+            }
+        }
+        found
     }
 
     /// Whether granting `remedy` needs the approver.
@@ -259,6 +313,16 @@ mod tests {
             assert_eq!(offer.tier, tier, "{grade:?} {hours} {repeat}");
             assert!((2..=3).contains(&offer.options.len()), "a choice of two or three: {offer:?}");
         }
+    }
+
+    #[test]
+    fn surprises_follow_known_preferences_and_say_why() {
+        let p = policy();
+        let found = p.surprises(&["Loves gardening".into(), "prefers texts".into()]);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].id.as_str(), found[0].because.as_str()), ("garden-voucher", "Loves gardening"));
+        assert!(p.surprises(&["hotdogs for lunch".into()]).is_empty(), "whole words only");
+        assert!(p.surprises(&[]).is_empty());
     }
 
     #[test]

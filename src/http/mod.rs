@@ -55,6 +55,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/v1/recovery-cases/{id}/apology").get(recovery::apology_draft).post(recovery::apologise),
             )
             .service(web::resource("/v1/recovery-cases/{id}/remedies").get(recovery::remedies))
+            .service(
+                web::resource("/v1/recovery-cases/{id}/surprise")
+                    .get(recovery::surprise)
+                    .post(recovery::record_surprise),
+            )
             .service(web::resource("/v1/recovery-cases/{id}/remedy").post(recovery::choose_remedy))
             .service(web::resource("/v1/recovery-cases/{id}/remedy/approve").post(recovery::approve_remedy))
             .service(web::resource("/v1/retraining").get(safety::retraining))

@@ -37,6 +37,8 @@ struct CaseResponse {
     /// `pending_approval` or `settled`.
     remedy_status: Option<String>,
     policy_version: Option<String>,
+    surprise_given: Option<bool>,
+    surprise_note: Option<String>,
     note: Option<String>,
 }
 
@@ -67,6 +69,8 @@ fn response(conn: &mut DbConnection, row: RecoveryCaseRow, now: DateTime<Utc>) -
         remedy_value_gbp: row.remedy_value_gbp,
         remedy_status: row.remedy_status,
         policy_version: row.policy_version,
+        surprise_given: row.surprise_given,
+        surprise_note: row.surprise_note,
         note: row.note,
     })
 }
@@ -236,6 +240,40 @@ pub async fn approve_remedy(
     let (actor, role) = (Actor::from(&user), user.role);
     change(state, id.into_inner(), move |conn, app, id, now| {
         workflows::recovery::approve_remedy(conn, app.context(), id, &actor, role, now)
+    })
+    .await
+}
+
+/// Surprises that fit the customer's known preferences (with the preference behind each).
+pub async fn surprise(
+    state: web::Data<AppState>,
+    _user: Require<IncidentHandlers>,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, app) = (id.into_inner().to_string(), state.clone());
+    let suggestions =
+        state.db.run(move |conn| workflows::recovery::surprise_suggestions(conn, app.context(), &id)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "suggestions": suggestions })))
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SurpriseRequest {
+    given: bool,
+    #[validate(length(max = 2000))]
+    note: Option<String>,
+}
+
+/// Records whether a surprise was given.
+pub async fn record_surprise(
+    state: web::Data<AppState>,
+    user: Require<JobIssuers>,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<SurpriseRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, SurpriseRequest { given, note }) = (Actor::from(&*user), body.0);
+    change(state, id.into_inner(), move |conn, _, id, now| {
+        workflows::recovery::record_surprise(conn, id, given, note, &actor, now)
     })
     .await
 }

@@ -9,7 +9,7 @@ use crate::auth::Role;
 use crate::db::incidents::IncidentRow;
 use crate::db::recovery::RecoveryCaseRow;
 use crate::db::{self, DbConnection, write_transaction};
-use crate::domain::recovery::{self, FailureKind, Offer};
+use crate::domain::recovery::{self, FailureKind, Offer, SurpriseSuggestion};
 use crate::domain::severity::{Reason, ServiceLoss, Severity};
 use crate::error::ApiError;
 
@@ -53,6 +53,8 @@ pub(crate) fn open(
                 remedy_proposed_by: None,
                 remedy_approved_by: None,
                 policy_version: None,
+                surprise_given: None,
+                surprise_note: None,
                 note: None,
                 created_at: now.naive_utc(),
                 updated_at: now.naive_utc(),
@@ -336,6 +338,43 @@ pub fn approve_remedy(
             now,
         )?;
         mark(conn, &mut case, Step::RemedySettled, actor, now)?;
+        Ok(case)
+    })
+}
+
+/// Personal touches that fit the customer's known preferences, each saying which preference led to it.
+pub fn surprise_suggestions(
+    conn: &mut DbConnection,
+    ctx: Context<'_>,
+    id: &str,
+) -> Result<Vec<SurpriseSuggestion>, ApiError> {
+    let case = db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+    let customer = db::customers::by_id(conn, &case.customer_id)?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("recovery case without customer")))?;
+    let preferences: Vec<String> = serde_json::from_str(&customer.preferences).map_err(anyhow::Error::from)?;
+    Ok(ctx.policy.surprises(&preferences))
+}
+
+/// Records whether a surprise was given (once), and what.
+pub fn record_surprise(
+    conn: &mut DbConnection,
+    id: &str,
+    given: bool,
+    note: Option<String>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<RecoveryCaseRow, ApiError> {
+    write_transaction(conn, |conn| {
+        let mut case =
+            db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+        if case.status == "cancelled" || case.surprise_given.is_some() {
+            return Err(ApiError::Conflict("the surprise is already decided, or the case is cancelled".to_owned()));
+        }
+        case.surprise_given = Some(given);
+        case.surprise_note = note.clone();
+        case.updated_at = now.naive_utc();
+        db::recovery::save(conn, &case)?;
+        audit(conn, actor, "recovery.surprise", ("recovery_case", id), json!({ "given": given, "note": note }), now)?;
         Ok(case)
     })
 }

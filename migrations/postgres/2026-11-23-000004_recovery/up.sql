@@ -18,6 +18,8 @@ CREATE TABLE recovery_cases (
     remedy_proposed_by TEXT REFERENCES users (id),
     remedy_approved_by TEXT REFERENCES users (id),
     policy_version    TEXT,
+    surprise_given    BOOLEAN,
+    surprise_note     TEXT,
     note              TEXT,
     created_at        TIMESTAMP NOT NULL,
     updated_at        TIMESTAMP NOT NULL
