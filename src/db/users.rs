@@ -35,3 +35,9 @@ pub fn all_names(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     let rows: Vec<(String, String)> = u::users.select((u::username, u::display_name)).load(conn)?;
     Ok(rows.into_iter().flat_map(|(username, display)| [username, display]).collect())
 }
+
+/// Usernames of the users with these ids, in one query.
+pub fn usernames(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<std::collections::HashMap<String, String>> {
+    let rows: Vec<(String, String)> = u::users.filter(u::id.eq_any(ids)).select((u::id, u::username)).load(conn)?;
+    Ok(rows.into_iter().collect())
+}

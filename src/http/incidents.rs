@@ -54,28 +54,36 @@ struct IncidentDetail {
 }
 
 pub(crate) fn response(conn: &mut DbConnection, row: IncidentRow) -> Result<IncidentResponse, ApiError> {
-    let technician = db::incidents::username(conn, &row.technician_id)?.unwrap_or_default();
-    let assignee = match &row.assignee_id {
-        Some(id) => db::incidents::username(conn, id)?,
-        None => None,
-    };
-    Ok(IncidentResponse {
-        reasons: serde_json::from_str(&row.reasons).map_err(anyhow::Error::from)?,
-        id: row.id,
-        failure_id: row.failure_id,
-        job_id: row.job_id,
-        customer_id: row.customer_id,
-        technician,
-        checklist_key: row.checklist_key,
-        severity: row.severity,
-        original_severity: row.original_severity,
-        rules_version: row.rules_version,
-        repeat: row.is_repeat,
-        status: row.status,
-        assignee,
-        reported_at: row.reported_at.and_utc(),
-        updated_at: row.updated_at.and_utc(),
-    })
+    responses(conn, vec![row])?.pop().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("incident response lost")))
+}
+
+/// Responses for a page of incidents, with every username looked up in one query.
+pub(crate) fn responses(conn: &mut DbConnection, rows: Vec<IncidentRow>) -> Result<Vec<IncidentResponse>, ApiError> {
+    let ids: Vec<&str> =
+        rows.iter().flat_map(|r| std::iter::once(r.technician_id.as_str()).chain(r.assignee_id.as_deref())).collect();
+    let names = db::users::usernames(conn, &ids)?;
+    let name = |id: &str| names.get(id).cloned();
+    rows.into_iter()
+        .map(|row| {
+            Ok(IncidentResponse {
+                reasons: serde_json::from_str(&row.reasons).map_err(anyhow::Error::from)?,
+                technician: name(&row.technician_id).unwrap_or_default(),
+                assignee: row.assignee_id.as_deref().and_then(name),
+                id: row.id,
+                failure_id: row.failure_id,
+                job_id: row.job_id,
+                customer_id: row.customer_id,
+                checklist_key: row.checklist_key,
+                severity: row.severity,
+                original_severity: row.original_severity,
+                rules_version: row.rules_version,
+                repeat: row.is_repeat,
+                status: row.status,
+                reported_at: row.reported_at.and_utc(),
+                updated_at: row.updated_at.and_utc(),
+            })
+        })
+        .collect()
 }
 
 fn etag(revision: i64) -> EntityTag {
@@ -161,7 +169,7 @@ pub async fn list(
                     id: last.id.clone(),
                 })
             });
-            let items = rows.into_iter().map(|row| response(conn, row)).collect::<Result<Vec<_>, _>>()?;
+            let items = responses(conn, rows)?;
             Ok((items, next))
         })
         .await?;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::extract::{Query, ValidJson, status_filter};
-use super::incidents::{IncidentResponse, expected, response as incident_response};
+use super::incidents::{IncidentResponse, expected, response as incident_response, responses as incident_responses};
 use crate::AppState;
 use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require, Role, SafetyOfficers, SafetyReaders};
 use crate::db::safety::{DisciplinaryRow, MakeSafeVisitRow, RetrainingRow};
@@ -139,10 +139,8 @@ pub async fn audit_queue(state: web::Data<AppState>, _user: Require<SafetyReader
     let items = state
         .db
         .run(|conn| {
-            db::safety::unaudited_safety_critical(conn)?
-                .into_iter()
-                .map(|row| incident_response(conn, row))
-                .collect::<Result<Vec<_>, _>>()
+            let rows = db::safety::unaudited_safety_critical(conn)?;
+            incident_responses(conn, rows)
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
