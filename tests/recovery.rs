@@ -266,3 +266,65 @@ async fn surprise_fits_known_preferences_and_counts_in_the_surprise_rate(#[value
     let m = app.get("/v1/metrics/recovery?days=7", &app.token("sam")).await.json();
     assert_eq!(m["recovery"]["surprise_rate"], 1.0);
 }
+
+#[rstest]
+#[actix_web::test]
+async fn fix_visit_closes_by_signoff_and_the_explanation_follows_within_a_day(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let app = spawn_app!(backend);
+    let job = app.issue_job("tess", "broadband-install").await;
+    let report =
+        json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "no internet since the install" });
+    let graded = app.post("/v1/failures", &app.token("dana"), &report).await.json();
+    assert_eq!(graded["severity"], "service_impacting");
+    let case = case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap();
+    let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
+
+    let explain = json!({ "root_cause": "procedure_not_followed", "what_went_wrong": "The line was not activated at the exchange after the install.",
+                          "what_changed": "Activation is now a required checklist step before we leave." });
+    app.post(&format!("{base}/explanation"), &app.token("dana"), &explain).await.problem(StatusCode::CONFLICT);
+
+    let sent = app.post(&format!("{base}/fix-visit"), &app.token("dana"), &json!({ "technician": "tom" })).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
+    let fix_job_id = sent.json()["fix_job_id"].as_str().unwrap().to_owned();
+    let fix_job = app.get(&format!("/v1/jobs/{fix_job_id}"), &app.token("tom")).await.json();
+    assert_eq!(
+        (fix_job["checklist_key"].as_str(), fix_job["customer"]["id"].clone()),
+        (Some("broadband-install"), job["customer"]["id"].clone())
+    );
+
+    app.state.clock.advance(TimeDelta::hours(3));
+    let answers = common::passing_answers(&app.checklist_of(&fix_job).await);
+    let signed = app
+        .post(
+            &format!("/v1/jobs/{fix_job_id}/signoffs"),
+            &app.token("tom"),
+            &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers),
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
+    let fixed = case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap();
+    assert!(fixed["fixed_at"].is_string(), "the clean sign-off records the fix: {fixed}");
+    assert_eq!(fixed["explanation_due_at"], "2026-03-03T12:00:00Z");
+
+    app.state.clock.advance(TimeDelta::hours(25));
+    assert_eq!(
+        case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap()["explanation_overdue"],
+        true
+    );
+    let mut blaming = explain.clone();
+    blaming["what_went_wrong"] = json!("Tess forgot to activate the line.");
+    assert_eq!(
+        app.post(&format!("{base}/explanation"), &app.token("dana"), &blaming).await.error_fields(),
+        vec!["what_went_wrong"]
+    );
+    let explained = app.post(&format!("{base}/explanation"), &app.token("dana"), &explain).await.json();
+    assert_eq!(
+        (explained["root_cause"].as_str(), explained["explanation_overdue"].as_bool()),
+        (Some("procedure_not_followed"), Some(false))
+    );
+    let history =
+        app.get(&format!("/v1/incidents/{}", graded["incident_id"].as_str().unwrap()), &app.token("sam")).await.json();
+    assert!(history["history"].as_array().unwrap().iter().any(|h| h["action"] == "incident.root_cause"));
+}

@@ -27,6 +27,13 @@ pub struct RecoveryCaseRow {
     pub remedy_approved_by: Option<String>,
     /// The recovery-policy version the remedy was offered under.
     pub policy_version: Option<String>,
+    /// The expedited fix visit (a job) for a service-impacting failure.
+    pub fix_job_id: Option<String>,
+    /// The explanation to the customer is due a day after the fix.
+    pub explanation_due_at: Option<NaiveDateTime>,
+    pub explanation_text: Option<String>,
+    pub root_cause: Option<String>,
+    pub explained_at: Option<NaiveDateTime>,
     /// Whether a personal surprise was given (`None` until decided).
     pub surprise_given: Option<bool>,
     pub surprise_note: Option<String>,
@@ -62,4 +69,12 @@ pub fn list(conn: &mut DbConnection, statuses: &[&str]) -> QueryResult<Vec<Recov
         .order((recovery_cases::due_at.asc(), recovery_cases::id.asc()))
         .select(RecoveryCaseRow::as_select())
         .load(conn)
+}
+
+pub fn for_fix_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<RecoveryCaseRow>> {
+    recovery_cases::table
+        .filter(recovery_cases::fix_job_id.eq(job_id))
+        .select(RecoveryCaseRow::as_select())
+        .first(conn)
+        .optional()
 }

@@ -12,6 +12,8 @@ use super::severity::{Reason, Severity};
 
 /// The recovery target, counted from the report.
 pub const TARGET: TimeDelta = TimeDelta::hours(24);
+/// The explanation to the customer is due this long after the fix.
+pub const EXPLANATION_WITHIN: TimeDelta = TimeDelta::days(1);
 /// How close to the deadline a case is flagged as due soon.
 pub const DUE_SOON: TimeDelta = TimeDelta::hours(4);
 

@@ -51,6 +51,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/v1/metrics/recovery").get(metrics::recovery))
             .service(web::resource("/v1/recovery-cases").get(recovery::list))
             .service(web::resource("/v1/recovery-cases/{id}/fixed").post(recovery::fixed))
+            .service(web::resource("/v1/recovery-cases/{id}/fix-visit").post(recovery::fix_visit))
+            .service(web::resource("/v1/recovery-cases/{id}/explanation").post(recovery::explain))
             .service(
                 web::resource("/v1/recovery-cases/{id}/apology").get(recovery::apology_draft).post(recovery::apologise),
             )

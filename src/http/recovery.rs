@@ -11,6 +11,7 @@ use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require};
 use crate::db::recovery::RecoveryCaseRow;
 use crate::db::{self, DbConnection};
 use crate::domain::recovery::{self, Urgency};
+use crate::domain::safety::RootCause;
 use crate::error::ApiError;
 use crate::workflows::{self, Actor};
 
@@ -37,6 +38,13 @@ struct CaseResponse {
     /// `pending_approval` or `settled`.
     remedy_status: Option<String>,
     policy_version: Option<String>,
+    fix_job_id: Option<String>,
+    explanation_due_at: Option<DateTime<Utc>>,
+    /// The explanation is due and has not been sent.
+    explanation_overdue: bool,
+    explanation_text: Option<String>,
+    root_cause: Option<String>,
+    explained_at: Option<DateTime<Utc>>,
     surprise_given: Option<bool>,
     surprise_note: Option<String>,
     note: Option<String>,
@@ -69,6 +77,13 @@ fn response(conn: &mut DbConnection, row: RecoveryCaseRow, now: DateTime<Utc>) -
         remedy_value_gbp: row.remedy_value_gbp,
         remedy_status: row.remedy_status,
         policy_version: row.policy_version,
+        explanation_overdue: row.explained_at.is_none()
+            && row.explanation_due_at.is_some_and(|due| due < now.naive_utc()),
+        fix_job_id: row.fix_job_id,
+        explanation_due_at: row.explanation_due_at.map(|t| t.and_utc()),
+        explanation_text: row.explanation_text,
+        root_cause: row.root_cause,
+        explained_at: row.explained_at.map(|t| t.and_utc()),
         surprise_given: row.surprise_given,
         surprise_note: row.surprise_note,
         note: row.note,
@@ -274,6 +289,57 @@ pub async fn record_surprise(
     let (actor, SurpriseRequest { given, note }) = (Actor::from(&*user), body.0);
     change(state, id.into_inner(), move |conn, _, id, now| {
         workflows::recovery::record_surprise(conn, id, given, note, &actor, now)
+    })
+    .await
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct FixVisitRequest {
+    #[validate(length(min = 1, max = 64))]
+    technician: String,
+}
+
+/// Sends an expedited fix visit (service-impacting failures).
+pub async fn fix_visit(
+    state: web::Data<AppState>,
+    user: Require<JobIssuers>,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<FixVisitRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, technician) = (Actor::from(&*user), body.0.technician);
+    change(state, id.into_inner(), move |conn, _, id, now| {
+        workflows::recovery::send_fix_visit(conn, id, &technician, &actor, now)
+    })
+    .await
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ExplanationRequest {
+    root_cause: RootCause,
+    #[validate(length(min = 10, max = 5000))]
+    what_went_wrong: String,
+    #[validate(length(min = 10, max = 5000))]
+    what_changed: String,
+}
+
+/// Records the explanation sent to the customer after the fix.
+pub async fn explain(
+    state: web::Data<AppState>,
+    user: Require<JobIssuers>,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<ExplanationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ExplanationRequest { root_cause, what_went_wrong, what_changed } = body.0;
+    let explanation = workflows::recovery::Explanation {
+        root_cause,
+        what_went_wrong: what_went_wrong.trim().to_owned(),
+        what_changed: what_changed.trim().to_owned(),
+    };
+    let actor = Actor::from(&*user);
+    change(state, id.into_inner(), move |conn, _, id, now| {
+        workflows::recovery::explain(conn, id, explanation, &actor, now)
     })
     .await
 }

@@ -53,6 +53,11 @@ pub(crate) fn open(
                 remedy_proposed_by: None,
                 remedy_approved_by: None,
                 policy_version: None,
+                fix_job_id: None,
+                explanation_due_at: None,
+                explanation_text: None,
+                root_cause: None,
+                explained_at: None,
                 surprise_given: None,
                 surprise_note: None,
                 note: None,
@@ -134,6 +139,9 @@ fn mark(
         return Err(ApiError::Conflict(format!("{} is already recorded", super::safety::enum_str(&step)?)));
     }
     *slot = Some(now.naive_utc());
+    if step == Step::Fixed {
+        case.explanation_due_at = Some((now + recovery::EXPLANATION_WITHIN).naive_utc());
+    }
     audit(conn, actor, "recovery.step", ("recovery_case", &case.id), json!({ "step": step }), now)?;
     if case.fixed_at.is_some() && case.apologised_at.is_some() && case.remedy_settled_at.is_some() {
         case.status = "recovered".to_owned();
@@ -375,6 +383,126 @@ pub fn record_surprise(
         case.updated_at = now.naive_utc();
         db::recovery::save(conn, &case)?;
         audit(conn, actor, "recovery.surprise", ("recovery_case", id), json!({ "given": given, "note": note }), now)?;
+        Ok(case)
+    })
+}
+
+/// Sends an expedited fix visit for a service-impacting failure: a job on the same checklist at
+/// the same site, now. Its clean sign-off records the failure as fixed.
+pub fn send_fix_visit(
+    conn: &mut DbConnection,
+    id: &str,
+    technician: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<RecoveryCaseRow, ApiError> {
+    write_transaction(conn, |conn| {
+        let mut case = open_case(conn, id)?;
+        if case.fix_job_id.is_some() || case.fixed_at.is_some() {
+            return Err(ApiError::Conflict("a fix visit is already on its way, or the failure is fixed".to_owned()));
+        }
+        let incident = db::incidents::find(conn, &case.incident_id)?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no incident")))?;
+        if incident.severity != Severity::ServiceImpacting.as_str() {
+            return Err(ApiError::Conflict(format!(
+                "fix visits are for service-impacting failures; this one is {}",
+                incident.severity
+            )));
+        }
+        let original =
+            db::jobs::find(conn, &incident.job_id)?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no job")))?;
+        let job = super::jobs::NewJob {
+            id: uuid::Uuid::now_v7(),
+            customer: super::jobs::CustomerRef::Existing(original.customer_id.parse().map_err(anyhow::Error::from)?),
+            site: super::jobs::Site {
+                address: original.site_address,
+                postcode: original.site_postcode,
+                notes: Some(format!("EXPEDITED fix visit for incident {}", incident.id)),
+            },
+            technician: technician.to_owned(),
+            checklist_key: original.checklist_key,
+            scheduled_for: now,
+        };
+        let created = super::jobs::create_in(conn, job, actor, now)?;
+        case.fix_job_id = Some(created.job.id.clone());
+        case.updated_at = now.naive_utc();
+        db::recovery::save(conn, &case)?;
+        audit(
+            conn,
+            actor,
+            "recovery.fix_visit",
+            ("recovery_case", id),
+            json!({ "job_id": created.job.id, "technician": technician }),
+            now,
+        )?;
+        Ok(case)
+    })
+}
+
+/// After a sign-off (in its transaction): a clean sign-off of a fix visit records the fix.
+pub(crate) fn on_signed_off(
+    conn: &mut DbConnection,
+    job_id: &str,
+    failed_items: usize,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if let Some(mut case) = db::recovery::for_fix_job(conn, job_id)?
+        && case.status == "open"
+        && case.fixed_at.is_none()
+        && failed_items == 0
+    {
+        mark(conn, &mut case, Step::Fixed, actor, now)?;
+    }
+    Ok(())
+}
+
+/// What the customer is told afterwards: what went wrong and what changed.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub root_cause: crate::domain::safety::RootCause,
+    pub what_went_wrong: String,
+    pub what_changed: String,
+}
+
+/// Records the explanation sent to the customer (after the fix; due within a day of it).
+pub fn explain(
+    conn: &mut DbConnection,
+    id: &str,
+    explanation: Explanation,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<RecoveryCaseRow, ApiError> {
+    write_transaction(conn, |conn| {
+        let mut case =
+            db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+        if case.fixed_at.is_none() {
+            return Err(ApiError::Conflict("the explanation follows the fix; record the fix first".to_owned()));
+        }
+        if case.explained_at.is_some() {
+            return Err(ApiError::Conflict("the explanation has already been sent".to_owned()));
+        }
+        let staff = db::users::all_names(conn)?;
+        let text = format!(
+            "What went wrong: {} What we have changed: {}",
+            explanation.what_went_wrong, explanation.what_changed
+        );
+        if let Some(name) = recovery::names_anyone(&text, &staff) {
+            return Err(ApiError::field(
+                "what_went_wrong",
+                format!("explain as the company: do not name or blame a colleague (`{name}`)"),
+            ));
+        }
+        let root_cause = super::safety::enum_str(&explanation.root_cause)?;
+        case.explanation_text = Some(text);
+        case.root_cause = Some(root_cause.clone());
+        case.explained_at = Some(now.naive_utc());
+        case.updated_at = now.naive_utc();
+        db::recovery::save(conn, &case)?;
+        let on_time = case.explanation_due_at.is_none_or(|due| now.naive_utc() <= due);
+        let details = json!({ "root_cause": root_cause, "on_time": on_time });
+        audit(conn, actor, "recovery.explained", ("recovery_case", id), details.clone(), now)?;
+        audit(conn, actor, "incident.root_cause", ("incident", &case.incident_id), details, now)?;
         Ok(case)
     })
 }
