@@ -126,15 +126,19 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(entries)
 }
 
-/// Parses and validates one template file; its key is the folder name, its version the file name.
-pub fn read_file(key: &str, path: &Path) -> Result<ChecklistVersion, Vec<String>> {
+/// The version a `v<N>.toml` file holds (N >= 1), or the problem with its name.
+fn version_of(path: &Path) -> Result<u32, String> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let version = name
-        .strip_prefix('v')
+    name.strip_prefix('v')
         .and_then(|rest| rest.strip_suffix(".toml"))
         .and_then(|n| n.parse::<u32>().ok())
         .filter(|n| *n > 0)
-        .ok_or_else(|| vec![format!("file name must be v<N>.toml with N >= 1 (e.g. v1.toml), found `{name}`")])?;
+        .ok_or_else(|| format!("file name must be v<N>.toml with N >= 1 (e.g. v1.toml), found `{name}`"))
+}
+
+/// Parses and validates one template file; its key is the folder name, its version the file name.
+pub fn read_file(key: &str, path: &Path) -> Result<ChecklistVersion, Vec<String>> {
+    let version = version_of(path).map_err(|problem| vec![problem])?;
     let text = std::fs::read_to_string(path).map_err(|e| vec![format!("cannot read: {e}")])?;
     let template: Template = toml::from_str(&text).map_err(|e| vec![e.to_string().trim().replace('\n', " ")])?;
     let version = ChecklistVersion::from_template(key.to_owned(), version, template);
@@ -171,12 +175,12 @@ where
     let mut latest: Option<(u32, T)> = None;
     let mut problems = Vec::new();
     for path in files {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let Some(number) =
-            name.strip_prefix('v').and_then(|r| r.strip_suffix(".toml")).and_then(|n| n.parse::<u32>().ok())
-        else {
-            problems.push(format!("{}: file name must be v<N>.toml", path.display()));
-            continue;
+        let number = match version_of(&path) {
+            Ok(number) => number,
+            Err(problem) => {
+                problems.push(format!("{}: {problem}", path.display()));
+                continue;
+            }
         };
         let parsed = std::fs::read_to_string(&path)
             .map_err(|e| vec![format!("cannot read: {e}")])

@@ -92,7 +92,7 @@ pub(crate) fn cancel(
 }
 
 /// A step towards recovery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Fixed,
