@@ -19,6 +19,102 @@ pub struct Settings {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     pub safety: SafetyPolicy,
+    pub customers: CustomerContact,
+}
+
+/// How the service reaches customers: their feedback links and the outbox's channels.
+#[derive(Debug, Clone)]
+pub struct CustomerContact {
+    /// Where customers reach the service (the feedback links start with it).
+    pub public_url: String,
+    /// How long a feedback link works.
+    pub feedback_link_ttl: chrono::Duration,
+    pub outbox: OutboxSettings,
+}
+
+impl Default for CustomerContact {
+    fn default() -> Self {
+        Self {
+            public_url: format!("http://{DEFAULT_BIND}"),
+            feedback_link_ttl: chrono::Duration::days(14),
+            outbox: OutboxSettings::default(),
+        }
+    }
+}
+
+/// The outbox worker: its channels, its claims and its patience.
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    /// SMTP server URL (`smtp://host:port`, `smtps://user:pass@host`, `smtp://host?tls=required`).
+    pub smtp_url: Option<String>,
+    /// The sender of customer emails, e.g. `Northside Heating <care@northside.example>`.
+    pub email_from: String,
+    pub webhook: Option<WebhookTarget>,
+    /// Write messages to the service log (the demo's channel, and the fallback with no other).
+    pub log: bool,
+    /// How long a worker's claim on a message lasts; a dead worker's claims are retaken after it.
+    pub lease: chrono::Duration,
+    /// Wait before the first retry; doubled on each failure up to `max_backoff`.
+    pub first_backoff: chrono::Duration,
+    pub max_backoff: chrono::Duration,
+    /// Attempts before a message is given up (`failed`, visible to dispatchers, re-queueable).
+    pub max_attempts: i32,
+    /// Messages claimed (and delivered concurrently) per pass.
+    pub batch: i64,
+    /// Pause between passes when the outbox is empty.
+    pub poll: std::time::Duration,
+    /// Per-delivery network timeout (well under the lease).
+    pub timeout: std::time::Duration,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            email_from: "fieldproof <no-reply@fieldproof.invalid>".to_owned(),
+            webhook: None,
+            log: true,
+            lease: chrono::Duration::minutes(5),
+            first_backoff: chrono::Duration::seconds(30),
+            max_backoff: chrono::Duration::hours(1),
+            max_attempts: 12,
+            batch: 16,
+            poll: std::time::Duration::from_secs(2),
+            timeout: std::time::Duration::from_secs(20),
+        }
+    }
+}
+
+/// The company's own endpoint (SMS gateway, CRM) for customer messages, signed per Standard Webhooks.
+#[derive(Clone)]
+pub struct WebhookTarget {
+    pub url: String,
+    /// The HMAC key (a `whsec_`-prefixed base64 secret is decoded, as Standard Webhooks does).
+    pub secret: Vec<u8>,
+}
+
+impl WebhookTarget {
+    pub fn new(url: &str, secret: &str) -> anyhow::Result<Self> {
+        use base64::Engine as _;
+        let key = match secret.strip_prefix("whsec_") {
+            Some(encoded) => base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .context("the webhook secret after `whsec_` is not base64")?,
+            None => secret.as_bytes().to_vec(),
+        };
+        anyhow::ensure!(key.len() >= 24, "the webhook secret must be at least 24 bytes");
+        anyhow::ensure!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "the webhook URL must start with http:// or https://"
+        );
+        Ok(Self { url: url.to_owned(), secret: key })
+    }
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget").field("url", &self.url).finish_non_exhaustive()
+    }
 }
 
 /// Deadlines of the safety-critical follow-up.

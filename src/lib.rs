@@ -9,10 +9,14 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod outbox;
 pub mod workflows;
+
+use std::sync::Arc;
 
 use actix_web::web;
 
+use crate::auth::links::FeedbackLinks;
 use crate::auth::token::TokenService;
 use crate::catalogue::Catalogue;
 use crate::clock::Clock;
@@ -25,12 +29,14 @@ use crate::domain::rules::RuleSet;
 pub struct AppState {
     pub db: Db,
     pub tokens: TokenService,
+    pub links: FeedbackLinks,
     pub catalogue: Catalogue,
     /// The severity rule set in force (the latest version in the checklist directory).
     pub rules: RuleSet,
     /// The customer recovery policy in force (the latest version in the checklist directory).
     pub policy: Policy,
-    pub clock: Clock,
+    /// Shared with the outbox worker.
+    pub clock: Arc<Clock>,
     pub settings: Settings,
 }
 
@@ -38,7 +44,10 @@ impl AppState {
     pub fn new(db: Db, settings: Settings, rules: RuleSet, policy: Policy, clock: Clock) -> Self {
         let jwt = &settings.jwt;
         let tokens = TokenService::new(&jwt.secret, &jwt.issuer, &jwt.audience, jwt.ttl);
-        Self { db, tokens, catalogue: Catalogue::default(), rules, policy, clock, settings }
+        let contact = &settings.customers;
+        let links = FeedbackLinks::new(&jwt.secret, &contact.public_url, contact.feedback_link_ttl);
+        let clock = Arc::new(clock);
+        Self { db, tokens, links, catalogue: Catalogue::default(), rules, policy, clock, settings }
     }
 }
 
@@ -50,6 +59,7 @@ impl AppState {
             rules: &self.rules,
             safety: &self.settings.safety,
             policy: &self.policy,
+            links: &self.links,
         }
     }
 }

@@ -16,6 +16,7 @@ use fieldproof::config::{self, Settings};
 use fieldproof::db::{DatabaseUrl, Db};
 use fieldproof::domain::recovery::Policy;
 use fieldproof::domain::rules::RuleSet;
+use fieldproof::outbox::Outbox;
 use fieldproof::workflows::{self, Actor};
 use fieldproof::{AppState, configure};
 
@@ -41,7 +42,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Apply migrations, import the checklist directory and serve the HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations.
     Migrate,
     /// Validate or import checklist templates.
@@ -84,6 +85,30 @@ struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "FIELDPROOF_WORKERS")]
     workers: Option<usize>,
+    /// Where customers reach this service; feedback links start with it (default: http://<bind>).
+    #[arg(long, env = "FIELDPROOF_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Days a customer's feedback link works.
+    #[arg(long, env = "FIELDPROOF_FEEDBACK_LINK_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=90))]
+    feedback_link_days: u32,
+    /// SMTP server for customer email: smtp://host:port, smtp://host?tls=required, smtps://user:pass@host.
+    #[arg(long, env = "FIELDPROOF_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of customer email.
+    #[arg(long, env = "FIELDPROOF_EMAIL_FROM", default_value = "fieldproof <no-reply@fieldproof.invalid>")]
+    email_from: String,
+    /// The company's endpoint (SMS gateway, CRM) for customer messages, signed per Standard Webhooks.
+    #[arg(long, env = "FIELDPROOF_WEBHOOK_URL", requires = "webhook_secret")]
+    webhook_url: Option<String>,
+    /// The webhook's HMAC secret (`whsec_<base64>` or at least 24 characters).
+    #[arg(long, env = "FIELDPROOF_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Also write customer messages to the log (always, when no email or webhook is configured).
+    #[arg(long, env = "FIELDPROOF_MESSAGE_LOG")]
+    message_log: bool,
+    /// Outbox workers in this instance (0: this instance only serves HTTP).
+    #[arg(long, env = "FIELDPROOF_OUTBOX_WORKERS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=8))]
+    outbox_workers: u32,
 }
 
 #[derive(Subcommand)]
@@ -176,7 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("added {} ({}) with id {}", user.username, user.role, user.id);
             Ok(())
         }
-        Command::Serve(args) => serve(database, cli.db_pool, args),
+        Command::Serve(args) => serve(database, cli.db_pool, *args),
     }
 }
 
@@ -231,6 +256,17 @@ fn import(db: &Db, dir: &Path) -> anyhow::Result<()> {
 }
 
 fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()> {
+    let webhook = match (&args.webhook_url, &args.webhook_secret) {
+        (Some(url), Some(secret)) => Some(config::WebhookTarget::new(url, secret)?),
+        _ => None,
+    };
+    let outbox = config::OutboxSettings {
+        log: args.message_log || (args.smtp_url.is_none() && webhook.is_none()),
+        smtp_url: args.smtp_url,
+        email_from: args.email_from,
+        webhook,
+        ..config::OutboxSettings::default()
+    };
     let settings = Settings {
         jwt: config::JwtSettings {
             secret: config::resolve_jwt_secret(args.jwt_secret.as_deref(), &database)?,
@@ -245,6 +281,11 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
             make_safe_within: chrono::Duration::hours(i64::from(args.make_safe_hours)),
             retraining_within: chrono::Duration::days(i64::from(args.retraining_days)),
         },
+        customers: config::CustomerContact {
+            public_url: args.public_url.unwrap_or_else(|| format!("http://{}", args.bind)),
+            feedback_link_ttl: chrono::Duration::days(i64::from(args.feedback_link_days)),
+            outbox,
+        },
     };
     let rules = read_rules(&args.checklists)?;
     let policy = read_policy(&args.checklists)?;
@@ -256,6 +297,9 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
         demo::seed(&db)?;
     }
     let state = web::Data::new(AppState::new(db, settings, rules, policy, Clock::System));
+    let outboxes = (0..args.outbox_workers)
+        .map(|_| Outbox::new(state.db.clone(), state.clock.clone(), state.settings.customers.outbox.clone()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut server = HttpServer::new(move || {
         App::new().wrap(tracing_actix_web::TracingLogger::default()).configure(configure(state.clone()))
     });
@@ -264,5 +308,12 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
     }
     let server = server.bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     println!("fieldproof listening on http://{}", args.bind);
-    actix_web::rt::System::new().block_on(async move { server.run().await }).context("server failed")
+    actix_web::rt::System::new()
+        .block_on(async move {
+            let workers: Vec<_> = outboxes.into_iter().map(|outbox| actix_web::rt::spawn(outbox.run())).collect();
+            let served = server.run().await;
+            workers.iter().for_each(actix_web::rt::task::JoinHandle::abort);
+            served
+        })
+        .context("server failed")
 }

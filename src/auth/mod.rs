@@ -1,5 +1,6 @@
 //! Who is calling: roles, bearer-token claims, password hashing and the `AuthUser` extractor.
 
+pub mod links;
 pub mod password;
 pub mod token;
 

@@ -5,15 +5,17 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::schema::{failure_items, incidents, recovery_cases, users};
+use super::schema::{failure_items, feedback_requests, incidents, recovery_cases, users};
 use crate::domain::metrics::RecoveryRecord;
 
 /// Recovery cases of incidents reported since `from`.
 pub fn recovery_records(conn: &mut DbConnection, from: NaiveDateTime) -> QueryResult<Vec<RecoveryRecord>> {
-    type Row = (String, String, String, NaiveDateTime, Option<NaiveDateTime>, String, Option<bool>);
+    type Row =
+        (String, String, String, NaiveDateTime, Option<NaiveDateTime>, String, Option<bool>, Option<i32>, Option<bool>);
     let rows: Vec<Row> = recovery_cases::table
         .inner_join(incidents::table.on(incidents::id.eq(recovery_cases::incident_id)))
         .inner_join(users::table.on(users::id.eq(incidents::technician_id)))
+        .left_join(feedback_requests::table.on(feedback_requests::recovery_case_id.eq(recovery_cases::id)))
         .filter(incidents::reported_at.ge(from))
         .select((
             incidents::severity,
@@ -23,21 +25,36 @@ pub fn recovery_records(conn: &mut DbConnection, from: NaiveDateTime) -> QueryRe
             recovery_cases::recovered_at,
             recovery_cases::status,
             recovery_cases::surprise_given,
+            feedback_requests::satisfaction.nullable(),
+            feedback_requests::surprised.nullable(),
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(severity, technician, checklist_key, reported_at, recovered_at, status, surprise_given)| {
-            RecoveryRecord {
+        .map(
+            |(
                 severity,
                 technician,
                 checklist_key,
                 reported_at,
                 recovered_at,
-                cancelled: status == "cancelled",
+                status,
                 surprise_given,
-            }
-        })
+                score,
+                surprised,
+            )| {
+                RecoveryRecord {
+                    severity,
+                    technician,
+                    checklist_key,
+                    reported_at,
+                    recovered_at,
+                    cancelled: status == "cancelled",
+                    surprise_given,
+                    feedback: score.zip(surprised),
+                }
+            },
+        )
         .collect())
 }
 

@@ -242,6 +242,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox_messages (id) {
+        id -> Text,
+        dedup_key -> Text,
+        customer_id -> Text,
+        recovery_case_id -> Nullable<Text>,
+        kind -> Text,
+        subject -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        channel -> Nullable<Text>,
+        recipient -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    feedback_requests (id) {
+        id -> Text,
+        recovery_case_id -> Text,
+        customer_id -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        satisfaction -> Nullable<Integer>,
+        surprised -> Nullable<Bool>,
+        surprise_note -> Nullable<Text>,
+        comment -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(jobs -> customers (customer_id));
 diesel::joinable!(incidents -> failure_reports (failure_id));
 diesel::joinable!(signoffs -> jobs (job_id));
@@ -262,4 +299,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     retraining_assignments,
     disciplinary_cases,
     recovery_cases,
+    outbox_messages,
+    feedback_requests,
 );

@@ -19,6 +19,8 @@ pub struct RecoveryRecord {
     pub cancelled: bool,
     /// Whether a personal surprise was given (`None` until decided).
     pub surprise_given: Option<bool>,
+    /// The customer's feedback after recovery: satisfaction 1–5 and whether we surprised them.
+    pub feedback: Option<(i32, bool)>,
 }
 
 /// Recovery within target for a group of cases.
@@ -40,6 +42,12 @@ pub struct RecoverySummary {
     pub median_hours_to_recovery: Option<f64>,
     /// Share of recovered cases in which a personal surprise was given.
     pub surprise_rate: Option<f64>,
+    /// Customers who answered the feedback form after recovery.
+    pub feedback_responses: usize,
+    /// Their average satisfaction (1–5).
+    pub average_satisfaction: Option<f64>,
+    /// Share of them who said something we did surprised them.
+    pub felt_surprised_rate: Option<f64>,
     pub by_grade: BTreeMap<String, Share>,
     pub by_technician: BTreeMap<String, Share>,
     pub by_checklist: BTreeMap<String, Share>,
@@ -89,7 +97,14 @@ pub fn summarise(records: &[RecoveryRecord], now: NaiveDateTime) -> RecoverySumm
     };
     let recovered: Vec<&RecoveryRecord> = records.iter().filter(|r| !r.cancelled && r.recovered_at.is_some()).collect();
     let surprised = recovered.iter().filter(|r| r.surprise_given == Some(true)).count();
+    let answers: Vec<(i32, bool)> = records.iter().filter(|r| !r.cancelled).filter_map(|r| r.feedback).collect();
+    let responses = answers.len() as f64;
     RecoverySummary {
+        feedback_responses: answers.len(),
+        average_satisfaction: (!answers.is_empty())
+            .then(|| answers.iter().map(|&(score, _)| f64::from(score)).sum::<f64>() / responses),
+        felt_surprised_rate: (!answers.is_empty())
+            .then(|| answers.iter().filter(|&&(_, surprised)| surprised).count() as f64 / responses),
         overall: share(records.iter(), now),
         median_hours_to_recovery: median,
         surprise_rate: (!recovered.is_empty()).then(|| surprised as f64 / recovered.len() as f64),
@@ -116,6 +131,7 @@ mod tests {
             recovered_at: recovered_after.map(|m| t0 + TimeDelta::minutes(m)),
             cancelled,
             surprise_given: recovered_after.map(|m| m < 120),
+            feedback: recovered_after.map(|m| if m < 120 { (5, true) } else { (2, false) }),
         };
         let records = vec![
             record("tess", Some(23 * 60 + 59), false),
@@ -130,6 +146,9 @@ mod tests {
         assert_eq!(at_25h.by_technician["tom"].share_within_24h, Some(0.5));
         assert_eq!(at_25h.median_hours_to_recovery, Some(23.983_333_333_333_334));
         assert_eq!(at_25h.surprise_rate, Some(1.0 / 3.0));
+        assert_eq!(at_25h.feedback_responses, 3);
+        assert_eq!(at_25h.average_satisfaction, Some(3.0));
+        assert_eq!(at_25h.felt_surprised_rate, Some(1.0 / 3.0));
         let at_2h = summarise(&records, t0 + TimeDelta::hours(2));
         assert_eq!((at_2h.overall.decided, at_2h.overall.pending), (3, 1), "an open case not yet due is pending");
     }

@@ -5,9 +5,11 @@ pub mod auth;
 pub mod checklists;
 pub mod extract;
 pub mod failures;
+pub mod feedback;
 pub mod health;
 pub mod incidents;
 pub mod jobs;
+pub mod messages;
 pub mod metrics;
 pub mod recovery;
 pub mod safety;
@@ -23,6 +25,9 @@ use crate::error::ApiError;
 
 /// Registers every route. Shared by `main` and the tests, so both run the same app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // The customer's feedback page answers in HTML (errors too), so it sits outside the
+    // problem+json error handling below.
+    cfg.service(web::resource("/feedback/{token}").get(feedback::form).post(feedback::submit));
     cfg.service(
         web::scope("")
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
@@ -48,6 +53,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/v1/safety/audit-queue").get(safety::audit_queue))
             .service(web::resource("/v1/make-safe-visits").get(safety::visits))
             .service(web::resource("/v1/make-safe-visits/{id}/assign").post(safety::assign_visit))
+            .service(web::resource("/v1/messages").get(messages::list))
+            .service(web::resource("/v1/messages/{id}/retry").post(messages::retry))
             .service(web::resource("/v1/metrics/recovery").get(metrics::recovery))
             .service(web::resource("/v1/recovery-cases").get(recovery::list))
             .service(web::resource("/v1/recovery-cases/{id}/fixed").post(recovery::fixed))

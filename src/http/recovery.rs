@@ -145,8 +145,10 @@ pub async fn fixed(
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::from(&*user);
-    change(state, id.into_inner(), move |conn, _, id, now| workflows::recovery::record_fixed(conn, id, &actor, now))
-        .await
+    change(state, id.into_inner(), move |conn, app, id, now| {
+        workflows::recovery::record_fixed(conn, app.context(), id, &actor, now)
+    })
+    .await
 }
 
 /// The apology draft for the case.

@@ -4,6 +4,7 @@ pub mod checklists;
 pub mod failures;
 pub mod incidents;
 pub mod jobs;
+pub mod messages;
 pub mod recovery;
 pub mod safety;
 pub mod signoffs;
@@ -16,13 +17,14 @@ use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 
 /// What business actions read besides the database: published checklists, the severity rules
-/// and recovery policy in force, and the safety deadlines.
+/// and recovery policy in force, the safety deadlines and the feedback-link signer.
 #[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub catalogue: &'a crate::catalogue::Catalogue,
     pub rules: &'a crate::domain::rules::RuleSet,
     pub safety: &'a crate::config::SafetyPolicy,
     pub policy: &'a crate::domain::recovery::Policy,
+    pub links: &'a crate::auth::links::FeedbackLinks,
 }
 
 /// What an idempotent create did: stored something new, or found the same request stored before.

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::messages::{self, MessageKind};
 use super::{Actor, Context, audit};
 use crate::auth::Role;
 use crate::db::incidents::IncidentRow;
@@ -103,13 +104,14 @@ pub enum Step {
 /// Records that the failure is fixed.
 pub fn record_fixed(
     conn: &mut DbConnection,
+    ctx: Context<'_>,
     id: &str,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<RecoveryCaseRow, ApiError> {
     write_transaction(conn, |conn| {
         let mut case = open_case(conn, id)?;
-        mark(conn, &mut case, Step::Fixed, actor, now)?;
+        mark(conn, ctx, &mut case, Step::Fixed, actor, now)?;
         Ok(case)
     })
 }
@@ -122,9 +124,11 @@ fn open_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, ApiEr
     Ok(case)
 }
 
-/// Records a step (once) and saves the case; it is recovered when all three steps are done.
+/// Records a step (once) and saves the case; it is recovered when all three steps are done, and
+/// the customer is then asked for feedback.
 fn mark(
     conn: &mut DbConnection,
+    ctx: Context<'_>,
     case: &mut RecoveryCaseRow,
     step: Step,
     actor: &Actor,
@@ -152,6 +156,9 @@ fn mark(
     }
     case.updated_at = now.naive_utc();
     db::recovery::save(conn, case)?;
+    if case.status == "recovered" {
+        super::messages::request_feedback(conn, ctx, case, now)?;
+    }
     Ok(())
 }
 
@@ -256,8 +263,9 @@ pub fn apologise(
             }
             None => apology_draft(conn, ctx, id)?.text,
         };
-        case.apology_text = Some(text);
-        mark(conn, &mut case, Step::Apologised, actor, now)?;
+        case.apology_text = Some(text.clone());
+        mark(conn, ctx, &mut case, Step::Apologised, actor, now)?;
+        messages::enqueue(conn, &case, MessageKind::Apology, text, now)?;
         Ok(case)
     })
 }
@@ -312,7 +320,7 @@ pub fn choose_remedy(
             case.remedy_status = Some("settled".to_owned());
             case.remedy_approved_by = approver.then(|| actor.id.clone()).flatten();
             audit(conn, actor, "recovery.remedy_granted", ("recovery_case", id), details, now)?;
-            mark(conn, &mut case, Step::RemedySettled, actor, now)?;
+            mark(conn, ctx, &mut case, Step::RemedySettled, actor, now)?;
         }
         Ok(case)
     })
@@ -345,7 +353,7 @@ pub fn approve_remedy(
             json!({ "remedy": case.remedy_id }),
             now,
         )?;
-        mark(conn, &mut case, Step::RemedySettled, actor, now)?;
+        mark(conn, ctx, &mut case, Step::RemedySettled, actor, now)?;
         Ok(case)
     })
 }
@@ -442,6 +450,7 @@ pub fn send_fix_visit(
 /// After a sign-off (in its transaction): a clean sign-off of a fix visit records the fix.
 pub(crate) fn on_signed_off(
     conn: &mut DbConnection,
+    ctx: Context<'_>,
     job_id: &str,
     failed_items: usize,
     actor: &Actor,
@@ -452,7 +461,7 @@ pub(crate) fn on_signed_off(
         && case.fixed_at.is_none()
         && failed_items == 0
     {
-        mark(conn, &mut case, Step::Fixed, actor, now)?;
+        mark(conn, ctx, &mut case, Step::Fixed, actor, now)?;
     }
     Ok(())
 }
@@ -494,7 +503,7 @@ pub fn explain(
             ));
         }
         let root_cause = super::safety::enum_str(&explanation.root_cause)?;
-        case.explanation_text = Some(text);
+        case.explanation_text = Some(text.clone());
         case.root_cause = Some(root_cause.clone());
         case.explained_at = Some(now.naive_utc());
         case.updated_at = now.naive_utc();
@@ -503,6 +512,7 @@ pub fn explain(
         let details = json!({ "root_cause": root_cause, "on_time": on_time });
         audit(conn, actor, "recovery.explained", ("recovery_case", id), details.clone(), now)?;
         audit(conn, actor, "incident.root_cause", ("incident", &case.incident_id), details, now)?;
+        messages::enqueue(conn, &case, MessageKind::Explanation, text, now)?;
         Ok(case)
     })
 }

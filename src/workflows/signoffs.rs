@@ -94,7 +94,7 @@ pub fn record(
         });
         audit(conn, &actor, "signoff.recorded", ("signoff", &row.id), details, now)?;
         safety::on_signed_off(conn, &job, &row, &failed, &actor, now)?;
-        super::recovery::on_signed_off(conn, &job.id, failed.len(), &actor, now)?;
+        super::recovery::on_signed_off(conn, ctx, &job.id, failed.len(), &actor, now)?;
         if failed.is_empty() {
             return Ok(None);
         }

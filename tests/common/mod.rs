@@ -75,6 +75,7 @@ impl TestApp {
             },
             body_limit: 64 * 1024,
             safety: fieldproof::config::SafetyPolicy::default(),
+            customers: fieldproof::config::CustomerContact::default(),
         };
         let database_url = database.url();
         let state = web::block(move || {

@@ -1,0 +1,66 @@
+//! Customers' feedback links. Customers are not users: the link itself is the credential, a token
+//! signed with the service secret (HS256), naming one feedback request and when it expires. The
+//! database makes it single-use; the token makes it unforgeable.
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// The audience of feedback tokens: a sign-in token is not a feedback link, nor the other way round.
+const AUDIENCE: &str = "fieldproof-feedback";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct LinkClaims {
+    /// The feedback request's id.
+    sub: String,
+    aud: String,
+    exp: i64,
+}
+
+/// Issues and checks feedback links.
+pub struct FeedbackLinks {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    /// Where customers reach the service, e.g. `https://service.example.com`.
+    base_url: String,
+    /// How long a link works.
+    pub ttl: chrono::Duration,
+}
+
+impl FeedbackLinks {
+    pub fn new(secret: &[u8], base_url: &str, ttl: chrono::Duration) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+        validation.set_audience(&[AUDIENCE]);
+        // why: expiry is checked against the service clock (tests drive it), not the system clock.
+        validation.validate_exp = false;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            ttl,
+        }
+    }
+
+    /// The link to the feedback form of request `id`, working until `expires_at`.
+    pub fn link(&self, id: &str, expires_at: DateTime<Utc>) -> anyhow::Result<String> {
+        let claims = LinkClaims { sub: id.to_owned(), aud: AUDIENCE.to_owned(), exp: expires_at.timestamp() };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok(format!("{}/feedback/{token}", self.base_url))
+    }
+
+    /// The feedback request a token names: 404 when it is not ours, 410 when it has expired.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<String, ApiError> {
+        let claims = decode::<LinkClaims>(token, &self.decoding, &self.validation)
+            .map_err(|_| ApiError::NotFound("this feedback link is not valid".to_owned()))?
+            .claims;
+        if claims.exp < now.timestamp() {
+            return Err(ApiError::Gone("this feedback link has expired".to_owned()));
+        }
+        Ok(claims.sub)
+    }
+}

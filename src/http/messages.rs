@@ -1,0 +1,101 @@
+//! Customer messages in the outbox: what was sent, what is waiting, what was given up (and a way
+//! to queue a given-up message again once the contact details are fixed).
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{Query, status_filter};
+use crate::AppState;
+use crate::auth::{IncidentHandlers, Require};
+use crate::db::{self, outbox::MessageRow};
+use crate::error::ApiError;
+use crate::workflows::{self, Actor};
+
+const PAGE: i64 = 50;
+
+#[derive(Serialize)]
+struct MessageResponse {
+    id: String,
+    dedup_key: String,
+    kind: String,
+    customer_id: String,
+    recovery_case_id: Option<String>,
+    subject: String,
+    body: String,
+    /// `pending`, `delivered` or `failed` (given up after its last attempt).
+    status: String,
+    attempts: i32,
+    next_attempt_at: Option<DateTime<Utc>>,
+    channel: Option<String>,
+    recipient: Option<String>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    delivered_at: Option<DateTime<Utc>>,
+}
+
+impl From<MessageRow> for MessageResponse {
+    fn from(row: MessageRow) -> Self {
+        Self {
+            next_attempt_at: (row.status == "pending").then(|| row.next_attempt_at.and_utc()),
+            id: row.id,
+            dedup_key: row.dedup_key,
+            kind: row.kind,
+            customer_id: row.customer_id,
+            recovery_case_id: row.recovery_case_id,
+            subject: row.subject,
+            body: row.body,
+            status: row.status,
+            attempts: row.attempts,
+            channel: row.channel,
+            recipient: row.recipient,
+            last_error: row.last_error,
+            created_at: row.created_at.and_utc(),
+            delivered_at: row.delivered_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Comma-separated statuses; default all.
+    status: Option<String>,
+    /// Only the messages of one recovery case.
+    recovery_case: Option<uuid::Uuid>,
+    cursor: Option<uuid::Uuid>,
+}
+
+/// `GET /v1/messages`: newest first, a page at a time.
+pub async fn list(
+    state: web::Data<AppState>,
+    _user: Require<IncidentHandlers>,
+    query: Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.0;
+    let statuses = status_filter(query.status, "pending,delivered,failed", &["pending", "delivered", "failed"])?;
+    let (case, cursor) = (query.recovery_case.map(|c| c.to_string()), query.cursor.map(|c| c.to_string()));
+    let rows = state
+        .db
+        .run(move |conn| {
+            let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
+            Ok(db::outbox::list(conn, &wanted, case.as_deref(), cursor.as_deref(), PAGE)?)
+        })
+        .await?;
+    let next_cursor = (rows.len() == usize::try_from(PAGE).unwrap_or(usize::MAX))
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    let items: Vec<MessageResponse> = rows.into_iter().map(MessageResponse::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items, "next_cursor": next_cursor })))
+}
+
+/// `POST /v1/messages/{id}/retry`: queues a given-up message again, due now.
+pub async fn retry(
+    state: web::Data<AppState>,
+    user: Require<IncidentHandlers>,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, actor, app) = (id.into_inner().to_string(), Actor::from(&*user), state.clone());
+    let row = state.db.run(move |conn| workflows::messages::retry_message(conn, &id, &actor, app.clock.now())).await?;
+    Ok(HttpResponse::Ok().json(MessageResponse::from(row)))
+}

@@ -1,0 +1,192 @@
+//! How a message reaches a customer: SMTP email, a signed webhook to the company's own SMS gateway
+//! or CRM, or the service log (the demo's channel). The route is chosen at delivery time from the
+//! customer's contact details and preferences and the channels configured.
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, Message};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde_json::json;
+use sha2::Sha256;
+
+use crate::config::{OutboxSettings, WebhookTarget};
+use crate::db::customers::CustomerRow;
+use crate::db::outbox::MessageRow;
+
+/// Where a message went.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub channel: &'static str,
+    pub recipient: String,
+}
+
+pub struct Channels {
+    email: Option<Email>,
+    webhook: Option<Webhook>,
+    log: bool,
+}
+
+struct Email {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+struct Webhook {
+    client: reqwest::Client,
+    target: WebhookTarget,
+}
+
+impl Channels {
+    pub fn new(settings: &OutboxSettings) -> anyhow::Result<Self> {
+        let email = match &settings.smtp_url {
+            Some(url) => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| anyhow::anyhow!("the SMTP URL is not valid: {e}"))?
+                    .timeout(Some(settings.timeout))
+                    .build();
+                let from = settings
+                    .email_from
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("the email sender `{}` is not valid: {e}", settings.email_from))?;
+                Some(Email { transport, from })
+            }
+            None => None,
+        };
+        let webhook = match &settings.webhook {
+            Some(target) => {
+                let client = reqwest::Client::builder().timeout(settings.timeout).build()?;
+                Some(Webhook { client, target: target.clone() })
+            }
+            None => None,
+        };
+        Ok(Self { email, webhook, log: settings.log })
+    }
+
+    /// The configured channels, for the start-up log line.
+    pub fn describe(&self) -> String {
+        let mut names = Vec::new();
+        if self.email.is_some() {
+            names.push("email");
+        }
+        if self.webhook.is_some() {
+            names.push("webhook");
+        }
+        if self.log {
+            names.push("log");
+        }
+        if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+    }
+
+    /// Delivers one message: by webhook when the customer prefers texts or has no email address
+    /// (the company's gateway texts them), else by email, else to the log.
+    pub async fn deliver(
+        &self,
+        message: &MessageRow,
+        customer: &CustomerRow,
+        now: DateTime<Utc>,
+    ) -> Result<Delivered, String> {
+        let email_address = customer.email.as_deref().filter(|e| !e.trim().is_empty());
+        let prefers_texts = prefers_texts(customer);
+        match (&self.email, &self.webhook, email_address) {
+            (_, Some(webhook), _) if prefers_texts || email_address.is_none() || self.email.is_none() => {
+                webhook.send(message, customer, now).await
+            }
+            (Some(email), _, Some(address)) => email.send(message, address).await,
+            _ if self.log => {
+                tracing::info!(
+                    target: "fieldproof::customer_messages",
+                    customer = %customer.name, dedup_key = %message.dedup_key, subject = %message.subject,
+                    "{}", message.body
+                );
+                Ok(Delivered { channel: "log", recipient: customer.name.clone() })
+            }
+            _ => Err(format!("no configured channel reaches this customer (channels: {})", self.describe())),
+        }
+    }
+}
+
+/// Whether the customer's known preferences ask for text messages.
+fn prefers_texts(customer: &CustomerRow) -> bool {
+    let preferences: Vec<String> = serde_json::from_str(&customer.preferences).unwrap_or_default();
+    preferences.iter().any(|p| {
+        let p = p.to_lowercase();
+        p.contains("text") || p.contains("sms")
+    })
+}
+
+impl Email {
+    async fn send(&self, message: &MessageRow, address: &str) -> Result<Delivered, String> {
+        let to: Mailbox = address.parse().map_err(|e| format!("the customer's email `{address}` is not valid: {e}"))?;
+        let domain = self.from.email.domain().to_owned();
+        let email = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&message.subject)
+            // The dedup key as Message-ID: a redelivered message is the same message to mail systems.
+            .message_id(Some(format!("<{}@{domain}>", message.dedup_key)))
+            .header(ContentType::TEXT_PLAIN)
+            .body(message.body.clone())
+            .map_err(|e| format!("cannot build the email: {e}"))?;
+        self.transport.send(email).await.map_err(|e| format!("SMTP: {e}"))?;
+        Ok(Delivered { channel: "email", recipient: address.to_owned() })
+    }
+}
+
+impl Webhook {
+    /// POSTs the message as JSON, signed per Standard Webhooks: `webhook-signature` is
+    /// `v1,base64(HMAC-SHA256(secret, "{webhook-id}.{webhook-timestamp}.{body}"))`.
+    async fn send(
+        &self,
+        message: &MessageRow,
+        customer: &CustomerRow,
+        now: DateTime<Utc>,
+    ) -> Result<Delivered, String> {
+        let body = json!({
+            "type": "customer.message",
+            "message_id": message.id,
+            "dedup_key": message.dedup_key,
+            "kind": message.kind,
+            "customer": {
+                "id": customer.id,
+                "name": customer.name,
+                "email": customer.email,
+                "phone": customer.phone,
+                "prefers_texts": prefers_texts(customer),
+            },
+            "subject": message.subject,
+            "body": message.body,
+            "created_at": message.created_at.and_utc(),
+        })
+        .to_string();
+        let timestamp = now.timestamp().to_string();
+        let signature = sign(&self.target.secret, &message.dedup_key, &timestamp, &body);
+        let response = self
+            .client
+            .post(&self.target.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &message.dedup_key)
+            .header("webhook-timestamp", &timestamp)
+            .header("webhook-signature", format!("v1,{signature}"))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("webhook: {e}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("webhook answered {status}"));
+        }
+        let recipient =
+            customer.phone.clone().or_else(|| customer.email.clone()).unwrap_or_else(|| customer.id.clone());
+        Ok(Delivered { channel: "webhook", recipient })
+    }
+}
+
+/// The Standard Webhooks signature (base64) of one delivery.
+pub fn sign(secret: &[u8], id: &str, timestamp: &str, body: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}

@@ -1,0 +1,179 @@
+//! The outbox worker: delivers customer messages written by the workflows. Each pass claims a batch
+//! of due messages (a lease; `FOR UPDATE SKIP LOCKED` on PostgreSQL, so instances sharing a database
+//! never claim the same message), delivers them concurrently, and records each outcome. A failure is
+//! retried with exponential backoff; a worker that dies leaves claims that are retaken when their
+//! lease runs out. The receiver sees each message's dedup key (email `Message-ID`, webhook
+//! `webhook-id`), so a redelivery after a crash between sending and recording is recognisable.
+
+mod channels;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::future::join_all;
+use serde_json::json;
+
+pub use channels::{Channels, Delivered};
+
+use crate::clock::Clock;
+use crate::config::OutboxSettings;
+use crate::db::customers::CustomerRow;
+use crate::db::outbox::MessageRow;
+use crate::db::{self, Db, write_transaction};
+use crate::error::ApiError;
+use crate::workflows::{Actor, audit};
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub claimed: usize,
+    pub delivered: usize,
+    /// Failed attempts that will be retried.
+    pub retrying: usize,
+    /// Messages given up after their last attempt.
+    pub given_up: usize,
+}
+
+/// One worker. Several may run (in one process or many) against one database.
+pub struct Outbox {
+    db: Db,
+    clock: Arc<Clock>,
+    channels: Channels,
+    settings: OutboxSettings,
+    /// Names this worker's claims.
+    worker: String,
+}
+
+impl Outbox {
+    pub fn new(db: Db, clock: Arc<Clock>, settings: OutboxSettings) -> anyhow::Result<Self> {
+        let channels = Channels::new(&settings)?;
+        let worker = format!("outbox-{}", uuid::Uuid::new_v4());
+        Ok(Self { db, clock, channels, settings, worker })
+    }
+
+    /// Delivers until its task is dropped, pausing between passes when there is nothing to do.
+    pub async fn run(self) {
+        tracing::info!(worker = %self.worker, channels = %self.channels.describe(), "outbox worker started");
+        loop {
+            match self.run_once().await {
+                Ok(pass) if pass.claimed > 0 => tracing::debug!(?pass, "outbox pass"),
+                Ok(_) => tokio::time::sleep(self.settings.poll).await,
+                Err(err) => {
+                    tracing::error!(error = %err, "outbox pass failed");
+                    tokio::time::sleep(self.settings.poll).await;
+                }
+            }
+        }
+    }
+
+    /// One pass: claim due messages, deliver them, record the outcomes.
+    pub async fn run_once(&self) -> Result<Pass, ApiError> {
+        let now = self.clock.now();
+        let (worker, lease_until, batch) = (self.worker.clone(), now + self.settings.lease, self.settings.batch);
+        let claimed = self
+            .db
+            .run(move |conn| {
+                let messages = db::outbox::claim(conn, &worker, now.naive_utc(), lease_until.naive_utc(), batch)?;
+                let mut out = Vec::with_capacity(messages.len());
+                for message in messages {
+                    let customer = db::customers::by_id(conn, &message.customer_id)?;
+                    out.push((message, customer));
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut pass = Pass { claimed: claimed.len(), ..Pass::default() };
+        let attempts = claimed.iter().map(|(message, customer)| self.attempt(message, customer.as_ref()));
+        let outcomes = join_all(attempts).await;
+        for ((message, _), outcome) in claimed.into_iter().zip(outcomes) {
+            match self.record(message, outcome).await? {
+                Outcome::Delivered => pass.delivered += 1,
+                Outcome::Retrying => pass.retrying += 1,
+                Outcome::GivenUp => pass.given_up += 1,
+            }
+        }
+        Ok(pass)
+    }
+
+    async fn attempt(&self, message: &MessageRow, customer: Option<&CustomerRow>) -> Result<Delivered, String> {
+        let customer = customer.ok_or_else(|| format!("customer {} not found", message.customer_id))?;
+        // why: a server that stalls mid-conversation must not hold the claim (or the pass) for ever.
+        let delivery = self.channels.deliver(message, customer, self.clock.now());
+        tokio::time::timeout(self.settings.timeout, delivery)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.settings.timeout)))
+    }
+
+    async fn record(&self, message: MessageRow, outcome: Result<Delivered, String>) -> Result<Outcome, ApiError> {
+        let now = self.clock.now();
+        let retry_at = retry_at(&self.settings, message.attempts, now);
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let service = Actor { id: None, name: "outbox".to_owned() };
+                    match outcome {
+                        Ok(delivered) => {
+                            let first = db::outbox::mark_delivered(
+                                conn,
+                                &message.id,
+                                delivered.channel,
+                                &delivered.recipient,
+                                now.naive_utc(),
+                            )?;
+                            if first {
+                                let details = json!({
+                                    "dedup_key": message.dedup_key,
+                                    "channel": delivered.channel,
+                                    "attempts": message.attempts,
+                                });
+                                audit(conn, &service, "message.delivered", ("message", &message.id), details, now)?;
+                            }
+                            Ok(Outcome::Delivered)
+                        }
+                        Err(error) => {
+                            tracing::warn!(message = %message.id, attempts = message.attempts, %error, "delivery failed");
+                            db::outbox::mark_attempt_failed(conn, &message.id, &error, retry_at.map(|t| t.naive_utc()))?;
+                            if retry_at.is_some() {
+                                return Ok(Outcome::Retrying);
+                            }
+                            let details = json!({ "dedup_key": message.dedup_key, "error": error });
+                            audit(conn, &service, "message.given_up", ("message", &message.id), details, now)?;
+                            Ok(Outcome::GivenUp)
+                        }
+                    }
+                })
+            })
+            .await
+    }
+}
+
+enum Outcome {
+    Delivered,
+    Retrying,
+    GivenUp,
+}
+
+/// When a message that failed its `attempts`-th attempt is tried again: `first_backoff` doubled per
+/// attempt up to `max_backoff`; `None` once `max_attempts` are spent.
+pub fn retry_at(settings: &OutboxSettings, attempts: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if attempts >= settings.max_attempts {
+        return None;
+    }
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    let backoff = settings.first_backoff * 2_i32.pow(doublings);
+    Some(now + backoff.min(settings.max_backoff).max(TimeDelta::zero()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_then_gives_up() {
+        let settings = OutboxSettings::default();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let waits: Vec<i64> =
+            (1..=12).map(|n| retry_at(&settings, n, now).map_or(-1, |at| (at - now).num_seconds())).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600, 3600, -1]);
+    }
+}
