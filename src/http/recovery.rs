@@ -48,6 +48,17 @@ struct CaseResponse {
     surprise_given: Option<bool>,
     surprise_note: Option<String>,
     note: Option<String>,
+    /// The customer's answer on the feedback form, once given.
+    feedback: Option<Feedback>,
+}
+
+#[derive(Serialize)]
+struct Feedback {
+    answered_at: DateTime<Utc>,
+    satisfaction: Option<i32>,
+    surprised: Option<bool>,
+    surprise_note: Option<String>,
+    comment: Option<String>,
 }
 
 fn response(conn: &mut DbConnection, row: RecoveryCaseRow, now: DateTime<Utc>) -> Result<CaseResponse, ApiError> {
@@ -58,7 +69,17 @@ fn response(conn: &mut DbConnection, row: RecoveryCaseRow, now: DateTime<Utc>) -
         Urgency::Overdue => "overdue",
     });
     let reported_at = row.due_at - recovery::TARGET;
+    let feedback = db::feedback::for_case(conn, &row.id)?.and_then(|f| {
+        Some(Feedback {
+            answered_at: f.answered_at?.and_utc(),
+            satisfaction: f.satisfaction,
+            surprised: f.surprised,
+            surprise_note: f.surprise_note,
+            comment: f.comment,
+        })
+    });
     Ok(CaseResponse {
+        feedback,
         time_left_seconds: (row.due_at.and_utc() - now).num_seconds(),
         recovered_within_target: row.recovered_at.map(|at| recovery::within_target(reported_at, at)),
         id: row.id,
