@@ -23,6 +23,11 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<CustomerRo
     c::customers.find(id).select(CustomerRow::as_select()).first(conn).optional()
 }
 
+/// The customers with these ids (in no particular order).
+pub fn by_ids(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<CustomerRow>> {
+    c::customers.filter(c::id.eq_any(ids)).select(CustomerRow::as_select()).load(conn)
+}
+
 pub fn insert(conn: &mut DbConnection, row: &CustomerRow) -> QueryResult<()> {
     diesel::insert_into(c::customers).values(row).execute(conn).map(drop)
 }

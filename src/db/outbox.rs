@@ -125,19 +125,14 @@ pub fn mark_attempt_failed(
     error: &str,
     retry_at: Option<NaiveDateTime>,
 ) -> QueryResult<bool> {
-    let status = if retry_at.is_some() { "pending" } else { "failed" };
-    let mut update = diesel::update(m::table.filter(m::id.eq(id)).filter(m::status.eq("pending")))
-        .set((
-            m::status.eq(status),
-            m::last_error.eq(error),
-            m::claimed_by.eq(None::<String>),
-            m::claimed_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)?;
-    if let Some(at) = retry_at {
-        update = diesel::update(m::table.filter(m::id.eq(id))).set(m::next_attempt_at.eq(at)).execute(conn)?;
-    }
-    Ok(update == 1)
+    let pending = m::table.filter(m::id.eq(id)).filter(m::status.eq("pending"));
+    let released =
+        (m::last_error.eq(error), m::claimed_by.eq(None::<String>), m::claimed_until.eq(None::<NaiveDateTime>));
+    let changed = match retry_at {
+        Some(at) => diesel::update(pending).set((released, m::next_attempt_at.eq(at))).execute(conn)?,
+        None => diesel::update(pending).set((released, m::status.eq("failed"))).execute(conn)?,
+    };
+    Ok(changed == 1)
 }
 
 /// Puts a given-up message back in the queue, due now, with a fresh count of attempts.

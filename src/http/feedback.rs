@@ -6,11 +6,13 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::extract;
 use crate::AppState;
+use crate::db::DbConnection;
 use crate::db::feedback::FeedbackRow;
 use crate::error::{ApiError, FieldError};
 use crate::workflows::messages::{self, FeedbackAnswer};
@@ -44,7 +46,7 @@ struct FeedbackResponse {
     surprised: Option<bool>,
     surprise_note: Option<String>,
     comment: Option<String>,
-    answered_at: Option<chrono::DateTime<chrono::Utc>>,
+    answered_at: Option<DateTime<Utc>>,
 }
 
 impl From<FeedbackRow> for FeedbackResponse {
@@ -113,25 +115,26 @@ async fn submit_json(state: &web::Data<AppState>, token: String, body: &[u8]) ->
 }
 
 async fn open(state: &web::Data<AppState>, token: String) -> Result<FeedbackRow, ApiError> {
-    let app = state.clone();
-    state
-        .db
-        .run(move |conn| {
-            let now = app.clock.now();
-            let id = app.links.verify(&token, now)?;
-            messages::open_feedback(conn, &id, now)
-        })
-        .await
+    on_link(state, token, messages::open_feedback).await
 }
 
 async fn store(state: &web::Data<AppState>, token: String, answer: FeedbackAnswer) -> Result<FeedbackRow, ApiError> {
+    on_link(state, token, move |conn, id, now| messages::give_feedback(conn, id, answer, now)).await
+}
+
+/// Verifies the link's token, then works on the feedback request it names.
+async fn on_link<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    token: String,
+    work: impl FnOnce(&mut DbConnection, &str, DateTime<Utc>) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     let app = state.clone();
     state
         .db
         .run(move |conn| {
             let now = app.clock.now();
             let id = app.links.verify(&token, now)?;
-            messages::give_feedback(conn, &id, answer, now)
+            work(conn, &id, now)
         })
         .await
 }

@@ -74,12 +74,16 @@ impl Outbox {
             .db
             .run(move |conn| {
                 let messages = db::outbox::claim(conn, &worker, now.naive_utc(), lease_until.naive_utc(), batch)?;
-                let mut out = Vec::with_capacity(messages.len());
-                for message in messages {
-                    let customer = db::customers::by_id(conn, &message.customer_id)?;
-                    out.push((message, customer));
-                }
-                Ok(out)
+                let ids: Vec<&str> = messages.iter().map(|m| m.customer_id.as_str()).collect();
+                let customers = db::customers::by_ids(conn, &ids)?;
+                let customer_of = |m: &MessageRow| customers.iter().find(|c| c.id == m.customer_id).cloned();
+                Ok(messages
+                    .into_iter()
+                    .map(|m| {
+                        let customer = customer_of(&m);
+                        (m, customer)
+                    })
+                    .collect::<Vec<_>>())
             })
             .await?;
         let mut pass = Pass { claimed: claimed.len(), ..Pass::default() };
