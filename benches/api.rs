@@ -1,5 +1,7 @@
 //! Throughput, latency and memory of the hot paths, through the real actix app (in process, no
-//! socket): serving a pinned checklist version, and recording a sign-off (one write transaction).
+//! socket): serving a pinned checklist version, recording a sign-off (one write transaction), and
+//! customer messages (an apology queued with its change, then delivered by the outbox worker to a
+//! signed webhook on a local HTTP server).
 //!
 //!     cargo bench --bench api                      # SQLite in a temp file
 //!     FIELDPROOF_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench api
@@ -9,15 +11,16 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use actix_web::{App, test as atest, web};
+use actix_web::{App, HttpResponse, HttpServer, test as atest, web};
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 
 use fieldproof::auth::Role;
 use fieldproof::clock::Clock;
-use fieldproof::config::{JwtSettings, Settings};
+use fieldproof::config::{JwtSettings, OutboxSettings, Settings, WebhookTarget};
 use fieldproof::db::{DatabaseUrl, Db};
+use fieldproof::outbox::Outbox;
 use fieldproof::workflows::{self, Actor};
 use fieldproof::{AppState, configure};
 
@@ -158,7 +161,62 @@ async fn run(label: &str, url: &str) {
         samples.push(t.elapsed());
     }
     Stats { name: "POST sign-off (34 answers, durable)", samples, total: started.elapsed() }.print();
+    outbox(&state, &dana, job["id"].as_str().unwrap()).await;
     println!("memory: RSS {} MiB, peak {} MiB", rss_kib("VmRSS:") / 1024, rss_kib("VmHWM:") / 1024);
+}
+
+/// Apologies for 500 ordinary failures (each queues its message in the same transaction), then the
+/// outbox worker delivers them as signed webhooks to a local HTTP server.
+async fn outbox(state: &web::Data<AppState>, dana: &str, job_id: &str) {
+    const MESSAGES: usize = 500;
+    let app = &atest::init_service(App::new().configure(configure(state.clone()))).await;
+    let auth = ("Authorization", format!("Bearer {dana}"));
+    for _ in 0..MESSAGES {
+        let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job_id, "description": "left the hallway dusty" });
+        let req = atest::TestRequest::post().uri("/v1/failures").insert_header(auth.clone()).set_json(&body);
+        assert_eq!(atest::call_service(app, req.to_request()).await.status().as_u16(), 201);
+    }
+    let req = atest::TestRequest::get().uri("/v1/recovery-cases").insert_header(auth.clone());
+    let cases: Value = atest::read_body_json(atest::call_service(app, req.to_request()).await).await;
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    for case in cases["items"].as_array().unwrap() {
+        let uri = format!("/v1/recovery-cases/{}/apology", case["id"].as_str().unwrap());
+        let req = atest::TestRequest::post().uri(&uri).insert_header(auth.clone()).set_json(json!({}));
+        let t = Instant::now();
+        assert_eq!(atest::call_service(app, req.to_request()).await.status().as_u16(), 200);
+        samples.push(t.elapsed());
+    }
+    Stats { name: "POST apology (+ outbox message)", samples, total: started.elapsed() }.print();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let receiver = HttpServer::new(|| App::new().route("/hooks", web::post().to(HttpResponse::NoContent)))
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+    actix_web::rt::spawn(receiver);
+    let settings = OutboxSettings {
+        webhook: Some(WebhookTarget::new(&url, "bench-webhook-secret-24-bytes-long").unwrap()),
+        log: false,
+        ..OutboxSettings::default()
+    };
+    let worker = Outbox::new(state.db.clone(), state.clock.clone(), settings).unwrap();
+    let (started, mut delivered) = (Instant::now(), 0);
+    while delivered < MESSAGES {
+        let pass = worker.run_once().await.unwrap();
+        assert_eq!((pass.retrying, pass.given_up), (0, 0));
+        delivered += pass.delivered;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{:<34} {:>7} msg  {:>9.0} msg/s  (batches of {}, signed webhook over local HTTP)",
+        "outbox delivery",
+        delivered,
+        delivered as f64 / elapsed.as_secs_f64(),
+        OutboxSettings::default().batch
+    );
 }
 
 #[actix_web::main]
