@@ -25,10 +25,11 @@ async fn recovered_case(app: &TestApp) -> Value {
     let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
     let dana = app.token("dana");
     app.post(&format!("{base}/fixed"), &dana, &json!({})).await;
-    app.post(&format!("{base}/apology"), &dana, &json!({})).await;
     let offer = app.get(&format!("{base}/remedies"), &dana).await.json();
     let within_limit = offer["options"].as_array().unwrap().iter().find(|o| o["needs_approval"] == false).unwrap();
-    let recovered = app.post(&format!("{base}/remedy"), &dana, &json!({ "remedy_id": within_limit["id"] })).await;
+    app.post(&format!("{base}/remedy"), &dana, &json!({ "remedy_id": within_limit["id"] })).await;
+    // The apology completes the case: it must still reach the customer before the feedback request.
+    let recovered = app.post(&format!("{base}/apology"), &dana, &json!({})).await;
     assert_eq!(recovered.json()["status"], "recovered", "{}", recovered.text());
     recovered.json()
 }
@@ -38,7 +39,7 @@ async fn feedback_path(app: &TestApp, case: &Value) -> String {
     let path = format!("/v1/messages?recovery_case={}", case["id"].as_str().unwrap());
     let messages = app.get(&path, &app.token("dana")).await.json();
     let kinds: Vec<&str> = messages["items"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["feedback_request", "apology"], "newest first");
+    assert_eq!(kinds, ["feedback_request", "apology"], "newest first: the apology was queued first");
     let body = messages["items"][0]["body"].as_str().unwrap();
     let at = body.find("/feedback/").expect("a feedback link");
     assert!(body[..at].ends_with("http://127.0.0.1:8080"), "the link starts with the public URL: {body}");

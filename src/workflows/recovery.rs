@@ -157,7 +157,7 @@ fn mark(
     case.updated_at = now.naive_utc();
     db::recovery::save(conn, case)?;
     if case.status == "recovered" {
-        super::messages::request_feedback(conn, ctx, case, now)?;
+        messages::request_feedback(conn, ctx, case, now)?;
     }
     Ok(())
 }
@@ -263,9 +263,11 @@ pub fn apologise(
             }
             None => apology_draft(conn, ctx, id)?.text,
         };
-        case.apology_text = Some(text.clone());
+        // Queued before the step, so the apology goes out before a feedback request that
+        // completing the case may queue.
+        messages::enqueue(conn, &case, MessageKind::Apology, text.clone(), now)?;
+        case.apology_text = Some(text);
         mark(conn, ctx, &mut case, Step::Apologised, actor, now)?;
-        messages::enqueue(conn, &case, MessageKind::Apology, text, now)?;
         Ok(case)
     })
 }
