@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::schema::recovery_cases;
+use super::feedback::FeedbackRow;
+use super::schema::{feedback_requests, incidents, recovery_cases};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = recovery_cases, treat_none_as_null = true)]
@@ -62,13 +63,24 @@ pub fn for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<O
         .optional()
 }
 
-/// Cases in `statuses`, soonest due first.
-pub fn list(conn: &mut DbConnection, statuses: &[&str]) -> QueryResult<Vec<RecoveryCaseRow>> {
-    recovery_cases::table
-        .filter(recovery_cases::status.eq_any(statuses))
+/// A case as the dispatcher's list shows it: with its incident's grade and the customer's feedback.
+pub type CaseView = (RecoveryCaseRow, String, Option<FeedbackRow>);
+
+/// Cases in `statuses` (or the one case `only`), soonest due first, with what the list shows beside them.
+pub fn views(conn: &mut DbConnection, statuses: &[&str], only: Option<&str>) -> QueryResult<Vec<CaseView>> {
+    let mut query = recovery_cases::table
+        .inner_join(incidents::table.on(incidents::id.eq(recovery_cases::incident_id)))
+        .left_join(feedback_requests::table.on(feedback_requests::recovery_case_id.eq(recovery_cases::id)))
+        .select((RecoveryCaseRow::as_select(), incidents::severity, Option::<FeedbackRow>::as_select()))
         .order((recovery_cases::due_at.asc(), recovery_cases::id.asc()))
-        .select(RecoveryCaseRow::as_select())
-        .load(conn)
+        .into_boxed();
+    if !statuses.is_empty() {
+        query = query.filter(recovery_cases::status.eq_any(statuses.to_vec()));
+    }
+    if let Some(id) = only {
+        query = query.filter(recovery_cases::id.eq(id.to_owned()));
+    }
+    query.load(conn)
 }
 
 pub fn for_fix_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<RecoveryCaseRow>> {

@@ -8,7 +8,7 @@ use validator::Validate;
 use super::extract::{Query, ValidJson, status_filter};
 use crate::AppState;
 use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require};
-use crate::db::recovery::RecoveryCaseRow;
+use crate::db::recovery::{CaseView, RecoveryCaseRow};
 use crate::db::{self, DbConnection};
 use crate::domain::recovery::{self, Urgency};
 use crate::domain::safety::RootCause;
@@ -20,7 +20,7 @@ struct CaseResponse {
     id: String,
     incident_id: String,
     customer_id: String,
-    severity: Option<String>,
+    severity: String,
     due_at: DateTime<Utc>,
     /// Seconds until the 24-hour deadline; negative when past it.
     time_left_seconds: i64,
@@ -61,15 +61,14 @@ struct Feedback {
     comment: Option<String>,
 }
 
-fn response(conn: &mut DbConnection, row: RecoveryCaseRow, now: DateTime<Utc>) -> Result<CaseResponse, ApiError> {
-    let severity = db::incidents::find(conn, &row.incident_id)?.map(|i| i.severity);
+fn response((row, severity, feedback): CaseView, now: DateTime<Utc>) -> CaseResponse {
     let urgency = (row.status == "open").then(|| match recovery::urgency(row.due_at, now.naive_utc()) {
         Urgency::OnTrack => "on_track",
         Urgency::DueSoon => "due_soon",
         Urgency::Overdue => "overdue",
     });
     let reported_at = row.due_at - recovery::TARGET;
-    let feedback = db::feedback::for_case(conn, &row.id)?.and_then(|f| {
+    let feedback = feedback.and_then(|f| {
         Some(Feedback {
             answered_at: f.answered_at?.and_utc(),
             satisfaction: f.satisfaction,
@@ -78,7 +77,7 @@ fn response(conn: &mut DbConnection, row: RecoveryCaseRow, now: DateTime<Utc>) -
             comment: f.comment,
         })
     });
-    Ok(CaseResponse {
+    CaseResponse {
         feedback,
         time_left_seconds: (row.due_at.and_utc() - now).num_seconds(),
         recovered_within_target: row.recovered_at.map(|at| recovery::within_target(reported_at, at)),
@@ -108,7 +107,7 @@ fn response(conn: &mut DbConnection, row: RecoveryCaseRow, now: DateTime<Utc>) -
         surprise_given: row.surprise_given,
         surprise_note: row.surprise_note,
         note: row.note,
-    })
+    }
 }
 
 #[derive(Deserialize)]
@@ -131,10 +130,8 @@ pub async fn list(
         .run(move |conn| {
             let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
             let now = app.clock.now();
-            db::recovery::list(conn, &wanted)?
-                .into_iter()
-                .map(|row| response(conn, row, now))
-                .collect::<Result<Vec<_>, _>>()
+            let views = db::recovery::views(conn, &wanted, None)?;
+            Ok(views.into_iter().map(|view| response(view, now)).collect::<Vec<_>>())
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
@@ -153,7 +150,8 @@ async fn change(
         .run(move |conn| {
             let now = app.clock.now();
             let row = work(conn, &app, &id, now)?;
-            response(conn, row, now)
+            let view = db::recovery::views(conn, &[], Some(&row.id))?.pop();
+            view.map(|view| response(view, now)).ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))
         })
         .await?;
     Ok(HttpResponse::Ok().json(case))

@@ -116,8 +116,12 @@ pub fn record_fixed(
     })
 }
 
+fn find_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, ApiError> {
+    db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))
+}
+
 fn open_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, ApiError> {
-    let case = db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+    let case = find_case(conn, id)?;
     if case.status != "open" {
         return Err(ApiError::Conflict(format!("the recovery case is {}", case.status)));
     }
@@ -190,7 +194,7 @@ pub struct ApologyDraft {
 /// Drafts the apology from the policy's template for this kind of failure: names the failure,
 /// speaks for the company, says what will be done and by when.
 pub fn apology_draft(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<ApologyDraft, ApiError> {
-    let case = db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+    let case = find_case(conn, id)?;
     let s = subject(conn, &case)?;
     let kind = recovery::failure_kind(&s.reasons);
     let failure = match kind {
@@ -274,7 +278,7 @@ pub fn apologise(
 
 /// The remedies offered for a case, under the policy in force.
 pub fn offer(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<Offer, ApiError> {
-    let case = db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+    let case = find_case(conn, id)?;
     let s = subject(conn, &case)?;
     let grade = Severity::parse(&s.incident.severity).unwrap_or(Severity::ServiceImpacting);
     let hours = s
@@ -366,7 +370,7 @@ pub fn surprise_suggestions(
     ctx: Context<'_>,
     id: &str,
 ) -> Result<Vec<SurpriseSuggestion>, ApiError> {
-    let case = db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+    let case = find_case(conn, id)?;
     let customer = db::customers::by_id(conn, &case.customer_id)?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("recovery case without customer")))?;
     let preferences: Vec<String> = serde_json::from_str(&customer.preferences).map_err(anyhow::Error::from)?;
@@ -383,8 +387,7 @@ pub fn record_surprise(
     now: DateTime<Utc>,
 ) -> Result<RecoveryCaseRow, ApiError> {
     write_transaction(conn, |conn| {
-        let mut case =
-            db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+        let mut case = find_case(conn, id)?;
         if case.status == "cancelled" || case.surprise_given.is_some() {
             return Err(ApiError::Conflict("the surprise is already decided, or the case is cancelled".to_owned()));
         }
@@ -485,8 +488,7 @@ pub fn explain(
     now: DateTime<Utc>,
 ) -> Result<RecoveryCaseRow, ApiError> {
     write_transaction(conn, |conn| {
-        let mut case =
-            db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))?;
+        let mut case = find_case(conn, id)?;
         if case.fixed_at.is_none() {
             return Err(ApiError::Conflict("the explanation follows the fix; record the fix first".to_owned()));
         }
