@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use common::Backend::{self, Postgres, Sqlite};
 use common::{Response, TestApp};
 
-/// Reports an ordinary failure and takes its case to recovered; returns the case.
-async fn recovered_case(app: &TestApp) -> Value {
+/// Reports an ordinary failure and takes its case through the fix, the remedy, the apology and the
+/// explanation (the explanation last, or before the apology); returns the case.
+async fn recovered_case(app: &TestApp, explanation_last: bool) -> Value {
     let job = app.issue_job("tess", "broadband-install").await;
     let failure =
         json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "router left in the hallway" });
@@ -28,19 +29,42 @@ async fn recovered_case(app: &TestApp) -> Value {
     let offer = app.get(&format!("{base}/remedies"), &dana).await.json();
     let within_limit = offer["options"].as_array().unwrap().iter().find(|o| o["needs_approval"] == false).unwrap();
     app.post(&format!("{base}/remedy"), &dana, &json!({ "remedy_id": within_limit["id"] })).await;
-    // The apology completes the case: it must still reach the customer before the feedback request.
-    let recovered = app.post(&format!("{base}/apology"), &dana, &json!({})).await;
-    assert_eq!(recovered.json()["status"], "recovered", "{}", recovered.text());
-    recovered.json()
+    let explanation = json!({ "root_cause": "procedure_not_followed",
+        "what_went_wrong": "The router was left unmounted in the hallway.",
+        "what_changed": "Mounting the router is now a checklist step with a photo." });
+    let explain = async || {
+        let explained = app.post(&format!("{base}/explanation"), &dana, &explanation).await;
+        assert_eq!(explained.status, StatusCode::OK, "{}", explained.text());
+    };
+    if !explanation_last {
+        explain().await;
+    }
+    let apologised = app.post(&format!("{base}/apology"), &dana, &json!({})).await;
+    assert_eq!(apologised.json()["status"], "recovered", "{}", apologised.text());
+    if explanation_last {
+        assert_eq!(kinds(app, case).await, ["apology"], "no feedback request before the explanation");
+        explain().await;
+        assert_eq!(kinds(app, case).await, ["feedback_request", "explanation", "apology"], "newest first");
+    } else {
+        assert_eq!(kinds(app, case).await, ["feedback_request", "apology", "explanation"], "the apology goes first");
+    }
+    apologised.json()
+}
+
+async fn messages(app: &TestApp, case: &Value) -> Vec<Value> {
+    let path = format!("/v1/messages?recovery_case={}", case["id"].as_str().unwrap());
+    app.get(&path, &app.token("dana")).await.json()["items"].as_array().unwrap().clone()
+}
+
+async fn kinds(app: &TestApp, case: &Value) -> Vec<String> {
+    messages(app, case).await.iter().map(|m| m["kind"].as_str().unwrap().to_owned()).collect()
 }
 
 /// The path of the feedback link in the case's queued feedback request.
 async fn feedback_path(app: &TestApp, case: &Value) -> String {
-    let path = format!("/v1/messages?recovery_case={}", case["id"].as_str().unwrap());
-    let messages = app.get(&path, &app.token("dana")).await.json();
-    let kinds: Vec<&str> = messages["items"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["feedback_request", "apology"], "newest first: the apology was queued first");
-    let body = messages["items"][0]["body"].as_str().unwrap();
+    let messages = messages(app, case).await;
+    let request = messages.iter().find(|m| m["kind"] == "feedback_request").expect("a feedback request");
+    let body = request["body"].as_str().unwrap();
     let at = body.find("/feedback/").expect("a feedback link");
     assert!(body[..at].ends_with("http://127.0.0.1:8080"), "the link starts with the public URL: {body}");
     body[at..].split_whitespace().next().unwrap().to_owned()
@@ -69,7 +93,7 @@ fn assert_page(response: &Response, status: StatusCode, contains: &str) {
 #[actix_web::test]
 async fn a_recovered_customer_answers_the_feedback_form_once(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let case = recovered_case(&app).await;
+    let case = recovered_case(&app, true).await;
     let path = feedback_path(&app, &case).await;
 
     let form = app.send(TestRequest::get().uri(&path)).await;
@@ -102,7 +126,7 @@ async fn feedback_links_are_signed_and_expire_and_json_answers_get_problem_detai
     #[values(Sqlite, Postgres)] backend: Backend,
 ) {
     let app = spawn_app!(backend);
-    let case = recovered_case(&app).await;
+    let case = recovered_case(&app, false).await;
     let path = feedback_path(&app, &case).await;
 
     // One character changed inside the signature (not the last, whose low bits base64 may ignore).
@@ -129,7 +153,7 @@ async fn feedback_links_are_signed_and_expire_and_json_answers_get_problem_detai
 #[actix_web::test]
 async fn a_json_answer_within_the_link_lifetime_is_stored(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let case = recovered_case(&app).await;
+    let case = recovered_case(&app, false).await;
     let path = feedback_path(&app, &case).await;
     app.state.clock.advance(TimeDelta::days(13));
     let answer = json!({ "satisfaction": 2, "surprised": false, "comment": "  It took two visits.  " });

@@ -359,8 +359,8 @@ pub async fn explain(
         what_changed: what_changed.trim().to_owned(),
     };
     let actor = Actor::from(&*user);
-    change(state, id.into_inner(), move |conn, _, id, now| {
-        workflows::recovery::explain(conn, id, explanation, &actor, now)
+    change(state, id.into_inner(), move |conn, app, id, now| {
+        workflows::recovery::explain(conn, app.context(), id, explanation, &actor, now)
     })
     .await
 }

@@ -128,8 +128,7 @@ fn open_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, ApiEr
     Ok(case)
 }
 
-/// Records a step (once) and saves the case; it is recovered when all three steps are done, and
-/// the customer is then asked for feedback.
+/// Records a step (once) and saves the case; it is recovered when all three steps are done.
 fn mark(
     conn: &mut DbConnection,
     ctx: Context<'_>,
@@ -160,10 +159,7 @@ fn mark(
     }
     case.updated_at = now.naive_utc();
     db::recovery::save(conn, case)?;
-    if case.status == "recovered" {
-        messages::request_feedback(conn, ctx, case, now)?;
-    }
-    Ok(())
+    ask_for_feedback_when_done(conn, ctx, case, now)
 }
 
 /// What the case is about: its incident, failure report and customer.
@@ -471,6 +467,20 @@ pub(crate) fn on_signed_off(
     Ok(())
 }
 
+/// Once the case is recovered and the customer has had the explanation (in either order), the
+/// customer is asked how we did: the last message of a recovery.
+fn ask_for_feedback_when_done(
+    conn: &mut DbConnection,
+    ctx: Context<'_>,
+    case: &RecoveryCaseRow,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if case.status == "recovered" && case.explained_at.is_some() && db::feedback::for_case(conn, &case.id)?.is_none() {
+        messages::request_feedback(conn, ctx, case, now)?;
+    }
+    Ok(())
+}
+
 /// What the customer is told afterwards: what went wrong and what changed.
 #[derive(Debug, Clone)]
 pub struct Explanation {
@@ -482,6 +492,7 @@ pub struct Explanation {
 /// Records the explanation sent to the customer (after the fix; due within a day of it).
 pub fn explain(
     conn: &mut DbConnection,
+    ctx: Context<'_>,
     id: &str,
     explanation: Explanation,
     actor: &Actor,
@@ -517,6 +528,7 @@ pub fn explain(
         audit(conn, actor, "recovery.explained", ("recovery_case", id), details.clone(), now)?;
         audit(conn, actor, "incident.root_cause", ("incident", &case.incident_id), details, now)?;
         messages::enqueue(conn, &case, MessageKind::Explanation, text, now)?;
+        ask_for_feedback_when_done(conn, ctx, &case, now)?;
         Ok(case)
     })
 }
