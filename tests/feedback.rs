@@ -63,6 +63,8 @@ async fn kinds(app: &TestApp, case: &Value) -> Vec<String> {
 /// The path of the feedback link in the case's queued feedback request.
 async fn feedback_path(app: &TestApp, case: &Value) -> String {
     let messages = messages(app, case).await;
+    let explanation = messages.iter().find(|m| m["kind"] == "explanation").expect("an explanation");
+    assert!(explanation["body"].as_str().unwrap().starts_with("Dear Amelia Hart,"), "{explanation}");
     let request = messages.iter().find(|m| m["kind"] == "feedback_request").expect("a feedback request");
     let body = request["body"].as_str().unwrap();
     let at = body.find("/feedback/").expect("a feedback link");

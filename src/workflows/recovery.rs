@@ -527,7 +527,10 @@ pub fn explain(
         let details = json!({ "root_cause": root_cause, "on_time": on_time });
         audit(conn, actor, "recovery.explained", ("recovery_case", id), details.clone(), now)?;
         audit(conn, actor, "incident.root_cause", ("incident", &case.incident_id), details, now)?;
-        messages::enqueue(conn, &case, MessageKind::Explanation, text, now)?;
+        let customer = db::customers::by_id(conn, &case.customer_id)?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("recovery case {id} without customer")))?;
+        let letter = format!("Dear {},\n\nAs promised, here is what happened. {text}", customer.name);
+        messages::enqueue(conn, &case, MessageKind::Explanation, letter, now)?;
         ask_for_feedback_when_done(conn, ctx, &case, now)?;
         Ok(case)
     })
