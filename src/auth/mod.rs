@@ -77,7 +77,7 @@ pub trait RoleSet {
     const ROLES: &'static [Role];
 }
 
-/// Admins only: publishing checklists.
+/// Admins only: publishing checklists, managing users.
 pub struct Admins;
 impl RoleSet for Admins {
     const ROLES: &'static [Role] = &[Role::Admin];

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::schema::users::dsl as u;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = super::schema::users)]
 pub struct UserRow {
     pub id: String,
@@ -28,6 +28,15 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> 
 
 pub fn insert(conn: &mut DbConnection, row: &UserRow) -> QueryResult<()> {
     diesel::insert_into(u::users).values(row).execute(conn).map(drop)
+}
+
+pub fn save(conn: &mut DbConnection, row: &UserRow) -> QueryResult<()> {
+    diesel::update(u::users.find(&row.id)).set(row).execute(conn).map(drop)
+}
+
+/// Every user, by username.
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<UserRow>> {
+    u::users.order(u::username.asc()).select(UserRow::as_select()).load(conn)
 }
 
 /// Every user's username and display name (to keep staff names out of customer messages).

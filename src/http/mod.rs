@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod recovery;
 pub mod safety;
 pub mod signoffs;
+pub mod users;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::ServiceResponse;
@@ -35,6 +36,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/healthz").get(health::healthz))
             .service(web::resource("/readyz").get(health::readyz))
             .service(web::resource("/v1/auth/token").post(auth::token))
+            .service(web::resource("/v1/users").get(users::list).post(users::create))
+            .service(web::resource("/v1/users/{id}").patch(users::update))
             .service(web::resource("/v1/checklists").get(checklists::list).post(checklists::publish))
             .service(web::resource("/v1/checklists/{key}").get(checklists::latest))
             .service(web::resource("/v1/checklists/{key}/versions/{version}").get(checklists::version))

@@ -1,4 +1,5 @@
-//! Adding users (admins do it from the command line).
+//! Users: admins add them (over HTTP or from the command line), change their role or name, reset
+//! their password and deactivate them. Users are never deleted: their names stay on what they signed.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -50,4 +51,69 @@ pub fn add(
         Ok(())
     })?;
     Ok(row)
+}
+
+/// What an admin changes about a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    /// `false` stops the user signing in (tokens already issued run out within their lifetime).
+    pub active: Option<bool>,
+    pub password: Option<String>,
+}
+
+/// Applies an admin's change to a user, audited with the names of the fields changed (never the
+/// password). An admin cannot deactivate or demote themselves, so there is always one left.
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    change: UserChange,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<UserRow, ApiError> {
+    if actor.id.as_deref() == Some(id)
+        && (change.active == Some(false) || change.role.is_some_and(|r| r != Role::Admin))
+    {
+        return Err(ApiError::Conflict("admins cannot deactivate or demote themselves; ask another admin".to_owned()));
+    }
+    let display_name = change.display_name.map(|name| name.trim().to_owned());
+    if display_name.as_deref().is_some_and(|name| name.is_empty() || name.chars().count() > 200) {
+        return Err(ApiError::field("display_name", "1 to 200 characters"));
+    }
+    // Hashed before the transaction: Argon2 takes a while, and the write lock should not wait on it.
+    let password_hash = match change.password {
+        Some(plain) if plain.chars().count() < password::MIN_PASSWORD_LEN => {
+            return Err(ApiError::field("password", format!("at least {} characters", password::MIN_PASSWORD_LEN)));
+        }
+        Some(plain) => Some(password::hash(&plain)?),
+        None => None,
+    };
+    write_transaction(conn, |conn| {
+        let mut user = db::users::by_id(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+        let mut changed = Vec::new();
+        if let Some(name) = display_name.filter(|name| *name != user.display_name) {
+            user.display_name = name;
+            changed.push("display_name");
+        }
+        if let Some(role) = change.role.filter(|role| role.as_str() != user.role) {
+            user.role = role.as_str().to_owned();
+            changed.push("role");
+        }
+        if let Some(active) = change.active.filter(|active| *active != user.active) {
+            user.active = active;
+            changed.push("active");
+        }
+        if let Some(hash) = password_hash {
+            user.password_hash = hash;
+            changed.push("password");
+        }
+        if changed.is_empty() {
+            return Ok(user);
+        }
+        db::users::save(conn, &user)?;
+        let details = json!({ "changed": changed, "role": user.role, "active": user.active });
+        audit(conn, actor, "user.updated", ("user", &user.id), details, now)?;
+        Ok(user)
+    })
 }

@@ -1,0 +1,102 @@
+//! `/v1/users`: admins manage who can sign in and with which role.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+use super::extract::ValidJson;
+use crate::AppState;
+use crate::auth::{Admins, Require, Role};
+use crate::db::{self, users::UserRow};
+use crate::error::ApiError;
+use crate::workflows::{self, Actor, users::UserChange};
+
+#[derive(Serialize)]
+struct UserResponse {
+    id: String,
+    username: String,
+    display_name: String,
+    role: String,
+    active: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for UserResponse {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            display_name: row.display_name,
+            role: row.role,
+            active: row.active,
+            created_at: row.created_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    #[validate(length(min = 1, max = 64))]
+    username: String,
+    #[validate(length(max = 200))]
+    display_name: Option<String>,
+    role: Role,
+    #[validate(length(min = 1, max = 1024))]
+    password: String,
+}
+
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    #[validate(length(max = 200))]
+    display_name: Option<String>,
+    role: Option<Role>,
+    active: Option<bool>,
+    #[validate(length(min = 1, max = 1024))]
+    password: Option<String>,
+}
+
+/// `GET /v1/users`: everyone, by username.
+pub async fn list(state: web::Data<AppState>, _admin: Require<Admins>) -> Result<HttpResponse, ApiError> {
+    let rows = state.db.run(|conn| Ok(db::users::list(conn)?)).await?;
+    let items: Vec<UserResponse> = rows.into_iter().map(UserResponse::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+/// `POST /v1/users`: a new active user (409 when the username is taken).
+pub async fn create(
+    state: web::Data<AppState>,
+    admin: Require<Admins>,
+    body: ValidJson<NewUser>,
+) -> Result<HttpResponse, ApiError> {
+    let (new, actor, app) = (body.0, Actor::from(&*admin), state.clone());
+    let row = state
+        .db
+        .run(move |conn| {
+            let name = new.display_name.unwrap_or_default();
+            workflows::users::add(conn, &new.username, &name, new.role, &new.password, &actor, app.clock.now())
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(UserResponse::from(row)))
+}
+
+/// `PATCH /v1/users/{id}`: display name, role, active, or a password reset.
+pub async fn update(
+    state: web::Data<AppState>,
+    admin: Require<Admins>,
+    id: web::Path<uuid::Uuid>,
+    body: ValidJson<UserPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let patch = body.0;
+    let change = UserChange {
+        display_name: patch.display_name,
+        role: patch.role,
+        active: patch.active,
+        password: patch.password,
+    };
+    let (id, actor, app) = (id.into_inner().to_string(), Actor::from(&*admin), state.clone());
+    let row = state.db.run(move |conn| workflows::users::update(conn, &id, change, &actor, app.clock.now())).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(row)))
+}

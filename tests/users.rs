@@ -1,0 +1,95 @@
+//! Admins manage users over HTTP: add, rename, change role, reset a password, deactivate. Every
+//! change is audited; nobody is deleted.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
+
+mod common;
+
+use actix_web::http::{Method, StatusCode};
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use common::Backend::{self, Postgres, Sqlite};
+use common::TestApp;
+
+async fn login(app: &TestApp, username: &str, password: &str) -> common::Response {
+    let body = json!({ "username": username, "password": password });
+    app.call(Method::POST, "/v1/auth/token", None, Some(&body)).await
+}
+
+async fn patch(app: &TestApp, as_user: &str, id: &str, body: &Value) -> common::Response {
+    app.call(Method::PATCH, &format!("/v1/users/{id}"), Some(&app.token(as_user)), Some(body)).await
+}
+
+fn audit_actions(app: &TestApp, user_id: &str) -> Vec<(String, Value)> {
+    let mut conn = app.state.db.get().unwrap();
+    fieldproof::db::audit::for_entity(&mut conn, "user", user_id)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, serde_json::from_str(&e.details).unwrap()))
+        .collect()
+}
+
+#[rstest]
+#[actix_web::test]
+async fn an_admin_adds_a_user_who_can_then_sign_in(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let ada = app.token("ada");
+    let new = json!({ "username": "tina", "display_name": "Tina Okafor", "role": "technician",
+                      "password": "a long enough password" });
+    let created = app.post("/v1/users", &ada, &new).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let created = created.json();
+    assert_eq!((created["role"].as_str(), created["active"].as_bool()), (Some("technician"), Some(true)));
+    assert!(created.get("password_hash").is_none(), "no hash on the wire: {created}");
+
+    let signed_in = login(&app, "tina", "a long enough password").await;
+    assert_eq!((signed_in.status, signed_in.json()["role"].clone()), (StatusCode::OK, json!("technician")));
+    app.post("/v1/users", &ada, &new).await.problem(StatusCode::CONFLICT);
+    app.post("/v1/users", &app.token("dana"), &new).await.problem(StatusCode::FORBIDDEN);
+
+    let mut wrong_role = new.clone();
+    (wrong_role["username"], wrong_role["role"]) = (json!("tim"), json!("supervisor"));
+    assert_eq!(app.post("/v1/users", &ada, &wrong_role).await.error_fields(), ["role"]);
+    let short = json!({ "username": "tim", "role": "dispatcher", "password": "short" });
+    assert_eq!(app.post("/v1/users", &ada, &short).await.error_fields(), ["password"]);
+
+    let users = app.get("/v1/users", &ada).await.json();
+    let names: Vec<&str> = users["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ada", "dana", "sam", "tess", "tina", "tom"]);
+    app.get("/v1/users", &app.token("sam")).await.problem(StatusCode::FORBIDDEN);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn deactivation_role_change_and_password_reset_are_audited(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let tom = app.user_id("tom");
+
+    let off = patch(&app, "ada", &tom, &json!({ "active": false })).await;
+    assert_eq!(off.json()["active"], false, "{}", off.text());
+    login(&app, "tom", common::PASSWORD).await.problem(StatusCode::UNAUTHORIZED);
+
+    let changed = patch(&app, "ada", &tom, &json!({ "active": true, "role": "dispatcher", "display_name": "Tom Reyes",
+                                                      "password": "a brand new passphrase" }))
+        .await
+        .json();
+    assert_eq!((changed["role"].as_str(), changed["display_name"].as_str()), (Some("dispatcher"), Some("Tom Reyes")));
+    login(&app, "tom", common::PASSWORD).await.problem(StatusCode::UNAUTHORIZED);
+    assert_eq!(login(&app, "tom", "a brand new passphrase").await.json()["role"], "dispatcher");
+
+    let actions = audit_actions(&app, &tom);
+    let updates: Vec<&Value> = actions.iter().filter(|(a, _)| a == "user.updated").map(|(_, d)| d).collect();
+    assert_eq!(updates.len(), 2);
+    assert_eq!(updates[0]["changed"], json!(["active"]));
+    assert_eq!(updates[1]["changed"], json!(["display_name", "role", "active", "password"]));
+    assert!(!actions.iter().any(|(_, d)| d.to_string().contains("passphrase")), "the password is never audited");
+
+    let ada = app.user_id("ada");
+    patch(&app, "ada", &ada, &json!({ "active": false })).await.problem(StatusCode::CONFLICT);
+    patch(&app, "ada", &ada, &json!({ "role": "dispatcher" })).await.problem(StatusCode::CONFLICT);
+    patch(&app, "dana", &tom, &json!({ "active": false })).await.problem(StatusCode::FORBIDDEN);
+    let nobody = uuid::Uuid::new_v4().to_string();
+    patch(&app, "ada", &nobody, &json!({ "active": false })).await.problem(StatusCode::NOT_FOUND);
+    assert_eq!(patch(&app, "ada", &tom, &json!({ "enabled": false })).await.error_fields(), ["enabled"]);
+}
