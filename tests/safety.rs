@@ -119,12 +119,13 @@ async fn pending_retraining_gates_the_template_until_proven(#[values(Sqlite, Pos
     let done = app
         .post(&done_path, &app.token("sam"), &json!({ "note": "toolbox talk on tightness testing, observed test" }))
         .await;
-    assert_eq!(done.json()["status"], "trained");
+    assert_eq!((done.json()["status"].as_str(), done.json()["trained_by"].as_str()), (Some("trained"), Some("sam")));
 
     let signed = sign(&app, "tess", &issued_before, &["work-area-tidy"]).await;
     assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
     let after = &items(&app.get("/v1/retraining", &app.token("sam")).await)[0];
     assert_eq!(after["status"], "effective", "the failed item passed on the next sign-off");
+    assert_eq!((after["technician"].as_str(), after["trained_by"].as_str()), (Some("tess"), Some("sam")));
 }
 
 #[rstest]

@@ -70,10 +70,15 @@ async fn deactivation_role_change_and_password_reset_are_audited(#[values(Sqlite
     assert_eq!(off.json()["active"], false, "{}", off.text());
     login(&app, "tom", common::PASSWORD).await.problem(StatusCode::UNAUTHORIZED);
 
-    let changed = patch(&app, "ada", &tom, &json!({ "active": true, "role": "dispatcher", "display_name": "Tom Reyes",
-                                                      "password": "a brand new passphrase" }))
-        .await
-        .json();
+    let changed = patch(
+        &app,
+        "ada",
+        &tom,
+        &json!({ "active": true, "role": "dispatcher", "display_name": "Tom Reyes",
+                                                      "password": "a brand new passphrase" }),
+    )
+    .await
+    .json();
     assert_eq!((changed["role"].as_str(), changed["display_name"].as_str()), (Some("dispatcher"), Some("Tom Reyes")));
     login(&app, "tom", common::PASSWORD).await.problem(StatusCode::UNAUTHORIZED);
     assert_eq!(login(&app, "tom", "a brand new passphrase").await.json()["role"], "dispatcher");

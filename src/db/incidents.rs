@@ -154,6 +154,18 @@ pub fn update_at_revision(
     Ok(updated == 1)
 }
 
+/// The technician of each of these incidents (incident id → technician's user id), in one query.
+pub fn technicians(
+    conn: &mut DbConnection,
+    incident_ids: &[&str],
+) -> QueryResult<std::collections::HashMap<String, String>> {
+    let rows: Vec<(String, String)> = incidents::table
+        .filter(incidents::id.eq_any(incident_ids))
+        .select((incidents::id, incidents::technician_id))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 pub fn username(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<String>> {
     users::table.find(user_id).select(users::username).first(conn).optional()
 }

@@ -25,6 +25,27 @@ fn username(conn: &mut DbConnection, id: Option<&str>) -> Result<Option<String>,
     })
 }
 
+/// Usernames of the users a page of rows mentions, looked up in one query.
+struct Names(std::collections::HashMap<String, String>);
+
+impl Names {
+    fn load<'a>(conn: &mut DbConnection, ids: impl IntoIterator<Item = Option<&'a str>>) -> Result<Self, ApiError> {
+        let mut ids: Vec<&str> = ids.into_iter().flatten().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(Self(db::users::usernames(conn, &ids)?))
+    }
+
+    fn of(&self, id: Option<&str>) -> Option<String> {
+        id.and_then(|id| self.0.get(id).cloned())
+    }
+}
+
+/// The one item of a single-row page.
+fn only<T>(mut items: Vec<T>) -> Result<T, ApiError> {
+    items.pop().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a row vanished while it was read")))
+}
+
 fn json_list<T: serde::de::DeserializeOwned>(raw: &str) -> Result<Vec<T>, ApiError> {
     serde_json::from_str(raw).map_err(|e| ApiError::Internal(e.into()))
 }
@@ -48,16 +69,28 @@ pub struct VisitResponse {
     note: Option<String>,
 }
 
-fn visit_response(
+/// Visits with the technician involved in each incident (two queries for the page).
+fn visit_responses(
     conn: &mut DbConnection,
-    row: MakeSafeVisitRow,
+    rows: Vec<MakeSafeVisitRow>,
     now: DateTime<Utc>,
-) -> Result<VisitResponse, ApiError> {
-    let incident = db::incidents::find(conn, &row.incident_id)?;
-    let involved = username(conn, incident.as_ref().map(|i| i.technician_id.as_str()))?;
+) -> Result<Vec<VisitResponse>, ApiError> {
+    let incident_ids: Vec<&str> = rows.iter().map(|r| r.incident_id.as_str()).collect();
+    let technicians = db::incidents::technicians(conn, &incident_ids)?;
+    let names = Names::load(conn, technicians.values().map(|t| Some(t.as_str())))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let involved = names.of(technicians.get(&row.incident_id).map(String::as_str));
+            visit_response(row, involved, now)
+        })
+        .collect())
+}
+
+fn visit_response(row: MakeSafeVisitRow, involved: Option<String>, now: DateTime<Utc>) -> VisitResponse {
     let time_left = (row.due_at.and_utc() - now).num_seconds();
     let open = row.status == "open" || row.status == "assigned";
-    Ok(VisitResponse {
+    VisitResponse {
         id: row.id,
         incident_id: row.incident_id,
         checklist_key: row.checklist_key,
@@ -70,7 +103,7 @@ fn visit_response(
         outcome: row.outcome,
         signoff_id: row.signoff_id,
         note: row.note,
-    })
+    }
 }
 
 #[derive(Deserialize)]
@@ -93,10 +126,8 @@ pub async fn visits(
         .run(move |conn| {
             let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
             let now = app.clock.now();
-            db::safety::visits(conn, &wanted)?
-                .into_iter()
-                .map(|row| visit_response(conn, row, now))
-                .collect::<Result<Vec<_>, _>>()
+            let rows = db::safety::visits(conn, &wanted)?;
+            visit_responses(conn, rows, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
@@ -126,7 +157,7 @@ pub async fn assign_visit(
             let now = app.clock.now();
             let row =
                 workflows::safety::assign_make_safe(conn, &id, &technician, override_reason.as_deref(), &actor, now)?;
-            visit_response(conn, row, now)
+            only(visit_responses(conn, vec![row], now)?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(visit))
@@ -197,15 +228,13 @@ pub async fn audit_file(
             let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
             let pinned = app.catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| ApiError::NotFound("no checklist".to_owned()))?;
             let checklist: serde_json::Value = serde_json::from_slice(&pinned.body).map_err(anyhow::Error::from)?;
-            let make_safe = db::safety::visit_for_incident(conn, &id)?.map(|v| visit_response(conn, v, now)).transpose()?;
+            let make_safe = db::safety::visit_for_incident(conn, &id)?.map(|v| visit_responses(conn, vec![v], now).and_then(only)).transpose()?;
             let earlier_incidents = db::safety::technician_incidents(conn, &incident.technician_id, &id)?
                 .into_iter()
                 .map(|i| serde_json::json!({ "id": i.id, "severity": i.severity, "checklist_key": i.checklist_key, "reported_at": i.reported_at.and_utc(), "repeat": i.is_repeat }))
                 .collect();
-            let retraining = db::safety::retraining_list(conn, Some(&incident.technician_id))?
-                .into_iter()
-                .map(|r| retraining_response(conn, r))
-                .collect::<Result<Vec<_>, _>>()?;
+            let retraining = db::safety::retraining_list(conn, Some(&incident.technician_id))?;
+            let retraining = retraining_responses(conn, retraining)?;
             let disciplinary_outcomes = db::safety::cases(conn, Some(&incident.technician_id))?
                 .into_iter()
                 .filter(|c| c.status == "decided")
@@ -304,10 +333,18 @@ pub struct RetrainingResponse {
     note: Option<String>,
 }
 
-fn retraining_response(conn: &mut DbConnection, row: RetrainingRow) -> Result<RetrainingResponse, ApiError> {
+fn retraining_responses(
+    conn: &mut DbConnection,
+    rows: Vec<RetrainingRow>,
+) -> Result<Vec<RetrainingResponse>, ApiError> {
+    let names = Names::load(conn, rows.iter().flat_map(|r| [Some(r.technician_id.as_str()), r.trained_by.as_deref()]))?;
+    rows.into_iter().map(|row| retraining_response(row, &names)).collect()
+}
+
+fn retraining_response(row: RetrainingRow, names: &Names) -> Result<RetrainingResponse, ApiError> {
     Ok(RetrainingResponse {
-        technician: username(conn, Some(&row.technician_id))?,
-        trained_by: username(conn, row.trained_by.as_deref())?,
+        technician: names.of(Some(&row.technician_id)),
+        trained_by: names.of(row.trained_by.as_deref()),
         item_ids: json_list(&row.item_ids)?,
         id: row.id,
         incident_id: row.incident_id,
@@ -332,10 +369,8 @@ pub async fn retraining(state: web::Data<AppState>, user: AuthUser) -> Result<Ht
     let items = state
         .db
         .run(move |conn| {
-            db::safety::retraining_list(conn, own.as_deref())?
-                .into_iter()
-                .map(|r| retraining_response(conn, r))
-                .collect::<Result<Vec<_>, _>>()
+            let rows = db::safety::retraining_list(conn, own.as_deref())?;
+            retraining_responses(conn, rows)
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
@@ -360,7 +395,7 @@ pub async fn training_done(
         .db
         .run(move |conn| {
             let row = workflows::safety::record_training(conn, &id, note.trim(), &actor, app.clock.now())?;
-            retraining_response(conn, row)
+            only(retraining_responses(conn, vec![row])?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(row))
@@ -389,7 +424,23 @@ struct CaseResponse {
     prior_safety_incidents: Option<Vec<serde_json::Value>>,
 }
 
-fn case_response(conn: &mut DbConnection, row: DisciplinaryRow, with_history: bool) -> Result<CaseResponse, ApiError> {
+fn case_responses(
+    conn: &mut DbConnection,
+    rows: Vec<DisciplinaryRow>,
+    with_history: bool,
+) -> Result<Vec<CaseResponse>, ApiError> {
+    let people =
+        rows.iter().flat_map(|r| [Some(r.technician_id.as_str()), r.proposed_by.as_deref(), r.approved_by.as_deref()]);
+    let names = Names::load(conn, people)?;
+    rows.into_iter().map(|row| case_response(conn, row, &names, with_history)).collect()
+}
+
+fn case_response(
+    conn: &mut DbConnection,
+    row: DisciplinaryRow,
+    names: &Names,
+    with_history: bool,
+) -> Result<CaseResponse, ApiError> {
     let prior = if with_history {
         Some(
             db::safety::technician_incidents(conn, &row.technician_id, &row.incident_id)?
@@ -402,9 +453,9 @@ fn case_response(conn: &mut DbConnection, row: DisciplinaryRow, with_history: bo
         None
     };
     Ok(CaseResponse {
-        technician: username(conn, Some(&row.technician_id))?,
-        proposed_by: username(conn, row.proposed_by.as_deref())?,
-        approved_by: username(conn, row.approved_by.as_deref())?,
+        technician: names.of(Some(&row.technician_id)),
+        proposed_by: names.of(row.proposed_by.as_deref()),
+        approved_by: names.of(row.approved_by.as_deref()),
         system_factors: json_list(&row.system_factors)?,
         id: row.id,
         incident_id: row.incident_id,
@@ -436,10 +487,8 @@ pub async fn cases(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRes
     let items = state
         .db
         .run(move |conn| {
-            db::safety::cases(conn, own.as_deref())?
-                .into_iter()
-                .map(|c| case_response(conn, c, false))
-                .collect::<Result<Vec<_>, _>>()
+            let rows = db::safety::cases(conn, own.as_deref())?;
+            case_responses(conn, rows, false)
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
@@ -458,7 +507,7 @@ pub async fn case(
             let row = db::safety::case(conn, &id)?
                 .filter(|c| own.as_ref().is_none_or(|t| *t == c.technician_id))
                 .ok_or_else(|| ApiError::NotFound(format!("no disciplinary case {id}")))?;
-            case_response(conn, row, true)
+            only(case_responses(conn, vec![row], true)?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(case))
@@ -499,7 +548,7 @@ async fn step(
         .db
         .run(move |conn| {
             let row = workflows::safety::case_step(conn, &id, step, &actor, role, app.clock.now())?;
-            case_response(conn, row, false)
+            only(case_responses(conn, vec![row], false)?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(case))
