@@ -98,3 +98,26 @@ async fn deactivation_role_change_and_password_reset_are_audited(#[values(Sqlite
     patch(&app, "ada", &nobody, &json!({ "active": false })).await.problem(StatusCode::NOT_FOUND);
     assert_eq!(patch(&app, "ada", &tom, &json!({ "enabled": false })).await.error_fields(), ["enabled"]);
 }
+
+#[rstest]
+#[actix_web::test]
+async fn tokens_of_deactivated_or_regraded_users_no_longer_change_anything(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let app = spawn_app!(backend);
+    let (dana_token, tom_token) = (app.token("dana"), app.token("tom"));
+    let tom_job = app.issue_job("tom", "broadband-install").await;
+
+    patch(&app, "ada", &app.user_id("dana"), &json!({ "active": false })).await;
+    let refused = app.post("/v1/jobs", &dana_token, &common::job_body("tess", "broadband-install")).await;
+    assert_eq!(refused.problem(StatusCode::UNAUTHORIZED)["detail"], "this account is not active");
+    let read = app.get("/v1/incidents", &dana_token).await;
+    assert_eq!(read.status, StatusCode::OK, "reads trust the token until it expires: {}", read.text());
+
+    patch(&app, "ada", &app.user_id("tom"), &json!({ "role": "dispatcher" })).await;
+    let failure = json!({ "id": uuid::Uuid::new_v4(), "job_id": tom_job["id"], "description": "router left in the hallway" });
+    let stale = app.post("/v1/failures", &tom_token, &failure).await;
+    assert_eq!(stale.problem(StatusCode::UNAUTHORIZED)["detail"], "your role has changed; sign in again");
+    let fresh = app.post("/v1/failures", &app.token("tom"), &failure).await;
+    assert_eq!(fresh.status, StatusCode::CREATED, "a new token carries the new role: {}", fresh.text());
+}

@@ -4,9 +4,8 @@ pub mod links;
 pub mod password;
 pub mod token;
 
-use std::future::{Ready, ready};
-
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -65,10 +64,10 @@ impl AuthUser {
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        Box::pin(current(req.clone(), authenticate(req)))
     }
 }
 
@@ -131,20 +130,44 @@ impl<R: RoleSet> std::ops::Deref for Require<R> {
 
 impl<R: RoleSet> FromRequest for Require<R> {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|user| {
+        let user = authenticate(req).and_then(|user| {
             user.require(R::ROLES)?;
-            Ok(Self(user, std::marker::PhantomData))
-        }))
+            Ok(user)
+        });
+        let current = current(req.clone(), user);
+        Box::pin(async move { Ok(Self(current.await?, std::marker::PhantomData)) })
     }
 }
 
+/// Changes are made only by users who are still active in the role their token names: a
+/// deactivated user, or one whose role changed, must sign in again before changing anything.
+/// Reads (GET, HEAD) trust the token until it expires, so serving a pinned checklist stays free of
+/// database work.
+async fn current(req: HttpRequest, user: Result<AuthUser, ApiError>) -> Result<AuthUser, ApiError> {
+    let user = user?;
+    if req.method().is_safe() {
+        return Ok(user);
+    }
+    let state = app_state(&req)?;
+    let id = user.id.clone();
+    let row = state.db.run(move |conn| Ok(crate::db::users::by_id(conn, &id)?)).await?;
+    match row {
+        Some(row) if row.active && row.role == user.role.as_str() => Ok(user),
+        Some(row) if row.active => Err(ApiError::Unauthorized("your role has changed; sign in again".to_owned())),
+        _ => Err(ApiError::Unauthorized("this account is not active".to_owned())),
+    }
+}
+
+fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))
+}
+
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))?;
+    let state = app_state(req)?;
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
