@@ -115,7 +115,8 @@ async fn tokens_of_deactivated_or_regraded_users_no_longer_change_anything(
     assert_eq!(read.status, StatusCode::OK, "reads trust the token until it expires: {}", read.text());
 
     patch(&app, "ada", &app.user_id("tom"), &json!({ "role": "dispatcher" })).await;
-    let failure = json!({ "id": uuid::Uuid::new_v4(), "job_id": tom_job["id"], "description": "router left in the hallway" });
+    let failure =
+        json!({ "id": uuid::Uuid::new_v4(), "job_id": tom_job["id"], "description": "router left in the hallway" });
     let stale = app.post("/v1/failures", &tom_token, &failure).await;
     assert_eq!(stale.problem(StatusCode::UNAUTHORIZED)["detail"], "your role has changed; sign in again");
     let fresh = app.post("/v1/failures", &app.token("tom"), &failure).await;
