@@ -50,7 +50,7 @@ pub struct OutboxSettings {
     /// The sender of customer emails, e.g. `Northside Heating <care@northside.example>`.
     pub email_from: String,
     pub webhook: Option<WebhookTarget>,
-    /// Write messages to the service log (the demo's channel, and the fallback with no other).
+    /// Deliver to the service log what no other channel reaches (the demo's channel).
     pub log: bool,
     /// How long a worker's claim on a message lasts; a dead worker's claims are retaken after it.
     pub lease: chrono::Duration,

@@ -103,7 +103,7 @@ struct ServeArgs {
     /// The webhook's HMAC secret (`whsec_<base64>` or at least 24 characters).
     #[arg(long, env = "FIELDPROOF_WEBHOOK_SECRET", hide_env_values = true)]
     webhook_secret: Option<String>,
-    /// Also write customer messages to the log (always, when no email or webhook is configured).
+    /// Deliver to the service log the messages no email or webhook reaches (on when neither is configured).
     #[arg(long, env = "FIELDPROOF_MESSAGE_LOG")]
     message_log: bool,
     /// Outbox workers in this instance (0: this instance only serves HTTP).
