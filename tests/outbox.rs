@@ -36,8 +36,9 @@ struct Mail {
 #[derive(Default)]
 struct Mailbox {
     mails: Vec<Mail>,
-    /// Refuse the next this-many recipients with a temporary failure (450).
+    /// Refuse the next this-many recipients, with `reject_code` (450: try later; 550: no such mailbox).
     reject: usize,
+    reject_code: u16,
     rejected: usize,
 }
 
@@ -54,7 +55,8 @@ impl mailin_embedded::Handler for SmtpHandler {
         if mailbox.reject > 0 {
             mailbox.reject -= 1;
             mailbox.rejected += 1;
-            return mailin_embedded::Response::custom(450, "mailbox busy, try again later".to_owned());
+            let why = if mailbox.reject_code >= 500 { "no such mailbox" } else { "mailbox busy, try again later" };
+            return mailin_embedded::Response::custom(mailbox.reject_code, why.to_owned());
         }
         mailin_embedded::response::OK
     }
@@ -83,9 +85,13 @@ struct SmtpReceiver {
 
 impl SmtpReceiver {
     fn start(reject_first: usize) -> Self {
+        Self::refusing(reject_first, 450)
+    }
+
+    fn refusing(reject_first: usize, reject_code: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("smtp://{}", listener.local_addr().unwrap());
-        let mailbox = Arc::new(Mutex::new(Mailbox { reject: reject_first, ..Mailbox::default() }));
+        let mailbox = Arc::new(Mutex::new(Mailbox { reject: reject_first, reject_code, ..Mailbox::default() }));
         let handler = SmtpHandler { mailbox: mailbox.clone(), to: Vec::new(), data: Vec::new() };
         let mut server = mailin_embedded::Server::new(handler);
         server.with_name("receiver.test").with_num_threads(32).with_tcp_listener(listener);
@@ -132,6 +138,8 @@ struct Hook {
 struct Hooks {
     received: Vec<Hook>,
     fail: usize,
+    /// The status of a refusal (default 503).
+    fail_status: u16,
 }
 
 async fn receive_hook(req: HttpRequest, body: web::Bytes, hooks: web::Data<Mutex<Hooks>>) -> HttpResponse {
@@ -146,7 +154,8 @@ async fn receive_hook(req: HttpRequest, body: web::Bytes, hooks: web::Data<Mutex
         body: String::from_utf8_lossy(&body).into_owned(),
         accepted,
     });
-    if accepted { HttpResponse::NoContent().finish() } else { HttpResponse::ServiceUnavailable().finish() }
+    let refusal = StatusCode::from_u16(hooks.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    if accepted { HttpResponse::NoContent().finish() } else { HttpResponse::build(refusal).finish() }
 }
 
 struct WebhookReceiver {
@@ -156,9 +165,13 @@ struct WebhookReceiver {
 
 impl WebhookReceiver {
     fn start(fail_first: usize) -> Self {
+        Self::refusing(fail_first, 503)
+    }
+
+    fn refusing(fail_first: usize, fail_status: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-        let hooks = web::Data::new(Mutex::new(Hooks { fail: fail_first, ..Hooks::default() }));
+        let hooks = web::Data::new(Mutex::new(Hooks { fail: fail_first, fail_status, ..Hooks::default() }));
         let data = hooks.clone();
         let server =
             HttpServer::new(move || App::new().app_data(data.clone()).route("/hooks", web::post().to(receive_hook)))
@@ -386,4 +399,45 @@ async fn a_message_is_written_only_with_its_change_and_a_given_up_one_can_be_que
     let smtp = SmtpReceiver::start(0);
     assert_eq!(worker(&app, settings(Some(&smtp.url), None)).run_once().await.unwrap(), pass(1, 1, 0, 0));
     assert_eq!(smtp.mails().len(), 1);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_mailbox_refused_for_good_is_given_up_at_once_for_a_person_to_fix(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let app = spawn_app!(backend);
+    let smtp = SmtpReceiver::refusing(usize::MAX, 550);
+    let case = recovery_case(&app, json!([])).await;
+    apologise(&app, &case).await;
+    let outbox = worker(&app, settings(Some(&smtp.url), None));
+    assert_eq!(outbox.run_once().await.unwrap(), pass(1, 0, 0, 1), "no retries for a permanent refusal");
+    let failed = &messages(&app, &case).await[0];
+    assert_eq!((failed["status"].as_str(), failed["attempts"].as_i64()), (Some("failed"), Some(1)));
+    assert!(failed["last_error"].as_str().unwrap().contains("550"), "{failed}");
+    app.state.clock.advance(TimeDelta::hours(6));
+    assert_eq!(outbox.run_once().await.unwrap(), pass(0, 0, 0, 0));
+    assert_eq!(smtp.rejected(), 1);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_webhook_rate_limit_is_retried_but_a_rejected_request_is_given_up(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let app = spawn_app!(backend);
+    let limited = WebhookReceiver::refusing(1, 429);
+    let case = recovery_case(&app, json!(["prefers text messages"])).await;
+    apologise(&app, &case).await;
+    let outbox = worker(&app, settings(None, Some(&limited)));
+    assert_eq!(outbox.run_once().await.unwrap(), pass(1, 0, 1, 0), "429: try again later");
+    app.state.clock.advance(TimeDelta::seconds(31));
+    assert_eq!(outbox.run_once().await.unwrap(), pass(1, 1, 0, 0));
+
+    let rejecting = WebhookReceiver::refusing(usize::MAX, 400);
+    let other = recovery_case(&app, json!(["prefers text messages"])).await;
+    apologise(&app, &other).await;
+    let outbox = worker(&app, settings(None, Some(&rejecting)));
+    assert_eq!(outbox.run_once().await.unwrap(), pass(1, 0, 0, 1), "400: the request itself is wrong");
+    assert_eq!(messages(&app, &other).await[0]["last_error"], "webhook answered 400 Bad Request");
 }

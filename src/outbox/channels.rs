@@ -22,6 +22,25 @@ pub struct Delivered {
     pub recipient: String,
 }
 
+/// Why a delivery failed, and whether trying again could help.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub reason: String,
+    /// The receiver refused for good (an unknown mailbox, a 4xx from the webhook): retrying cannot
+    /// help, so the message is given up at once for a person to look at.
+    pub permanent: bool,
+}
+
+impl Failure {
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), permanent: false }
+    }
+
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), permanent: true }
+    }
+}
+
 pub struct Channels {
     email: Option<Email>,
     webhook: Option<Webhook>,
@@ -86,7 +105,7 @@ impl Channels {
         message: &MessageRow,
         customer: &CustomerRow,
         now: DateTime<Utc>,
-    ) -> Result<Delivered, String> {
+    ) -> Result<Delivered, Failure> {
         let email_address = customer.email.as_deref().filter(|e| !e.trim().is_empty());
         let prefers_texts = prefers_texts(customer);
         match (&self.email, &self.webhook, email_address) {
@@ -102,7 +121,11 @@ impl Channels {
                 );
                 Ok(Delivered { channel: "log", recipient: customer.name.clone() })
             }
-            _ => Err(format!("no configured channel reaches this customer (channels: {})", self.describe())),
+            // Transient: the operator may yet configure a channel that reaches them.
+            _ => Err(Failure::transient(format!(
+                "no configured channel reaches this customer (channels: {})",
+                self.describe()
+            ))),
         }
     }
 }
@@ -117,8 +140,10 @@ fn prefers_texts(customer: &CustomerRow) -> bool {
 }
 
 impl Email {
-    async fn send(&self, message: &MessageRow, address: &str) -> Result<Delivered, String> {
-        let to: Mailbox = address.parse().map_err(|e| format!("the customer's email `{address}` is not valid: {e}"))?;
+    async fn send(&self, message: &MessageRow, address: &str) -> Result<Delivered, Failure> {
+        let to: Mailbox = address
+            .parse()
+            .map_err(|e| Failure::permanent(format!("the customer's email `{address}` is not valid: {e}")))?;
         let domain = self.from.email.domain().to_owned();
         let email = Message::builder()
             .from(self.from.clone())
@@ -128,8 +153,11 @@ impl Email {
             .message_id(Some(format!("<{}@{domain}>", message.dedup_key)))
             .header(ContentType::TEXT_PLAIN)
             .body(message.body.clone())
-            .map_err(|e| format!("cannot build the email: {e}"))?;
-        self.transport.send(email).await.map_err(|e| format!("SMTP: {e}"))?;
+            .map_err(|e| Failure::permanent(format!("cannot build the email: {e}")))?;
+        self.transport.send(email).await.map_err(|e| {
+            let reason = format!("SMTP: {e}");
+            if e.is_permanent() { Failure::permanent(reason) } else { Failure::transient(reason) }
+        })?;
         Ok(Delivered { channel: "email", recipient: address.to_owned() })
     }
 }
@@ -142,7 +170,7 @@ impl Webhook {
         message: &MessageRow,
         customer: &CustomerRow,
         now: DateTime<Utc>,
-    ) -> Result<Delivered, String> {
+    ) -> Result<Delivered, Failure> {
         let body = json!({
             "type": "customer.message",
             "message_id": message.id,
@@ -172,10 +200,13 @@ impl Webhook {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("webhook: {e}"))?;
+            .map_err(|e| Failure::transient(format!("webhook: {e}")))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("webhook answered {status}"));
+            let reason = format!("webhook answered {status}");
+            // A 4xx says the request itself is wrong (except timeouts and rate limits): it will not improve.
+            let permanent = status.is_client_error() && ![408, 429].contains(&status.as_u16());
+            return Err(if permanent { Failure::permanent(reason) } else { Failure::transient(reason) });
         }
         let recipient =
             customer.phone.clone().or_else(|| customer.email.clone()).unwrap_or_else(|| customer.id.clone());

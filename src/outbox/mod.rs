@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::join_all;
 use serde_json::json;
 
-pub use channels::{Channels, Delivered};
+pub use channels::{Channels, Delivered, Failure};
 
 use crate::clock::Clock;
 use crate::config::OutboxSettings;
@@ -99,18 +99,22 @@ impl Outbox {
         Ok(pass)
     }
 
-    async fn attempt(&self, message: &MessageRow, customer: Option<&CustomerRow>) -> Result<Delivered, String> {
-        let customer = customer.ok_or_else(|| format!("customer {} not found", message.customer_id))?;
+    async fn attempt(&self, message: &MessageRow, customer: Option<&CustomerRow>) -> Result<Delivered, Failure> {
+        let customer =
+            customer.ok_or_else(|| Failure::permanent(format!("customer {} not found", message.customer_id)))?;
         // why: a server that stalls mid-conversation must not hold the claim (or the pass) for ever.
         let delivery = self.channels.deliver(message, customer, self.clock.now());
         tokio::time::timeout(self.settings.timeout, delivery)
             .await
-            .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.settings.timeout)))
+            .unwrap_or_else(|_| Err(Failure::transient(format!("no answer within {:?}", self.settings.timeout))))
     }
 
-    async fn record(&self, message: MessageRow, outcome: Result<Delivered, String>) -> Result<Outcome, ApiError> {
+    async fn record(&self, message: MessageRow, outcome: Result<Delivered, Failure>) -> Result<Outcome, ApiError> {
         let now = self.clock.now();
-        let retry_at = retry_at(&self.settings, message.attempts, now);
+        let retry_at = match &outcome {
+            Err(failure) if failure.permanent => None,
+            _ => retry_at(&self.settings, message.attempts, now),
+        };
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
@@ -134,13 +138,13 @@ impl Outbox {
                             }
                             Ok(Outcome::Delivered)
                         }
-                        Err(error) => {
-                            tracing::warn!(message = %message.id, attempts = message.attempts, %error, "delivery failed");
+                        Err(Failure { reason: error, permanent }) => {
+                            tracing::warn!(message = %message.id, attempts = message.attempts, %error, permanent, "delivery failed");
                             db::outbox::mark_attempt_failed(conn, &message.id, &error, retry_at.map(|t| t.naive_utc()))?;
                             if retry_at.is_some() {
                                 return Ok(Outcome::Retrying);
                             }
-                            let details = json!({ "dedup_key": message.dedup_key, "error": error });
+                            let details = json!({ "dedup_key": message.dedup_key, "error": error, "permanent": permanent });
                             audit(conn, &service, "message.given_up", ("message", &message.id), details, now)?;
                             Ok(Outcome::GivenUp)
                         }
