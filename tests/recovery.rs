@@ -328,3 +328,29 @@ async fn fix_visit_closes_by_signoff_and_the_explanation_follows_within_a_day(
         app.get(&format!("/v1/incidents/{}", graded["incident_id"].as_str().unwrap()), &app.token("sam")).await.json();
     assert!(history["history"].as_array().unwrap().iter().any(|h| h["action"] == "incident.root_cause"));
 }
+
+#[rstest]
+#[actix_web::test]
+async fn the_case_list_pages_by_deadline_without_gaps_or_repeats(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let mut reported = Vec::new();
+    for note in ["router left in the hallway", "cables left untidy", "engineer was two hours late"] {
+        reported.push(report(&app, note).await["incident_id"].as_str().unwrap().to_owned());
+        app.state.clock.advance(TimeDelta::minutes(1));
+    }
+    reported.push(report(&app, "no internet since the install").await["incident_id"].as_str().unwrap().to_owned());
+    let dana = app.token("dana");
+    let mut seen = Vec::new();
+    let mut path = "/v1/recovery-cases?limit=3".to_owned();
+    loop {
+        let page = app.get(&path, &dana).await.json();
+        seen.extend(page["items"].as_array().unwrap().iter().map(|c| c["incident_id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/recovery-cases?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, reported, "soonest deadline first, each case once");
+    assert_eq!(app.get("/v1/recovery-cases?cursor=yesterday", &dana).await.error_fields(), ["cursor"]);
+    assert_eq!(app.get("/v1/recovery-cases?limit=0", &dana).await.error_fields(), ["limit"]);
+}

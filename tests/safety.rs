@@ -73,6 +73,11 @@ async fn safety_critical_grade_opens_the_whole_follow_up_once(#[values(Sqlite, P
     assert_eq!(visits[0]["checklist_key"], "make-safe-gas");
     assert_eq!(visits[0]["time_left_seconds"], 4 * 3600, "due within the default 4 hours");
     assert_eq!(visits[0]["technician_involved"], "tess");
+    let one = app.get("/v1/make-safe-visits?limit=1", &app.token("dana")).await.json();
+    let cursor = one["next_cursor"].as_str().expect("a full page has a next cursor");
+    let rest = app.get(&format!("/v1/make-safe-visits?limit=1&cursor={cursor}"), &app.token("dana")).await.json();
+    assert_eq!((rest["items"].as_array().unwrap().len(), &rest["next_cursor"]), (0, &Value::Null));
+    assert_eq!(app.get("/v1/make-safe-visits?limit=501", &app.token("dana")).await.error_fields(), ["limit"]);
 
     let retraining = items(&app.get("/v1/retraining", &app.token("sam")).await);
     assert_eq!(retraining.len(), 1);

@@ -66,8 +66,15 @@ pub fn for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<O
 /// A case as the dispatcher's list shows it: with its incident's grade and the customer's feedback.
 pub type CaseView = (RecoveryCaseRow, String, Option<FeedbackRow>);
 
-/// Cases in `statuses` (or the one case `only`), soonest due first, with what the list shows beside them.
-pub fn views(conn: &mut DbConnection, statuses: &[&str], only: Option<&str>) -> QueryResult<Vec<CaseView>> {
+/// Cases in `statuses` (or the one case `only`), soonest due first after `after` (deadline, id), at
+/// most `limit`, with what the list shows beside them.
+pub fn views(
+    conn: &mut DbConnection,
+    statuses: &[&str],
+    only: Option<&str>,
+    after: Option<&(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<CaseView>> {
     let mut query = recovery_cases::table
         .inner_join(incidents::table.on(incidents::id.eq(recovery_cases::incident_id)))
         .left_join(feedback_requests::table.on(feedback_requests::recovery_case_id.eq(recovery_cases::id)))
@@ -80,7 +87,12 @@ pub fn views(conn: &mut DbConnection, statuses: &[&str], only: Option<&str>) -> 
     if let Some(id) = only {
         query = query.filter(recovery_cases::id.eq(id.to_owned()));
     }
-    query.load(conn)
+    if let Some((due, id)) = after {
+        query = query.filter(
+            recovery_cases::due_at.gt(*due).or(recovery_cases::due_at.eq(*due).and(recovery_cases::id.gt(id.clone()))),
+        );
+    }
+    query.limit(limit).load(conn)
 }
 
 pub fn for_fix_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<RecoveryCaseRow>> {

@@ -106,12 +106,26 @@ pub fn visit_for_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Optio
 }
 
 /// Visits in `statuses`, soonest due first.
-pub fn visits(conn: &mut DbConnection, statuses: &[&str]) -> QueryResult<Vec<MakeSafeVisitRow>> {
-    make_safe_visits::table
-        .filter(make_safe_visits::status.eq_any(statuses))
+/// Visits in `statuses`, soonest due first after `after` (deadline, id), at most `limit`.
+pub fn visits(
+    conn: &mut DbConnection,
+    statuses: &[&str],
+    after: Option<&(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<MakeSafeVisitRow>> {
+    let mut query = make_safe_visits::table
+        .filter(make_safe_visits::status.eq_any(statuses.to_vec()))
         .order((make_safe_visits::due_at.asc(), make_safe_visits::id.asc()))
         .select(MakeSafeVisitRow::as_select())
-        .load(conn)
+        .into_boxed();
+    if let Some((due, id)) = after {
+        query = query.filter(
+            make_safe_visits::due_at
+                .gt(*due)
+                .or(make_safe_visits::due_at.eq(*due).and(make_safe_visits::id.gt(id.clone()))),
+        );
+    }
+    query.limit(limit).load(conn)
 }
 
 // ---- safety audits ----

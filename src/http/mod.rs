@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod jobs;
 pub mod messages;
 pub mod metrics;
+pub mod page;
 pub mod recovery;
 pub mod safety;
 pub mod signoffs;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::extract::{Query, ValidJson, status_filter};
+use super::page::DuePage;
 use crate::AppState;
 use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require};
 use crate::db::recovery::{CaseView, RecoveryCaseRow};
@@ -115,6 +116,8 @@ fn response((row, severity, feedback): CaseView, now: DateTime<Utc>) -> CaseResp
 pub struct ListQuery {
     /// Comma-separated statuses; default `open`.
     status: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
 }
 
 /// Recovery cases, soonest deadline first.
@@ -123,18 +126,21 @@ pub async fn list(
     _user: Require<IncidentHandlers>,
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let statuses = status_filter(query.0.status, "open", &["open", "recovered", "cancelled"])?;
+    let ListQuery { status, cursor, limit } = query.0;
+    let statuses = status_filter(status, "open", &["open", "recovered", "cancelled"])?;
+    let page = DuePage::parse(cursor.as_deref(), limit)?;
     let app = state.clone();
-    let items = state
+    let (items, next_cursor) = state
         .db
         .run(move |conn| {
             let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
             let now = app.clock.now();
-            let views = db::recovery::views(conn, &wanted, None)?;
-            Ok(views.into_iter().map(|view| response(view, now)).collect::<Vec<_>>())
+            let views = db::recovery::views(conn, &wanted, None, page.after.as_ref(), page.limit)?;
+            let next = page.next(views.len(), views.last().map(|(case, ..)| (case.due_at, case.id.as_str())));
+            Ok((views.into_iter().map(|view| response(view, now)).collect::<Vec<_>>(), next))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items, "next_cursor": next_cursor })))
 }
 
 async fn change(
@@ -150,7 +156,7 @@ async fn change(
         .run(move |conn| {
             let now = app.clock.now();
             let row = work(conn, &app, &id, now)?;
-            let view = db::recovery::views(conn, &[], Some(&row.id))?.pop();
+            let view = db::recovery::views(conn, &[], Some(&row.id), None, 1)?.pop();
             view.map(|view| response(view, now)).ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))
         })
         .await?;

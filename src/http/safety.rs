@@ -8,6 +8,7 @@ use validator::Validate;
 
 use super::extract::{Query, ValidJson, status_filter};
 use super::incidents::{IncidentResponse, expected, response as incident_response, responses as incident_responses};
+use super::page::DuePage;
 use crate::AppState;
 use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require, Role, SafetyOfficers, SafetyReaders};
 use crate::db::safety::{DisciplinaryRow, MakeSafeVisitRow, RetrainingRow};
@@ -111,6 +112,8 @@ fn visit_response(row: MakeSafeVisitRow, involved: Option<String>, now: DateTime
 pub struct VisitQuery {
     /// Comma-separated statuses; default `open,assigned`.
     status: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
 }
 
 /// Make-safe visits, soonest due first: the top of the dispatcher's day.
@@ -119,18 +122,21 @@ pub async fn visits(
     _user: Require<IncidentHandlers>,
     query: Query<VisitQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let statuses = status_filter(query.0.status, "open,assigned", &["open", "assigned", "done", "cancelled"])?;
+    let VisitQuery { status, cursor, limit } = query.0;
+    let statuses = status_filter(status, "open,assigned", &["open", "assigned", "done", "cancelled"])?;
+    let page = DuePage::parse(cursor.as_deref(), limit)?;
     let app = state.clone();
-    let items = state
+    let (items, next_cursor) = state
         .db
         .run(move |conn| {
             let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
             let now = app.clock.now();
-            let rows = db::safety::visits(conn, &wanted)?;
-            visit_responses(conn, rows, now)
+            let rows = db::safety::visits(conn, &wanted, page.after.as_ref(), page.limit)?;
+            let next = page.next(rows.len(), rows.last().map(|v| (v.due_at, v.id.as_str())));
+            Ok((visit_responses(conn, rows, now)?, next))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items, "next_cursor": next_cursor })))
 }
 
 #[derive(Deserialize, Validate)]
