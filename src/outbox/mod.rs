@@ -140,8 +140,15 @@ impl Outbox {
                         }
                         Err(Failure { reason: error, permanent }) => {
                             tracing::warn!(message = %message.id, attempts = message.attempts, %error, permanent, "delivery failed");
-                            db::outbox::mark_attempt_failed(conn, &message.id, &error, retry_at.map(|t| t.naive_utc()))?;
-                            if retry_at.is_some() {
+                            let still_pending = db::outbox::mark_attempt_failed(
+                                conn,
+                                &message.id,
+                                &error,
+                                retry_at.map(|t| t.naive_utc()),
+                            )?;
+                            // Given up only if this worker's failure was the last word (another worker
+                            // may have delivered it after this claim's lease ran out).
+                            if retry_at.is_some() || !still_pending {
                                 return Ok(Outcome::Retrying);
                             }
                             let details = json!({ "dedup_key": message.dedup_key, "error": error, "permanent": permanent });
