@@ -85,6 +85,20 @@ impl Default for OutboxSettings {
     }
 }
 
+impl OutboxSettings {
+    /// Checks what can be checked without a network: the SMTP URL and the sender parse.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.smtp_url {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+                .map_err(|e| anyhow::anyhow!("FIELDPROOF_SMTP_URL is not a valid SMTP URL: {e}"))?;
+        }
+        self.email_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| anyhow::anyhow!("FIELDPROOF_EMAIL_FROM `{}` is not a valid sender: {e}", self.email_from))?;
+        Ok(())
+    }
+}
+
 /// The company's own endpoint (SMS gateway, CRM) for customer messages, signed per Standard Webhooks.
 #[derive(Clone)]
 pub struct WebhookTarget {
@@ -107,6 +121,7 @@ impl WebhookTarget {
             url.starts_with("http://") || url.starts_with("https://"),
             "the webhook URL must start with http:// or https://"
         );
+        reqwest::Url::parse(url).with_context(|| format!("the webhook URL `{url}` is not valid"))?;
         Ok(Self { url: url.to_owned(), secret: key })
     }
 }

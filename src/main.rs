@@ -13,7 +13,7 @@ use fieldproof::auth::Role;
 use fieldproof::catalogue;
 use fieldproof::clock::Clock;
 use fieldproof::config::{self, Settings};
-use fieldproof::db::{DatabaseUrl, Db};
+use fieldproof::db::{Backend, DatabaseUrl, Db};
 use fieldproof::domain::recovery::Policy;
 use fieldproof::domain::rules::RuleSet;
 use fieldproof::outbox::Outbox;
@@ -43,6 +43,8 @@ struct Cli {
 enum Command {
     /// Apply migrations, import the checklist directory and serve the HTTP API.
     Serve(Box<ServeArgs>),
+    /// Validate every `serve` setting, reach the database and the SMTP server, and print what was found.
+    CheckConfig(Box<ServeArgs>),
     /// Apply pending database migrations.
     Migrate,
     /// Validate or import checklist templates.
@@ -138,7 +140,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // One line an operator can read in a deploy log (libpq's messages span several).
+            let message = format!("{err:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
@@ -202,6 +206,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(database, cli.db_pool, *args),
+        Command::CheckConfig(args) => check_config(database, cli.db_pool, &args),
     }
 }
 
@@ -255,23 +260,35 @@ fn import(db: &Db, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()> {
+/// Everything `serve` runs with, read and validated from the flags and environment. Nothing here
+/// needs a database or a runtime, so `check-config` and `serve` share it.
+struct Service {
+    settings: Settings,
+    rules: RuleSet,
+    policy: Policy,
+}
+
+fn service(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::Result<Service> {
     let webhook = match (&args.webhook_url, &args.webhook_secret) {
         (Some(url), Some(secret)) => Some(config::WebhookTarget::new(url, secret)?),
         _ => None,
     };
     let outbox = config::OutboxSettings {
         log: args.message_log || (args.smtp_url.is_none() && webhook.is_none()),
-        smtp_url: args.smtp_url,
-        email_from: args.email_from,
+        smtp_url: args.smtp_url.clone(),
+        email_from: args.email_from.clone(),
         webhook,
         ..config::OutboxSettings::default()
     };
+    outbox.validate()?;
+    args.bind.parse::<std::net::SocketAddr>().with_context(|| {
+        format!("FIELDPROOF_BIND `{}` is not an address and port such as 127.0.0.1:8080", args.bind)
+    })?;
     let settings = Settings {
         jwt: config::JwtSettings {
             secret: config::resolve_jwt_secret(args.jwt_secret.as_deref(), &database)?,
-            issuer: args.jwt_issuer,
-            audience: args.jwt_audience,
+            issuer: args.jwt_issuer.clone(),
+            audience: args.jwt_audience.clone(),
             ttl: chrono::Duration::seconds(i64::from(args.token_ttl)),
         },
         database,
@@ -282,13 +299,19 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
             retraining_within: chrono::Duration::days(i64::from(args.retraining_days)),
         },
         customers: config::CustomerContact {
-            public_url: args.public_url.unwrap_or_else(|| format!("http://{}", args.bind)),
+            public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.bind)),
             feedback_link_ttl: chrono::Duration::days(i64::from(args.feedback_link_days)),
             outbox,
         },
     };
     let rules = read_rules(&args.checklists)?;
     let policy = read_policy(&args.checklists)?;
+    read_templates(&args.checklists)?;
+    Ok(Service { settings, rules, policy })
+}
+
+fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()> {
+    let Service { settings, rules, policy } = service(database, pool, &args)?;
     let db = open(&settings.database, settings.max_connections)?;
     let applied = db.migrate()?;
     tracing::info!(applied = applied.len(), "migrations applied");
@@ -297,23 +320,59 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
         demo::seed(&db)?;
     }
     let state = web::Data::new(AppState::new(db, settings, rules, policy, Clock::System));
-    let outboxes = (0..args.outbox_workers)
-        .map(|_| Outbox::new(state.db.clone(), state.clock.clone(), state.settings.customers.outbox.clone()))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut server = HttpServer::new(move || {
-        App::new().wrap(tracing_actix_web::TracingLogger::default()).configure(configure(state.clone()))
-    });
-    if let Some(workers) = args.workers {
-        server = server.workers(workers);
+    // why: the SMTP pool, the HTTP client and the server's workers start tasks, so they are built
+    // inside the runtime that runs them, not before it exists.
+    actix_web::rt::System::new().block_on(async move {
+        let outboxes = (0..args.outbox_workers)
+            .map(|_| Outbox::new(state.db.clone(), state.clock.clone(), state.settings.customers.outbox.clone()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new().wrap(tracing_actix_web::TracingLogger::default()).configure(configure(app_state.clone()))
+        });
+        if let Some(workers) = args.workers {
+            server = server.workers(workers);
+        }
+        let server = server.bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+        println!("fieldproof listening on http://{}", args.bind);
+        let workers: Vec<_> = outboxes.into_iter().map(|outbox| actix_web::rt::spawn(outbox.run())).collect();
+        // Runs until SIGTERM or SIGINT, then finishes in-flight requests before returning.
+        let served = server.run().await;
+        for worker in workers {
+            // why: awaiting the aborted task drops its SMTP pool inside the runtime (its Drop spawns).
+            worker.abort();
+            let _ = worker.await;
+        }
+        served.context("server failed")?;
+        tracing::info!("fieldproof stopped");
+        Ok(())
+    })
+}
+
+/// Validates every setting `serve` would use, reaches the database and the SMTP server, and prints
+/// what it found, without starting anything.
+fn check_config(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::Result<()> {
+    let backend = database.backend;
+    let Service { settings, rules, policy } = service(database, pool, args)?;
+    let target = settings.database.redacted();
+    if backend == Backend::Sqlite && !Path::new(&settings.database.target).exists() {
+        println!("ok: database: SQLite file {target} does not exist yet; `serve` creates it");
+    } else {
+        let db = open(&settings.database, settings.max_connections)?;
+        let pending = db.pending_migrations()?;
+        println!("ok: database: {backend:?} at {target} reachable; {} migrations pending", pending.len());
     }
-    let server = server.bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
-    println!("fieldproof listening on http://{}", args.bind);
-    actix_web::rt::System::new()
-        .block_on(async move {
-            let workers: Vec<_> = outboxes.into_iter().map(|outbox| actix_web::rt::spawn(outbox.run())).collect();
-            let served = server.run().await;
-            workers.iter().for_each(actix_web::rt::task::JoinHandle::abort);
-            served
-        })
-        .context("server failed")
+    println!("ok: checklists in {}: {} and {}", args.checklists.display(), rules.version, policy.version);
+    println!("ok: listen on {}; public URL {}", args.bind, settings.customers.public_url);
+    let outbox = &settings.customers.outbox;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let channels = fieldproof::outbox::Channels::new(outbox)?;
+        for line in channels.probe().await? {
+            println!("ok: {line}");
+        }
+        anyhow::Ok(())
+    })?;
+    println!("ok: {} outbox workers", args.outbox_workers);
+    Ok(())
 }

@@ -72,6 +72,18 @@ impl DatabaseUrl {
         }
         Ok(Self { backend: Backend::Sqlite, target: path.to_owned() })
     }
+
+    /// The URL for logs and reports: a PostgreSQL password is replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let Some((scheme, rest)) = self.target.split_once("://") else { return self.target.clone() };
+        match rest.split_once('@') {
+            Some((credentials, host)) if credentials.contains(':') => {
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => self.target.clone(),
+        }
+    }
 }
 
 /// Opens connections of the backend named by the URL, so operators see the backend's own error
@@ -165,6 +177,20 @@ impl Db {
         })
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// The names of the migrations not yet applied.
+    pub fn pending_migrations(&self) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.get()?;
+        let names = match &mut *conn {
+            DbConnection::Sqlite(c) => c
+                .pending_migrations(SQLITE_MIGRATIONS)
+                .map(|pending| pending.iter().map(|m| m.name().to_string()).collect()),
+            DbConnection::Postgresql(c) => c
+                .pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|pending| pending.iter().map(|m| m.name().to_string()).collect()),
+        };
+        names.map_err(anyhow::Error::from_boxed)
     }
 
     /// Applies pending migrations; returns the names of those applied.

@@ -83,6 +83,24 @@ impl Channels {
         Ok(Self { email, webhook, log: settings.log })
     }
 
+    /// Reaches each configured channel without sending anything (for `check-config`): connects to
+    /// the SMTP server and says hello; the webhook is only parsed, since a request would deliver.
+    pub async fn probe(&self) -> anyhow::Result<Vec<String>> {
+        let mut found = Vec::new();
+        if let Some(email) = &self.email {
+            let reachable = email.transport.test_connection().await.map_err(|e| anyhow::anyhow!("SMTP server: {e}"))?;
+            anyhow::ensure!(reachable, "the SMTP server did not answer NOOP");
+            found.push(format!("email: SMTP server reachable; sender {}", email.from));
+        }
+        if let Some(webhook) = &self.webhook {
+            found.push(format!("webhook: {} (parsed; not called)", webhook.target.url));
+        }
+        if self.log {
+            found.push("log: messages no other channel reaches go to the service log".to_owned());
+        }
+        Ok(found)
+    }
+
     /// The configured channels, for the start-up log line.
     pub fn describe(&self) -> String {
         let mut names = Vec::new();

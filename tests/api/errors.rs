@@ -1,8 +1,6 @@
 //! Bad input of every shape gets a problem+json answer, never a 500.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
-
-mod common;
+use crate::common;
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::test::TestRequest;

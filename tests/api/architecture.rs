@@ -1,7 +1,5 @@
 //! The domain core stays pure: no database, no web framework, no clock.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
-
 #[test]
 fn domain_knows_no_diesel_actix_or_clock() {
     for entry in std::fs::read_dir("src/domain").expect("src/domain") {

@@ -1,9 +1,7 @@
 //! Safety-critical follow-up: make-safe visit, safety audit, retraining that gates the skill,
 //! disciplinary review, re-grades both ways, idempotency and access.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
-
-mod common;
+use crate::common;
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;

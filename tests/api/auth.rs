@@ -1,8 +1,6 @@
 //! Who may call what: token issuance and every way a bearer token can be wrong.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
-
-mod common;
+use crate::common;
 
 use actix_web::http::{Method, StatusCode};
 use base64::Engine;

@@ -1,8 +1,6 @@
 //! Migrations run up, all the way down and up again on both backends, from identical folders.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
-
-mod common;
+use crate::common;
 
 use rstest::rstest;
 

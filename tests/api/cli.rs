@@ -1,7 +1,5 @@
 //! The operator commands, run as the real binary.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

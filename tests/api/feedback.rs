@@ -1,9 +1,7 @@
 //! After recovery the customer gets a feedback link: signed, single-use, expiring, one screen
 //! (satisfaction 1–5, "did anything we did surprise you?", a comment). Answers feed the metrics.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
-
-mod common;
+use crate::common;
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;

@@ -1,9 +1,7 @@
 //! Admins manage users over HTTP: add, rename, change role, reset a password, deactivate. Every
 //! change is audited; nobody is deleted.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
-
-mod common;
+use crate::common;
 
 use actix_web::http::{Method, StatusCode};
 use rstest::rstest;

@@ -2,15 +2,8 @@
 //! worker to a real local SMTP receiver and a real local webhook receiver, retried after failures,
 //! delivered once, and taken over from a worker that died mid-delivery. The clock is driven, not slept.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
-
-mod common;
-
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex, mpsc};
-
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::web;
 use base64::Engine as _;
 use chrono::TimeDelta;
 use hmac::{Hmac, Mac};
@@ -18,175 +11,14 @@ use rstest::rstest;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::common;
 use common::Backend::{self, Postgres, Sqlite};
 use common::TestApp;
+use common::receivers::{SmtpReceiver, WebhookReceiver, black_hole};
 use fieldproof::config::{OutboxSettings, WebhookTarget};
 use fieldproof::outbox::{Outbox, Pass};
 
 const WEBHOOK_SECRET: &str = "a-webhook-secret-of-at-least-24-bytes";
-
-// ---- a real SMTP server on a local port ----------------------------------------------------------
-
-#[derive(Debug, Clone)]
-struct Mail {
-    to: Vec<String>,
-    data: String,
-}
-
-#[derive(Default)]
-struct Mailbox {
-    mails: Vec<Mail>,
-    /// Refuse the next this-many recipients, with `reject_code` (450: try later; 550: no such mailbox).
-    reject: usize,
-    reject_code: u16,
-    rejected: usize,
-}
-
-#[derive(Clone)]
-struct SmtpHandler {
-    mailbox: Arc<Mutex<Mailbox>>,
-    to: Vec<String>,
-    data: Vec<u8>,
-}
-
-impl mailin_embedded::Handler for SmtpHandler {
-    fn rcpt(&mut self, _to: &str) -> mailin_embedded::Response {
-        let mut mailbox = self.mailbox.lock().unwrap();
-        if mailbox.reject > 0 {
-            mailbox.reject -= 1;
-            mailbox.rejected += 1;
-            let why = if mailbox.reject_code >= 500 { "no such mailbox" } else { "mailbox busy, try again later" };
-            return mailin_embedded::Response::custom(mailbox.reject_code, why.to_owned());
-        }
-        mailin_embedded::response::OK
-    }
-
-    fn data_start(&mut self, _: &str, _: &str, _: bool, to: &[String]) -> mailin_embedded::Response {
-        (self.to, self.data) = (to.to_vec(), Vec::new());
-        mailin_embedded::response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.data.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> mailin_embedded::Response {
-        let data = String::from_utf8_lossy(&self.data).into_owned();
-        self.mailbox.lock().unwrap().mails.push(Mail { to: self.to.clone(), data });
-        mailin_embedded::response::OK
-    }
-}
-
-struct SmtpReceiver {
-    url: String,
-    mailbox: Arc<Mutex<Mailbox>>,
-}
-
-impl SmtpReceiver {
-    fn start(reject_first: usize) -> Self {
-        Self::refusing(reject_first, 450)
-    }
-
-    fn refusing(reject_first: usize, reject_code: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("smtp://{}", listener.local_addr().unwrap());
-        let mailbox = Arc::new(Mutex::new(Mailbox { reject: reject_first, reject_code, ..Mailbox::default() }));
-        let handler = SmtpHandler { mailbox: mailbox.clone(), to: Vec::new(), data: Vec::new() };
-        let mut server = mailin_embedded::Server::new(handler);
-        server.with_name("receiver.test").with_num_threads(32).with_tcp_listener(listener);
-        std::thread::spawn(move || server.serve().map_err(|e| e.to_string()));
-        Self { url, mailbox }
-    }
-
-    fn mails(&self) -> Vec<Mail> {
-        self.mailbox.lock().unwrap().mails.clone()
-    }
-
-    fn rejected(&self) -> usize {
-        self.mailbox.lock().unwrap().rejected
-    }
-}
-
-/// An SMTP "server" that accepts connections and never answers: a worker talking to it hangs.
-fn black_hole() -> (String, mpsc::Receiver<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("smtp://{}", listener.local_addr().unwrap());
-    let (accepted, on_accept) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            held.push(stream);
-            let _ = accepted.send(());
-        }
-    });
-    (url, on_accept)
-}
-
-// ---- a real HTTP server receiving webhooks ----------------------------------------------------
-
-#[derive(Debug, Clone)]
-struct Hook {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
-    accepted: bool,
-}
-
-#[derive(Default)]
-struct Hooks {
-    received: Vec<Hook>,
-    fail: usize,
-    /// The status of a refusal (default 503).
-    fail_status: u16,
-}
-
-async fn receive_hook(req: HttpRequest, body: web::Bytes, hooks: web::Data<Mutex<Hooks>>) -> HttpResponse {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let mut hooks = hooks.lock().unwrap();
-    let accepted = hooks.fail == 0;
-    hooks.fail = hooks.fail.saturating_sub(1);
-    hooks.received.push(Hook {
-        id: header("webhook-id"),
-        timestamp: header("webhook-timestamp"),
-        signature: header("webhook-signature"),
-        body: String::from_utf8_lossy(&body).into_owned(),
-        accepted,
-    });
-    let refusal = StatusCode::from_u16(hooks.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    if accepted { HttpResponse::NoContent().finish() } else { HttpResponse::build(refusal).finish() }
-}
-
-struct WebhookReceiver {
-    url: String,
-    hooks: web::Data<Mutex<Hooks>>,
-}
-
-impl WebhookReceiver {
-    fn start(fail_first: usize) -> Self {
-        Self::refusing(fail_first, 503)
-    }
-
-    fn refusing(fail_first: usize, fail_status: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-        let hooks = web::Data::new(Mutex::new(Hooks { fail: fail_first, fail_status, ..Hooks::default() }));
-        let data = hooks.clone();
-        let server =
-            HttpServer::new(move || App::new().app_data(data.clone()).route("/hooks", web::post().to(receive_hook)))
-                .workers(1)
-                .listen(listener)
-                .unwrap()
-                .run();
-        actix_web::rt::spawn(server);
-        Self { url, hooks }
-    }
-
-    fn received(&self) -> Vec<Hook> {
-        self.hooks.lock().unwrap().received.clone()
-    }
-}
 
 // ---- the service side --------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 //! fresh PostgreSQL database dropped afterwards), seeded with the real checklists and one user
 //! per role. Requests go through the real actix app built by `fieldproof::configure`.
 
-#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
 #![allow(clippy::expect_used, reason = "the harness fails the test loudly when set-up breaks")]
 
 use std::path::Path;
@@ -55,8 +54,6 @@ pub fn start_time() -> DateTime<Utc> {
 
 pub struct TestApp {
     pub state: web::Data<AppState>,
-    pub backend: Backend,
-    pub database_url: String,
     _database: TestDatabase,
 }
 
@@ -77,7 +74,6 @@ impl TestApp {
             safety: fieldproof::config::SafetyPolicy::default(),
             customers: fieldproof::config::CustomerContact::default(),
         };
-        let database_url = database.url();
         let state = web::block(move || {
             let db = Db::connect(&url, 3).expect("test database opens");
             db.migrate().expect("migrations apply");
@@ -96,7 +92,7 @@ impl TestApp {
         })
         .await
         .expect("test app set-up");
-        Some(TestApp { state: web::Data::new(state), backend, database_url, _database: database })
+        Some(TestApp { state: web::Data::new(state), _database: database })
     }
 
     /// A valid token for a seeded user.
@@ -255,13 +251,14 @@ impl Response {
 }
 
 /// A database of its own for one test.
-enum TestDatabase {
+pub enum TestDatabase {
     Sqlite(tempfile::TempDir),
     Postgres { admin_url: String, name: String, url: String },
 }
 
 impl TestDatabase {
-    fn create(backend: Backend) -> Option<Self> {
+    /// A new empty database, or `None` (with a visible note) when PostgreSQL is not configured.
+    pub fn create(backend: Backend) -> Option<Self> {
         match backend {
             Backend::Sqlite => Some(Self::Sqlite(tempfile::tempdir().expect("temp dir"))),
             Backend::Postgres => {
@@ -282,7 +279,8 @@ impl TestDatabase {
         }
     }
 
-    fn url(&self) -> String {
+    /// What `DATABASE_URL` names: the SQLite file or the PostgreSQL URL.
+    pub fn url(&self) -> String {
         match self {
             Self::Sqlite(dir) => dir.path().join("fieldproof.db").display().to_string(),
             Self::Postgres { url, .. } => url.clone(),
@@ -299,3 +297,4 @@ impl Drop for TestDatabase {
         }
     }
 }
+pub mod receivers;

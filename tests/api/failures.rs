@@ -1,8 +1,6 @@
 //! Failure reports: from sign-offs and filed afterwards, graded explainably, repeats escalated.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
-
-mod common;
+use crate::common;
 
 use actix_web::http::StatusCode;
 use rstest::rstest;

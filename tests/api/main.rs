@@ -1,0 +1,24 @@
+//! The black-box tests, one module per resource, linked into one test binary so the crate links
+//! once. Each test gets its own app and database (`common::TestApp`), on SQLite and PostgreSQL.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
+
+#[macro_use]
+mod common;
+
+mod architecture;
+mod auth;
+mod checklists;
+mod cli;
+mod errors;
+mod failures;
+mod feedback;
+mod incidents;
+mod jobs;
+mod migrations;
+mod outbox;
+mod recovery;
+mod safety;
+mod serve;
+mod signoffs;
+mod users;

@@ -1,0 +1,323 @@
+//! The `fieldproof` executable started the way an operator starts it: every delivery setting at
+//! once against real SMTP and webhook receivers, on each database; a journey through the API;
+//! SIGTERM and a restart on the same database; and wrong settings, each a one-line error.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use crate::common;
+use common::Backend::{self, Postgres, Sqlite};
+use common::TestDatabase;
+use common::receivers::{SmtpReceiver, WebhookReceiver};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fieldproof");
+const SECRET: &str = "a-jwt-secret-for-the-binary-test-0123456789";
+const WEBHOOK_SECRET: &str = "a-webhook-secret-of-at-least-24-bytes";
+const PASSWORD: &str = "a long enough password";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The settings of one deployment: every delivery channel, JSON logs, two outbox workers.
+struct Deployment {
+    database: String,
+    bind: String,
+    smtp: String,
+    webhook: String,
+    logs: PathBuf,
+}
+
+impl Deployment {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("DATABASE_URL", &self.database)
+            .env("FIELDPROOF_BIND", &self.bind)
+            .env("FIELDPROOF_JWT_SECRET", SECRET)
+            .env("FIELDPROOF_SMTP_URL", &self.smtp)
+            .env("FIELDPROOF_EMAIL_FROM", "Northside Heating <care@northside.example>")
+            .env("FIELDPROOF_WEBHOOK_URL", &self.webhook)
+            .env("FIELDPROOF_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("FIELDPROOF_LOG_FORMAT", "json")
+            .env("FIELDPROOF_OUTBOX_WORKERS", "2")
+            .env("FIELDPROOF_CHECKLISTS", "checklists")
+            .env_remove("RUST_LOG");
+        command
+    }
+
+    fn add_user(&self, username: &str, role: &str) {
+        let mut child = self
+            .command(&["users", "add", "--username", username, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "users add: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Starts `fieldproof serve` and waits until it answers.
+    async fn start(&self) -> Running {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.logs).unwrap();
+        let child =
+            self.command(&["serve"]).stdout(Stdio::null()).stderr(Stdio::from(log)).spawn().expect("the binary starts");
+        let running = Running { child, base: format!("http://{}", self.bind), client: reqwest::Client::new() };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if running.client.get(format!("{}/v1/checklists", running.base)).send().await.is_ok() {
+                return running;
+            }
+            assert!(Instant::now() < deadline, "the service did not listen within 60 s: {}", self.log_text());
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.logs).unwrap_or_default()
+    }
+}
+
+struct Running {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Running {
+    async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn sign_in(&self, username: &str) -> String {
+        let body = json!({ "username": username, "password": PASSWORD });
+        let token = self.call(reqwest::Method::POST, "/v1/auth/token", None, Some(body)).await;
+        token["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        self.call(reqwest::Method::GET, path, Some(token), None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// SIGTERM, then the exit status (within 30 s).
+    fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the service did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Reports an ordinary failure for a new customer and sends the apology; returns the case id.
+async fn apologise_to(service: &Running, dana: &str, customer: Value) -> String {
+    let job = json!({
+        "customer": customer,
+        "site": { "address": "14 Orchard Lane, Bristol", "postcode": "BS6 7QT" },
+        "technician": "tess", "checklist_key": "broadband-install", "scheduled_for": "2026-12-04T10:00:00Z"
+    });
+    let job = service.post("/v1/jobs", dana, job).await;
+    let failure = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"],
+                          "description": "broadband keeps dropping out since the install" });
+    let reported = service.post("/v1/failures", dana, failure).await;
+    assert_eq!(reported["severity"], "service_impacting", "{reported}");
+    let cases = service.get("/v1/recovery-cases", dana).await;
+    let case = cases["items"].as_array().unwrap().iter().find(|c| c["incident_id"] == reported["incident_id"]).cloned();
+    let case_id = case.expect("a recovery case")["id"].as_str().unwrap().to_owned();
+    service.post(&format!("/v1/recovery-cases/{case_id}/apology"), dana, json!({})).await;
+    case_id
+}
+
+/// Waits until every message of the case is delivered; returns them.
+async fn delivered(service: &Running, dana: &str, case_id: &str) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let messages = service.get(&format!("/v1/messages?recovery_case={case_id}"), dana).await;
+        let items = messages["items"].as_array().unwrap().clone();
+        if !items.is_empty() && items.iter().all(|m| m["status"] == "delivered") {
+            return items;
+        }
+        assert!(Instant::now() < deadline, "not delivered within 60 s: {items:?}");
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[rstest]
+#[actix_web::test]
+async fn binary_with_every_delivery_setting_delivers_once_stops_on_sigterm_and_restarts(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(database) = TestDatabase::create(backend) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpReceiver::start(0);
+    let hooks = WebhookReceiver::start(0);
+    let deployment = Deployment {
+        database: database.url(),
+        bind: format!("127.0.0.1:{}", free_port()),
+        smtp: smtp.url.clone(),
+        webhook: hooks.url.clone(),
+        logs: dir.path().join("service.log"),
+    };
+    deployment.add_user("dana", "dispatcher");
+    deployment.add_user("tess", "technician");
+
+    let service = deployment.start().await;
+    let dana = service.sign_in("dana").await;
+    let by_email = apologise_to(&service, &dana, json!({ "name": "Amelia Hart", "email": "amelia@example.com" })).await;
+    let by_webhook = apologise_to(&service, &dana, json!({ "name": "Ravi Patel", "phone": "+44 7700 900789" })).await;
+    let emailed = delivered(&service, &dana, &by_email).await;
+    let hooked = delivered(&service, &dana, &by_webhook).await;
+    // Two workers share the outbox: give a double delivery the time to happen before counting.
+    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "the apology arrives once by email");
+    assert_eq!(mails[0].to, vec!["amelia@example.com".to_owned()]);
+    let dedup = emailed[0]["dedup_key"].as_str().unwrap();
+    let message_id = mails[0].data.lines().find(|l| l.to_lowercase().starts_with("message-id:")).unwrap();
+    assert!(message_id.contains(&format!("<{dedup}@northside.example>")), "{message_id}");
+    let received = hooks.received();
+    assert_eq!(received.len(), 1, "the apology to a customer without email arrives once by webhook");
+    assert_eq!(received[0].id, hooked[0]["dedup_key"].as_str().unwrap());
+    assert_eq!(hooked[0]["channel"], "webhook");
+
+    let status = service.terminate();
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}\n{}", deployment.log_text());
+
+    let service = deployment.start().await;
+    let dana = service.sign_in("dana").await;
+    let cases = service.get("/v1/recovery-cases", &dana).await;
+    assert_eq!(cases["items"].as_array().unwrap().len(), 2, "the restart keeps the cases");
+    assert_eq!(delivered(&service, &dana, &by_email).await.len(), 1);
+    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!((smtp.mails().len(), hooks.received().len()), (1, 1), "nothing is delivered again after a restart");
+    let status = service.terminate();
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+
+    let logs = deployment.log_text();
+    assert!(!logs.contains("panicked"), "{logs}");
+    assert!(!logs.contains(PASSWORD) && !logs.contains(SECRET), "no secrets in the logs");
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.iter().any(|l| l.contains("outbox worker started")), "{logs}");
+    for line in lines {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+    }
+}
+
+/// Runs `fieldproof <args>` with `env` and expects a failure with one line on stderr.
+fn refused(args: &[&str], env: &[(&str, &str)], dir: &Path) -> String {
+    let mut command = Command::new(BIN);
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("RUST_LOG");
+    command.env("DATABASE_URL", dir.join("fieldproof.db")).env("FIELDPROOF_BIND", format!("127.0.0.1:{}", free_port()));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`{args:?}` with {env:?} did not stop: a bad setting must end the process");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{env:?}: a non-zero exit");
+    assert!(!stderr.contains("panicked"), "{env:?}: no panic: {stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{env:?}: one error line: {stderr}");
+    assert!(stderr.trim_end().ends_with(errors[0]) && errors[0].starts_with("error: "), "{stderr}");
+    errors[0].to_owned()
+}
+
+#[rstest]
+#[case::malformed_smtp_url(&[("FIELDPROOF_SMTP_URL", "smtp://[::1")], "FIELDPROOF_SMTP_URL")]
+#[case::unknown_smtp_scheme(&[("FIELDPROOF_SMTP_URL", "mailto://host")], "FIELDPROOF_SMTP_URL")]
+#[case::unreachable_database(&[("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"), ("FIELDPROOF_JWT_SECRET", SECRET)], "cannot connect to PostgreSQL")]
+#[case::short_secret(&[("FIELDPROOF_JWT_SECRET", "too-short")], "at least 32 characters")]
+#[case::bad_bind_address(&[("FIELDPROOF_BIND", "localhost-8080")], "FIELDPROOF_BIND")]
+#[case::malformed_webhook_url(&[("FIELDPROOF_WEBHOOK_URL", "http://exa mple"), ("FIELDPROOF_WEBHOOK_SECRET", WEBHOOK_SECRET)], "webhook URL")]
+fn a_wrong_setting_is_one_line_and_a_non_zero_exit(#[case] env: &[(&str, &str)], #[case] named: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["serve", "check-config"] {
+        let error = refused(&[command], env, dir.path());
+        assert!(error.contains(named), "{command}: {error}");
+    }
+}
+
+#[test]
+fn a_port_already_taken_is_one_line_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let error = refused(&["serve"], &[("FIELDPROOF_BIND", &bind)], dir.path());
+    assert!(error.contains(&format!("cannot listen on {bind}")), "{error}");
+}
+
+#[actix_web::test]
+async fn check_config_reaches_the_database_and_smtp_server_and_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpReceiver::start(0);
+    let hooks = WebhookReceiver::start(0);
+    let deployment = Deployment {
+        database: dir.path().join("fieldproof.db").display().to_string(),
+        bind: format!("127.0.0.1:{}", free_port()),
+        smtp: smtp.url.clone(),
+        webhook: hooks.url.clone(),
+        logs: dir.path().join("unused.log"),
+    };
+    let before = deployment.command(&["check-config"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&before.stdout);
+    assert!(before.status.success(), "{}", String::from_utf8_lossy(&before.stderr));
+    assert!(stdout.contains("does not exist yet"), "{stdout}");
+    assert!(!dir.path().join("fieldproof.db").exists(), "check-config creates no database");
+
+    deployment.add_user("dana", "dispatcher");
+    let out = deployment.command(&["check-config"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for expected in ["reachable; 0 migrations pending", "SMTP server reachable", &hooks.url, "2 outbox workers"] {
+        assert!(stdout.contains(expected), "`{expected}` in: {stdout}");
+    }
+    assert!(TcpListener::bind(&deployment.bind).is_ok(), "check-config does not listen");
+    assert!(hooks.received().is_empty() && smtp.mails().is_empty(), "check-config sends nothing");
+
+    let unreachable = Deployment { smtp: format!("smtp://127.0.0.1:{}", free_port()), ..deployment };
+    let out = unreachable.command(&["check-config"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.trim().lines().count() == 1 && stderr.contains("SMTP server"), "{stderr}");
+}
