@@ -156,6 +156,29 @@ pub fn read_rules(dir: &Path) -> Result<RuleSet, Vec<String>> {
     read_latest(dir, RULES_DIR, |n, file: RuleSetFile| RuleSet::compile(format!("severity-rules/v{n}"), file))
 }
 
+/// Loads every severity rule set in a rules folder (such as `checklists/_severity-rules`), oldest first.
+pub fn read_rule_versions(folder: &Path) -> Result<Vec<RuleSet>, Vec<String>> {
+    let files = sorted_entries(folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
+    let mut versions = Vec::new();
+    let mut problems = Vec::new();
+    for path in files {
+        let loaded = version_of(&path).map_err(|p| vec![p]).and_then(|n| {
+            let text = std::fs::read_to_string(&path).map_err(|e| vec![format!("cannot read: {e}")])?;
+            let file: RuleSetFile = toml::from_str(&text).map_err(|e| vec![e.to_string().trim().replace('\n', " ")])?;
+            RuleSet::compile(format!("severity-rules/v{n}"), file).map(|rules| (n, rules))
+        });
+        match loaded {
+            Ok(version) => versions.push(version),
+            Err(errs) => problems.extend(errs.into_iter().map(|e| format!("{}: {e}", path.display()))),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    versions.sort_by_key(|(n, _)| *n);
+    Ok(versions.into_iter().map(|(_, rules)| rules).collect())
+}
+
 /// Loads the latest recovery policy, `<dir>/_recovery-policy/v<N>.toml` with the highest N.
 pub fn read_policy(dir: &Path) -> Result<Policy, Vec<String>> {
     read_latest(dir, POLICY_DIR, |n, file: PolicyFile| Policy::load(format!("recovery-policy/v{n}"), file))

@@ -137,13 +137,19 @@ impl std::fmt::Debug for WebhookTarget {
 pub struct SafetyPolicy {
     /// A make-safe visit is due this long after the incident is graded safety-critical.
     pub make_safe_within: chrono::Duration,
+    /// A report the rules cannot grade must be graded by a person within this (the triage lane).
+    pub triage_within: chrono::Duration,
     /// Retraining is due this long after it is assigned.
     pub retraining_within: chrono::Duration,
 }
 
 impl Default for SafetyPolicy {
     fn default() -> Self {
-        Self { make_safe_within: chrono::Duration::hours(4), retraining_within: chrono::Duration::days(14) }
+        Self {
+            make_safe_within: chrono::Duration::hours(4),
+            triage_within: chrono::Duration::minutes(15),
+            retraining_within: chrono::Duration::days(14),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use fieldproof::catalogue;
 use fieldproof::clock::Clock;
 use fieldproof::config::{self, Settings};
 use fieldproof::db::{Backend, DatabaseUrl, Db};
+use fieldproof::domain::evaluation::{Evaluation, LabelledNote};
 use fieldproof::domain::recovery::Policy;
 use fieldproof::domain::rules::RuleSet;
 use fieldproof::outbox::Outbox;
@@ -53,6 +54,37 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Test a severity rule set before it goes live (reads only; writes nothing).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Grade a labelled file of notes and print the confusion matrix and every miss with its reasons.
+    Eval {
+        /// The rule-set folder (`v<N>.toml` files).
+        #[arg(long, default_value = "checklists/_severity-rules")]
+        rules: PathBuf,
+        /// Which version to use (`2` or `v2`; default: the latest).
+        #[arg(long)]
+        version: Option<String>,
+        /// JSON lines (`{"note","expected"}`) or TSV (`expected<TAB>note`).
+        #[arg(long)]
+        notes: PathBuf,
+    },
+    /// Re-grade stored failure reports with another rule-set version and list what would change.
+    Diff {
+        /// The version that graded them (as recorded, e.g. `v1`).
+        from: String,
+        /// The draft version to compare (e.g. `v2`).
+        to: String,
+        /// How far back: `90d`, `12h`.
+        #[arg(long, default_value = "90d")]
+        since: String,
+        #[arg(long, default_value = "checklists/_severity-rules")]
+        rules: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -81,6 +113,9 @@ struct ServeArgs {
     /// Hours within which a make-safe visit is due after a safety-critical grade.
     #[arg(long, env = "FIELDPROOF_MAKE_SAFE_HOURS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=72))]
     make_safe_hours: u32,
+    /// Minutes within which a person must grade a report the rules could not (the triage lane).
+    #[arg(long, env = "FIELDPROOF_TRIAGE_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    triage_minutes: u32,
     /// Days within which retraining is due.
     #[arg(long, env = "FIELDPROOF_RETRAINING_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=365))]
     retraining_days: u32,
@@ -206,8 +241,45 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(database, cli.db_pool, *args),
+        Command::Rules(RulesCommand::Eval { rules, version, notes }) => {
+            let rules = rule_version(&rules, version.as_deref())?;
+            let text = std::fs::read_to_string(&notes).with_context(|| format!("cannot read {}", notes.display()))?;
+            let notes = LabelledNote::parse_many(&text).map_err(|e| anyhow::anyhow!("{}: {e}", notes.display()))?;
+            print_evaluation(&Evaluation::run(&notes, &rules));
+            Ok(())
+        }
+        Command::Rules(RulesCommand::Diff { from, to, since, rules }) => {
+            let db = open(&database, cli.db_pool)?;
+            rules_diff(&db, &rules, &from, &to, &since)
+        }
         Command::CheckConfig(args) => check_config(database, cli.db_pool, &args),
     }
+}
+
+/// The matrix, then every miss with its reasons; stops quietly when the reader goes (`| head`).
+fn print_evaluation(evaluation: &Evaluation) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", evaluation.report("notes"));
+    for miss in &evaluation.misses {
+        let head =
+            format!("\n{} expected {} graded {}: {}", miss.id, miss.expected.as_str(), miss.graded.as_str(), miss.note);
+        if writeln!(out, "{head}").is_err() || miss.reasons.iter().any(|r| writeln!(out, "    {r}").is_err()) {
+            return;
+        }
+    }
+}
+
+/// The rule set `version` (`2`, `v2`) in `folder`, or its latest.
+fn rule_version(folder: &Path, version: Option<&str>) -> anyhow::Result<RuleSet> {
+    let versions =
+        catalogue::read_rule_versions(folder).map_err(|problems| report(&problems, "the rule sets", folder))?;
+    let wanted = version.map(|v| format!("severity-rules/v{}", v.trim_start_matches('v')));
+    let found = match &wanted {
+        Some(name) => versions.into_iter().find(|r| &r.version == name),
+        None => versions.into_iter().last(),
+    };
+    found.ok_or_else(|| anyhow::anyhow!("no rule set {} in {}", wanted.unwrap_or_default(), folder.display()))
 }
 
 fn describe(err: &fieldproof::error::ApiError) -> String {
@@ -296,6 +368,7 @@ fn service(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::Result
         body_limit: args.body_limit,
         safety: config::SafetyPolicy {
             make_safe_within: chrono::Duration::hours(i64::from(args.make_safe_hours)),
+            triage_within: chrono::Duration::minutes(i64::from(args.triage_minutes)),
             retraining_within: chrono::Duration::days(i64::from(args.retraining_days)),
         },
         customers: config::CustomerContact {
@@ -375,4 +448,50 @@ fn check_config(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::R
     })?;
     println!("ok: {} outbox workers", args.outbox_workers);
     Ok(())
+}
+
+/// Re-grades the failure reports of the last `since` that `from` graded with `to`, and prints each
+/// whose grade or triage would change. Reads only.
+fn rules_diff(db: &Db, folder: &Path, from: &str, to: &str, since: &str) -> anyhow::Result<()> {
+    let (from, to) = (rule_version(folder, Some(from))?, rule_version(folder, Some(to))?);
+    let window = parse_since(since)?;
+    let mut conn = db.get()?;
+    let since_at = Clock::System.now() - window;
+    let reports = workflows::failures::regrade_stored(&mut conn, &from.version, &to, since_at)
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    let changed: Vec<_> = reports.iter().filter(|r| r.changed()).collect();
+    println!(
+        "{} reports graded by {} since {}; {} would change under {}",
+        reports.len(),
+        from.version,
+        since_at.format("%Y-%m-%d %H:%M"),
+        changed.len(),
+        to.version
+    );
+    for report in changed {
+        println!(
+            "\nincident {} ({}): {} -> {}",
+            report.incident_id,
+            report.reported_at.format("%Y-%m-%d"),
+            report.before,
+            report.after
+        );
+        println!("    {}", report.description);
+        for reason in &report.reasons {
+            println!("    {reason}");
+        }
+    }
+    Ok(())
+}
+
+/// `90d`, `12h`, `30m` → a duration.
+fn parse_since(since: &str) -> anyhow::Result<chrono::Duration> {
+    let (number, unit) = since.split_at(since.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| anyhow::anyhow!("--since `{since}`: a number and d, h or m, e.g. 90d"))?;
+    match unit {
+        "d" => Ok(chrono::Duration::days(n)),
+        "h" => Ok(chrono::Duration::hours(n)),
+        "m" => Ok(chrono::Duration::minutes(n)),
+        _ => anyhow::bail!("--since `{since}`: a number and d, h or m, e.g. 90d"),
+    }
 }

@@ -30,6 +30,22 @@ pub struct IncidentRow {
     pub updated_at: NaiveDateTime,
     /// Bumped by every change; the ETag.
     pub revision: i64,
+    /// Where it sorts in the queue: 3 while it waits in triage, else the severity rank.
+    pub queue_rank: i32,
+    /// Set when the rules could not grade the report: a person must grade it by then.
+    pub triage_due_at: Option<NaiveDateTime>,
+    /// When a person graded it out of triage.
+    pub triaged_at: Option<NaiveDateTime>,
+}
+
+/// `queue_rank` of an incident waiting in triage: above every grade.
+pub const TRIAGE_RANK: i32 = 3;
+
+impl IncidentRow {
+    /// Waiting for a person to grade it.
+    pub fn in_triage(&self) -> bool {
+        self.triage_due_at.is_some() && self.triaged_at.is_none()
+    }
 }
 
 pub fn insert(conn: &mut DbConnection, row: &IncidentRow) -> QueryResult<()> {
@@ -77,6 +93,7 @@ pub fn latest_for_customer(
 #[derive(Debug, Default, Clone)]
 pub struct QueueFilter {
     pub severity: Option<String>,
+    /// `open`, `acknowledged`, `assigned`, `resolved`, or `triage` (waiting to be graded).
     pub status: Option<String>,
     pub technician_id: Option<String>,
     pub customer_id: Option<String>,
@@ -86,7 +103,7 @@ pub struct QueueFilter {
 /// Position in the queue order (most urgent, then newest, then id): the page cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuePosition {
-    pub severity_rank: i32,
+    pub queue_rank: i32,
     pub reported_at: NaiveDateTime,
     pub id: String,
 }
@@ -102,8 +119,12 @@ pub fn queue(
     if let Some(severity) = &filter.severity {
         query = query.filter(incidents::severity.eq(severity.clone()));
     }
-    if let Some(status) = &filter.status {
-        query = query.filter(incidents::status.eq(status.clone()));
+    match filter.status.as_deref() {
+        Some("triage") => query = query.filter(incidents::queue_rank.eq(TRIAGE_RANK)),
+        Some(status) => {
+            query = query.filter(incidents::status.eq(status.to_owned())).filter(incidents::queue_rank.lt(TRIAGE_RANK));
+        }
+        None => {}
     }
     if let Some(technician) = &filter.technician_id {
         query = query.filter(incidents::technician_id.eq(technician.clone()));
@@ -116,7 +137,7 @@ pub fn queue(
     }
     if let Some(p) = after {
         query = query.filter(
-            incidents::severity_rank.lt(p.severity_rank).or(incidents::severity_rank.eq(p.severity_rank).and(
+            incidents::queue_rank.lt(p.queue_rank).or(incidents::queue_rank.eq(p.queue_rank).and(
                 incidents::reported_at
                     .lt(p.reported_at)
                     .or(incidents::reported_at.eq(p.reported_at).and(incidents::id.lt(p.id.clone()))),
@@ -124,7 +145,7 @@ pub fn queue(
         );
     }
     query
-        .order((incidents::severity_rank.desc(), incidents::reported_at.desc(), incidents::id.desc()))
+        .order((incidents::queue_rank.desc(), incidents::reported_at.desc(), incidents::id.desc()))
         .limit(limit)
         .load(conn)
 }
@@ -135,9 +156,11 @@ pub fn queue(
 pub struct IncidentChange {
     pub severity: Option<String>,
     pub severity_rank: Option<i32>,
+    pub queue_rank: Option<i32>,
     pub status: Option<String>,
     pub assignee_id: Option<String>,
     pub updated_at: Option<NaiveDateTime>,
+    pub triaged_at: Option<NaiveDateTime>,
 }
 
 /// Applies `change` if the incident is still at `revision`; returns whether it was.
@@ -168,4 +191,55 @@ pub fn technicians(
 
 pub fn username(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<String>> {
     users::table.find(user_id).select(users::username).first(conn).optional()
+}
+
+/// The reports graded by `rules_version` since `since`, with their incidents (for `rules diff`).
+pub fn graded_by(
+    conn: &mut DbConnection,
+    rules_version: &str,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(IncidentRow, super::failures::FailureRow)>> {
+    incidents::table
+        .inner_join(failure_reports::table)
+        .filter(incidents::rules_version.eq(rules_version))
+        .filter(incidents::reported_at.ge(since))
+        .order(incidents::reported_at.asc())
+        .select((IncidentRow::as_select(), super::failures::FailureRow::as_select()))
+        .load(conn)
+}
+
+/// A report whose grade a person changed or set in triage, with the latest such decision.
+#[derive(Debug, Clone)]
+pub struct HumanGrade {
+    pub incident: IncidentRow,
+    pub description: String,
+    /// The audit entry of the person's latest grade (`incident.regraded` or `incident.triaged`).
+    pub decision: Option<super::audit::AuditEntryRow>,
+}
+
+/// Every report graded by a person (re-graded, or graded out of triage), oldest first, with the
+/// person's latest decision: two queries.
+pub fn human_graded(conn: &mut DbConnection) -> QueryResult<Vec<HumanGrade>> {
+    use super::schema::audit_log;
+    let rows: Vec<(IncidentRow, String)> = incidents::table
+        .inner_join(failure_reports::table)
+        .filter(incidents::severity.ne(incidents::original_severity).or(incidents::triaged_at.is_not_null()))
+        .order((incidents::reported_at.asc(), incidents::id.asc()))
+        .select((IncidentRow::as_select(), failure_reports::description))
+        .load(conn)?;
+    let ids: Vec<&str> = rows.iter().map(|(i, _)| i.id.as_str()).collect();
+    let decisions: Vec<super::audit::AuditEntryRow> = audit_log::table
+        .filter(audit_log::entity_type.eq("incident"))
+        .filter(audit_log::entity_id.eq_any(&ids))
+        .filter(audit_log::action.eq_any(["incident.regraded", "incident.triaged"]))
+        .order((audit_log::at.asc(), audit_log::id.asc()))
+        .select(super::audit::AuditEntryRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(incident, description)| {
+            let decision = decisions.iter().rev().find(|d| d.entity_id == incident.id).cloned();
+            HumanGrade { incident, description, decision }
+        })
+        .collect())
 }

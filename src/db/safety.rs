@@ -147,6 +147,7 @@ pub fn unaudited_safety_critical(conn: &mut DbConnection) -> QueryResult<Vec<sup
     incidents::table
         .left_join(safety_audits::table.on(safety_audits::incident_id.eq(incidents::id)))
         .filter(incidents::severity.eq("safety_critical"))
+        .filter(incidents::queue_rank.lt(super::incidents::TRIAGE_RANK))
         .filter(safety_audits::id.is_null())
         .order((incidents::reported_at.asc(), incidents::id.asc()))
         .select(super::incidents::IncidentRow::as_select())

@@ -142,6 +142,9 @@ diesel::table! {
         reported_at -> Timestamp,
         updated_at -> Timestamp,
         revision -> BigInt,
+        queue_rank -> Integer,
+        triage_due_at -> Nullable<Timestamp>,
+        triaged_at -> Nullable<Timestamp>,
     }
 }
 

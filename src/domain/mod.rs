@@ -2,6 +2,7 @@
 //! severity and hazards. No diesel, no actix, no clock: time and ids come in as arguments.
 
 pub mod checklist;
+pub mod evaluation;
 pub mod metrics;
 pub mod recovery;
 pub mod rules;

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use rustc_hash::FxHashSet;
+
 use serde::Deserialize;
 
 use super::severity::{Hazard, Severity};
@@ -20,6 +22,15 @@ pub struct RuleSetFile {
     #[serde(default)]
     pub spelling: BTreeMap<String, String>,
     pub negation: NegationFile,
+    /// Named word lists (the hazard taxonomy's equipment, states and people), used in phrases and
+    /// `together` groups as `@name`: `"@gas_appliance + @overheating"`.
+    #[serde(default)]
+    pub vocabulary: BTreeMap<String, Vec<String>>,
+    /// Words that point back to the clause before ("it", "they"): in a clause holding one, the
+    /// earlier groups of a `together` may be found in the clause before ("the alarm was fine at
+    /// first but it went off twice"). Empty: every clause stands alone.
+    #[serde(default)]
+    pub refers_back: Vec<String>,
     pub signals: Vec<SignalFile>,
 }
 
@@ -53,6 +64,10 @@ pub struct SignalFile {
     /// Words that must occur together in one clause: `"water|drip + light|socket"`.
     #[serde(default)]
     pub together: Vec<String>,
+    /// Words that must occur anywhere in the same note, in any clause and never negated: a
+    /// situation told across several clauses ("92 years old, on her own, no heating, snow tonight").
+    #[serde(default)]
+    pub anywhere: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -66,10 +81,18 @@ pub struct RuleSet {
     pub repeat_window_days: u32,
     pub essential_services: Vec<String>,
     normaliser: Normaliser,
-    negators: HashSet<String>,
+    negators: FxHashSet<String>,
     window: usize,
     after: Vec<Vec<String>>,
+    refers_back: FxHashSet<String>,
     signals: Vec<Signal>,
+    /// Every clause pattern as (signal, pattern) in rule order, and its index.
+    clause_patterns: Vec<(usize, usize)>,
+    clause_index: text::PatternIndex,
+    stem_ids: text::StemIds,
+    /// Every `anywhere` pattern as (signal, pattern), and its index.
+    note_patterns: Vec<(usize, usize)>,
+    note_index: text::PatternIndex,
 }
 
 struct Signal {
@@ -78,6 +101,7 @@ struct Signal {
     hazard: Option<Hazard>,
     negatable: bool,
     patterns: Vec<Pattern>,
+    anywhere: Vec<Pattern>,
 }
 
 /// A text signal found in a note.
@@ -110,6 +134,11 @@ impl RuleSet {
                 problems.push(format!("spelling `{from}`: needs the intended word"));
             }
         }
+        for (name, words) in &file.vocabulary {
+            if words.is_empty() || words.iter().any(|w| w.trim().is_empty() || w.contains(['+', '|', '@'])) {
+                problems.push(format!("vocabulary `{name}`: needs words, each without `+`, `|` or `@`"));
+            }
+        }
         let mut seen = HashSet::new();
         for signal in &file.signals {
             let at = format!("signal `{}`", signal.rule);
@@ -119,16 +148,28 @@ impl RuleSet {
             if !signal.rule.starts_with("text.") || signal.rule.len() > 64 {
                 problems.push(format!("{at}: rule ids of text signals start with `text.`"));
             }
-            if signal.phrases.is_empty() && signal.together.is_empty() {
-                problems.push(format!("{at}: needs phrases or together"));
+            if signal.phrases.is_empty() && signal.together.is_empty() && signal.anywhere.is_empty() {
+                problems.push(format!("{at}: needs phrases, together or anywhere"));
             }
             if signal
                 .phrases
                 .iter()
                 .chain(&signal.together)
+                .chain(&signal.anywhere)
                 .any(|p| p.split(['+', '|']).any(|part| part.trim().is_empty()))
             {
                 problems.push(format!("{at}: has an empty phrase or alternative"));
+            }
+            for unknown in signal
+                .phrases
+                .iter()
+                .chain(&signal.together)
+                .chain(&signal.anywhere)
+                .flat_map(|p| p.split(['+', '|']))
+                .filter_map(|alt| alt.trim().strip_prefix('@'))
+                .filter(|name| !file.vocabulary.contains_key(*name))
+            {
+                problems.push(format!("{at}: `@{unknown}` is not in [vocabulary]"));
             }
             if let Some(h) = signal.hazard
                 && h.endangers_people()
@@ -141,31 +182,52 @@ impl RuleSet {
             return Err(problems);
         }
 
+        let expand = |source: &String| expand_vocabulary(source, &file.vocabulary);
         let intended: Vec<String> =
             file.spelling.values().flat_map(|v| v.split_whitespace().map(str::to_owned)).collect();
-        let mut normaliser = Normaliser::new(file.spelling, &file.negation.clause_breaks);
+        let mut normaliser = Normaliser::new(file.spelling.clone(), &file.negation.clause_breaks);
         let vocabulary: Vec<String> = file
             .signals
             .iter()
-            .flat_map(|s| s.phrases.iter().chain(&s.together))
-            .flat_map(|p| normaliser.words(p))
+            .flat_map(|s| s.phrases.iter().chain(&s.together).chain(&s.anywhere))
+            .map(expand)
+            .flat_map(|p| normaliser.words(&p))
             .chain(intended)
             .collect();
         normaliser.set_vocabulary(vocabulary);
         let negators = file.negation.negators.iter().map(|w| normaliser.stem(&w.to_lowercase())).collect();
         let after = file.negation.after.iter().map(|p| normaliser.phrase(p)).collect();
+        // The source stays as written (`@gas_appliance + @heat`), so evidence stays readable.
+        let compile =
+            |source: &String| text::Pattern { source: source.trim().to_owned(), ..normaliser.pattern(&expand(source)) };
+        let refers_back = file.refers_back.iter().map(|w| normaliser.stem(&w.to_lowercase())).collect();
         let signals = file
             .signals
             .into_iter()
             .map(|s| Signal {
-                patterns: s.phrases.iter().chain(&s.together).map(|p| normaliser.pattern(p)).collect(),
+                patterns: s.phrases.iter().chain(&s.together).map(&compile).collect(),
+                anywhere: s.anywhere.iter().map(&compile).collect(),
                 rule: s.rule,
                 severity: s.severity,
                 hazard: s.hazard,
                 negatable: s.negatable,
             })
-            .collect();
+            .collect::<Vec<Signal>>();
+        let clause_patterns: Vec<(usize, usize)> =
+            signals.iter().enumerate().flat_map(|(s, sig)| (0..sig.patterns.len()).map(move |p| (s, p))).collect();
+        let note_patterns: Vec<(usize, usize)> =
+            signals.iter().enumerate().flat_map(|(s, sig)| (0..sig.anywhere.len()).map(move |p| (s, p))).collect();
+        let mut stem_ids = text::StemIds::default();
+        let clause_index =
+            text::PatternIndex::new(clause_patterns.iter().map(|&(s, p)| &signals[s].patterns[p]), &mut stem_ids);
+        let note_index =
+            text::PatternIndex::new(note_patterns.iter().map(|&(s, p)| &signals[s].anywhere[p]), &mut stem_ids);
         Ok(Self {
+            stem_ids,
+            clause_patterns,
+            clause_index,
+            note_patterns,
+            note_index,
             version,
             repeat_window_days: file.repeat_window_days,
             essential_services: file.essential_services,
@@ -173,42 +235,99 @@ impl RuleSet {
             negators,
             window: file.negation.window,
             after,
+            refers_back,
             signals,
         })
     }
 
-    /// Every signal in `text`, clause by clause; at most one finding per rule and clause.
+    /// Every signal in `text`, clause by clause; at most one finding per rule and clause (its first
+    /// pattern not negated, else its first negated one), then the signals told across clauses.
     pub fn scan(&self, text: &str) -> Vec<TextFinding> {
         let clauses = self.normaliser.clauses(text);
+        let ids: Vec<Vec<u32>> = clauses.iter().map(|c| self.stem_ids.of(&c.stems)).collect();
+        let hits: Vec<_> = ids.iter().map(|ids| self.clause_index.hits(ids)).collect();
         let mut findings = Vec::new();
-        for clause in &clauses {
-            for signal in &self.signals {
-                if let Some(finding) = self.find_signal(signal, clause) {
-                    findings.push(finding);
+        for (i, clause) in clauses.iter().enumerate() {
+            let refers_back = i > 0 && clause.stems.iter().any(|s| self.refers_back.contains(s));
+            let context = if refers_back { Some(&hits[i - 1]) } else { None };
+            let mut candidates: Vec<u32> = hits[i].keys().copied().collect();
+            candidates.sort_unstable();
+            // Per signal (in rule order): its first pattern not negated, else its first negated one.
+            let mut found: BTreeMap<usize, TextFinding> = BTreeMap::new();
+            for id in candidates {
+                let (s, p) = self.clause_patterns[id as usize];
+                if found.get(&s).is_some_and(|f| !f.negated) {
+                    continue;
                 }
+                let own = &hits[i][&id];
+                let span =
+                    text::span_of(own).or_else(|| context.and_then(|c| text::span_with_context(own, c.get(&id))));
+                let Some(span) = span else { continue };
+                let (signal, pattern) = (&self.signals[s], &self.signals[s].patterns[p]);
+                let negated = signal.negatable
+                    && text::is_negated(clause, pattern, span, &self.negators, self.window, &self.after);
+                if !found.contains_key(&s) || !negated {
+                    found.insert(s, self.finding(signal, pattern, clause.text(), negated));
+                }
+            }
+            findings.extend(found.into_values());
+        }
+        if self.note_patterns.is_empty() {
+            return findings;
+        }
+        let note_hits = self.note_index.hits(&ids.concat());
+        let mut candidates: Vec<u32> =
+            note_hits.iter().filter(|(_, groups)| groups.iter().all(Option::is_some)).map(|(id, _)| *id).collect();
+        candidates.sort_unstable();
+        for id in candidates {
+            let (s, p) = self.note_patterns[id as usize];
+            let (signal, pattern) = (&self.signals[s], &self.signals[s].anywhere[p]);
+            if findings.iter().any(|f| f.rule == signal.rule && !f.negated) {
+                continue;
+            }
+            // The first part (the subject: a symptom, a person, the electrics) must be asserted
+            // somewhere, not only denied ("not near any sockets").
+            let subject = Pattern { source: String::new(), groups: pattern.groups[..1].to_vec() };
+            let denied = signal.negatable
+                && !clauses.iter().any(|c| {
+                    text::match_in(&subject, c).is_some_and(|span| {
+                        !text::is_negated(c, &subject, span, &self.negators, self.window, &self.after)
+                    })
+                });
+            if !denied {
+                let note = clauses.iter().map(Clause::text).collect::<Vec<_>>().join(" / ");
+                findings.push(self.finding(signal, pattern, note, false));
             }
         }
         findings
     }
 
-    fn find_signal(&self, signal: &Signal, clause: &Clause) -> Option<TextFinding> {
-        let mut negated_match = None;
-        for pattern in &signal.patterns {
-            let Some(span) = text::match_in(pattern, clause) else { continue };
-            let negated = signal.negatable && text::is_negated(clause, span, &self.negators, self.window, &self.after);
-            let finding = TextFinding {
-                rule: signal.rule.clone(),
-                severity: signal.severity,
-                hazard: signal.hazard,
-                pattern: pattern.source.clone(),
-                clause: clause.text(),
-                negated,
-            };
-            if !negated {
-                return Some(finding);
-            }
-            negated_match.get_or_insert(finding);
+    fn finding(&self, signal: &Signal, pattern: &Pattern, clause: String, negated: bool) -> TextFinding {
+        TextFinding {
+            rule: signal.rule.clone(),
+            severity: signal.severity,
+            hazard: signal.hazard,
+            pattern: pattern.source.clone(),
+            clause,
+            negated,
         }
-        negated_match
     }
+}
+
+/// Replaces each `@name` alternative by the words of that vocabulary list.
+fn expand_vocabulary(source: &str, vocabulary: &BTreeMap<String, Vec<String>>) -> String {
+    source
+        .split('+')
+        .map(|group| {
+            group
+                .split('|')
+                .flat_map(|alt| match alt.trim().strip_prefix('@').and_then(|name| vocabulary.get(name)) {
+                    Some(words) => words.iter().map(String::as_str).collect::<Vec<_>>(),
+                    None => vec![alt.trim()],
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
 }

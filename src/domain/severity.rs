@@ -97,6 +97,21 @@ pub struct FailureFacts<'a> {
     pub repeats: &'a [Repeat],
 }
 
+impl<'a> FailureFacts<'a> {
+    /// A report that is only words: no failed items, no structured facts, no repeats.
+    pub fn text(description: &'a str) -> Self {
+        Self {
+            description,
+            failed_items: &[],
+            hazards: &[],
+            injury: false,
+            vulnerable_occupant: false,
+            service_lost: None,
+            repeats: &[],
+        }
+    }
+}
+
 /// Why a grade was given: the rule and the evidence that fired it, and the grade it points to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reason {
@@ -105,10 +120,33 @@ pub struct Reason {
     pub points_to: Severity,
 }
 
+/// Why a report waits for a person to grade it instead of being graded by the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Triage {
+    /// No rule recognised anything in the report: the rules cannot read it.
+    NoSignal,
+    /// The only signals are hazards the report itself denies ("no smell of gas"), and nothing
+    /// says what did go wrong.
+    ConflictingSignals,
+}
+
+impl Triage {
+    pub fn rule(self) -> &'static str {
+        match self {
+            Self::NoSignal => "triage.no-signal",
+            Self::ConflictingSignals => "triage.conflicting-signals",
+        }
+    }
+}
+
 /// The classifier's verdict.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Classification {
+    /// The grade; while `triage` is set, provisionally safety-critical until a person grades it.
     pub severity: Severity,
+    /// Set when the rules could not grade the report: a person must, within minutes.
+    pub triage: Option<Triage>,
     /// Every rule that fired, worst first.
     pub reasons: Vec<Reason>,
     pub rules_version: String,
@@ -181,12 +219,25 @@ pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
     }
 
     let mut severity = reasons.iter().map(|r| r.points_to).max().unwrap_or(Severity::Nuisance);
-    let no_signal = reasons.iter().all(|r| r.rule == "text.negated");
+    // A report no rule can read is not a nuisance by default: a person grades it, and until then
+    // it counts as possibly safety-critical.
+    let triage = match reasons.iter().all(|r| r.rule == "text.negated") {
+        true if reasons.is_empty() => Some(Triage::NoSignal),
+        true => Some(Triage::ConflictingSignals),
+        false => None,
+    };
     let mut fire = |rule: &str, evidence: String, points_to: Severity| {
         reasons.push(Reason { rule: rule.to_owned(), evidence, points_to });
     };
-    if no_signal {
-        fire("default.no-signal", "no hazard, outage or damage signal found".to_owned(), Severity::Nuisance);
+    if let Some(triage) = triage {
+        let evidence = match triage {
+            Triage::NoSignal => "no rule recognised a hazard, outage or damage in the report; a person grades it",
+            Triage::ConflictingSignals => {
+                "the report only denies hazards and says nothing else went wrong; a person grades it"
+            }
+        };
+        fire(triage.rule(), evidence.to_owned(), Severity::SafetyCritical);
+        severity = Severity::SafetyCritical;
     }
     for repeat in facts.repeats {
         let evidence = match repeat {
@@ -210,7 +261,28 @@ pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
     reasons.sort_by_key(|r| std::cmp::Reverse(r.points_to));
     hazards.sort();
     hazards.dedup();
-    Classification { severity, reasons, rules_version: rules.version.clone(), repeat, hazards }
+    Classification { severity, triage, reasons, rules_version: rules.version.clone(), repeat, hazards }
+}
+
+/// Grades a stored report again with another rule set: its text and structured facts are read
+/// anew, and the reasons the rule set does not decide (failed checklist items, repeats) are kept
+/// from the earlier grading.
+pub fn reclassify(facts: &FailureFacts<'_>, kept: &[Reason], rules: &RuleSet) -> Classification {
+    let mut verdict = classify(facts, rules);
+    let kept: Vec<Reason> =
+        kept.iter().filter(|r| r.rule.starts_with("item.") || r.rule.starts_with("repeat.")).cloned().collect();
+    if kept.is_empty() {
+        return verdict;
+    }
+    if verdict.triage.take().is_some() {
+        verdict.reasons.retain(|r| !r.rule.starts_with("triage."));
+        verdict.severity = Severity::Nuisance;
+    }
+    verdict.severity = kept.iter().map(|r| r.points_to).fold(verdict.severity, Severity::max);
+    verdict.repeat |= kept.iter().any(|r| r.rule.starts_with("repeat."));
+    verdict.reasons.extend(kept);
+    verdict.reasons.sort_by_key(|r| std::cmp::Reverse(r.points_to));
+    verdict
 }
 
 #[cfg(test)]
@@ -239,6 +311,10 @@ mod tests {
             rule = "text.no-heating"
             severity = "service_impacting"
             phrases = ["no heating"]
+            [[signals]]
+            rule = "text.courtesy"
+            severity = "nuisance"
+            phrases = ["late"]
             "#,
         )
         .expect("test rules parse");
@@ -346,18 +422,30 @@ mod tests {
             },
             Row {
                 rule: "text.negated",
-                expected: Severity::Nuisance,
-                facts: FailureFacts { description: "no smell of gas", ..facts() },
+                expected: Severity::ServiceImpacting,
+                facts: FailureFacts { description: "no smell of gas, no heating", ..facts() },
             },
+            // Triage: provisionally safety-critical until a person grades it.
             Row {
-                rule: "default.no-signal",
+                rule: "text.courtesy",
                 expected: Severity::Nuisance,
                 facts: FailureFacts { description: "engineer was late", ..facts() },
+            },
+            Row {
+                rule: "triage.no-signal",
+                expected: Severity::SafetyCritical,
+                facts: FailureFacts { description: "see attached", ..facts() },
+            },
+            Row {
+                rule: "triage.conflicting-signals",
+                expected: Severity::SafetyCritical,
+                facts: FailureFacts { description: "no smell of gas", ..facts() },
             },
             Row {
                 rule: "repeat.same-customer",
                 expected: Severity::ServiceImpacting,
                 facts: FailureFacts {
+                    description: "engineer was late",
                     repeats: Box::leak(Box::new([Repeat::SameCustomer { incident_id: "i1".into(), days_ago: 12 }])),
                     ..facts()
                 },
@@ -366,6 +454,7 @@ mod tests {
                 rule: "repeat.same-technician-item",
                 expected: Severity::ServiceImpacting,
                 facts: FailureFacts {
+                    description: "engineer was late",
                     repeats: Box::leak(Box::new([Repeat::SameTechnicianItem {
                         item_id: "x".into(),
                         incident_id: "i1".into(),
@@ -390,6 +479,33 @@ mod tests {
         assert_eq!(verdict.severity, Severity::SafetyCritical);
         assert_eq!(verdict.hazards, vec![Hazard::Gas]);
         assert_eq!(verdict.reasons[0].rule, "text.gas", "worst reason first");
+    }
+
+    #[test]
+    fn only_a_report_no_rule_reads_goes_to_triage() {
+        let rules = rules();
+        let unread = classify(&FailureFacts { description: "see attached", ..facts() }, &rules);
+        assert_eq!(unread.triage, Some(Triage::NoSignal));
+        let denied = classify(&FailureFacts { description: "no smell of gas", ..facts() }, &rules);
+        assert_eq!(denied.triage, Some(Triage::ConflictingSignals));
+        for graded in ["no heating", "no smell of gas, no heating", "smell of gas"] {
+            assert_eq!(classify(&FailureFacts { description: graded, ..facts() }, &rules).triage, None, "{graded}");
+        }
+        let with_fact = classify(&FailureFacts { description: "see attached", injury: true, ..facts() }, &rules);
+        assert_eq!(with_fact.triage, None, "a structured fact is a signal");
+    }
+
+    #[test]
+    fn reclassifying_keeps_item_and_repeat_reasons() {
+        let kept = [Reason {
+            rule: "item.service-impacting".into(),
+            evidence: "item `x` failed".into(),
+            points_to: Severity::ServiceImpacting,
+        }];
+        let verdict = reclassify(&FailureFacts { description: "see attached", ..facts() }, &kept, &rules());
+        assert_eq!((verdict.severity, verdict.triage), (Severity::ServiceImpacting, None));
+        let verdict = reclassify(&FailureFacts { description: "smell of gas", ..facts() }, &kept, &rules());
+        assert_eq!(verdict.severity, Severity::SafetyCritical);
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! clauses, find phrases (contiguous) and co-occurrences (same clause), and tell when a finding is
 //! negated ("no smell of gas", "CO alarm did not go off") in its own clause.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use rust_stemmers::{Algorithm, Stemmer};
 
@@ -30,22 +33,64 @@ pub struct Pattern {
 /// Normalises text the same way for notes and for the rule set's own phrases.
 pub struct Normaliser {
     stemmer: Stemmer,
-    spelling: BTreeMap<String, String>,
-    clause_breaks: HashSet<String>,
+    spelling: FxHashMap<String, String>,
+    clause_breaks: FxHashSet<String>,
     /// Correctly spelt words of the rule set (before stemming), for near-miss spelling repair.
     vocabulary: Vec<String>,
+    /// The same words, for membership.
+    known: FxHashSet<String>,
+    /// Every vocabulary word with one letter deleted → the words it came from (indexes into
+    /// `vocabulary`): a near miss is found by a few lookups instead of comparing every word.
+    deletions: FxHashMap<String, Vec<usize>>,
 }
 
 /// Shortest word that near-miss spelling repair applies to (shorter words are too alike).
-const FUZZY_MIN_LEN: usize = 6;
+const FUZZY_MIN_LEN: usize = 5;
 
+/// English words (US and UK spellings). A word on this list is never "repaired": it is what the
+/// writer meant, so "blending" never becomes "bleeding" nor "leaving" "leaking".
+pub fn is_english_word(word: &str) -> bool {
+    static WORDS: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
+    WORDS
+        .get_or_init(|| include_str!("words.txt").lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect())
+        .contains(word)
+}
+
+/// The stem of an English word, worked out once per process for the whole word list (most words
+/// of a note are on it), so a note's words are looked up rather than stemmed.
+fn english_stem(word: &str) -> Option<&'static str> {
+    static STEMS: OnceLock<FxHashMap<&'static str, String>> = OnceLock::new();
+    STEMS
+        .get_or_init(|| {
+            let stemmer = Stemmer::create(Algorithm::English);
+            include_str!("words.txt")
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+                .map(|w| (w, stemmer.stem(w).into_owned()))
+                .collect()
+        })
+        .get(word)
+        .map(String::as_str)
+}
+
+/// `word` with each one of its letters left out in turn.
+fn deletions(word: &str) -> impl Iterator<Item = String> + '_ {
+    word.char_indices().map(move |(i, c)| {
+        let mut shorter = String::with_capacity(word.len());
+        shorter.push_str(&word[..i]);
+        shorter.push_str(&word[i + c.len_utf8()..]);
+        shorter
+    })
+}
 impl Normaliser {
     pub fn new(spelling: BTreeMap<String, String>, clause_breaks: &[String]) -> Self {
         Self {
             stemmer: Stemmer::create(Algorithm::English),
-            spelling,
+            spelling: spelling.into_iter().collect(),
             clause_breaks: clause_breaks.iter().map(|w| w.to_lowercase()).collect(),
             vocabulary: Vec::new(),
+            known: FxHashSet::default(),
+            deletions: FxHashMap::default(),
         }
     }
 
@@ -54,6 +99,14 @@ impl Normaliser {
         let mut vocabulary: Vec<String> = words.into_iter().filter(|w| w.chars().count() >= FUZZY_MIN_LEN).collect();
         vocabulary.sort();
         vocabulary.dedup();
+        let mut index: FxHashMap<String, Vec<usize>> = FxHashMap::default();
+        for (i, word) in vocabulary.iter().enumerate() {
+            for shorter in deletions(word) {
+                index.entry(shorter).or_default().push(i);
+            }
+        }
+        self.deletions = index;
+        self.known = vocabulary.iter().cloned().collect();
         self.vocabulary = vocabulary;
     }
 
@@ -70,19 +123,28 @@ impl Normaliser {
             .collect()
     }
 
+    /// A word one edit (a letter added, dropped, changed or two swapped) from exactly the rule
+    /// set's words becomes that word, unless it is an English word in its own right. Where several
+    /// rule words are one edit away, the first in alphabetical order wins (deterministic).
     fn repair(&self, word: &str) -> String {
-        if word.chars().count() < FUZZY_MIN_LEN || self.vocabulary.binary_search_by(|v| v.as_str().cmp(word)).is_ok() {
+        if word.chars().count() < FUZZY_MIN_LEN || self.known.contains(word) || is_english_word(word) {
             return word.to_owned();
         }
-        self.vocabulary
-            .iter()
-            .find(|v| strsim::damerau_levenshtein(v, word) == 1)
-            .cloned()
-            .unwrap_or_else(|| word.to_owned())
+        let by_deletion = |w: &str| self.deletions.get(w).into_iter().flatten().copied();
+        let exact = |w: &str| self.vocabulary.binary_search_by(|v| v.as_str().cmp(w)).ok();
+        let candidates =
+            by_deletion(word).chain(deletions(word).flat_map(|d| exact(&d).into_iter().chain(by_deletion(&d))));
+        candidates
+            .filter(|&i| strsim::damerau_levenshtein(&self.vocabulary[i], word) == 1)
+            .min()
+            .map_or_else(|| word.to_owned(), |i| self.vocabulary[i].clone())
     }
 
     pub fn stem(&self, word: &str) -> String {
-        self.stemmer.stem(word).into_owned()
+        match english_stem(word) {
+            Some(stem) => stem.to_owned(),
+            None => self.stemmer.stem(word).into_owned(),
+        }
     }
 
     /// The stems of a phrase from the rule set.
@@ -98,25 +160,172 @@ impl Normaliser {
 
     /// Splits a note into clauses at punctuation and at clause-breaking words ("but", "and", …).
     pub fn clauses(&self, text: &str) -> Vec<Clause> {
+        let lowered = text.to_lowercase().replace(['\'', '’', '`'], "");
         let mut clauses = Vec::new();
-        for sentence in text.split(['.', ',', ';', ':', '!', '?', '\n', '(', ')']) {
-            let mut current = Clause { words: Vec::new(), stems: Vec::new() };
-            for word in self.words(sentence) {
-                if self.clause_breaks.contains(&word) {
-                    if !current.words.is_empty() {
-                        clauses.push(std::mem::replace(&mut current, Clause { words: Vec::new(), stems: Vec::new() }));
-                    }
-                    continue;
-                }
-                current.stems.push(self.stem(&word));
-                current.words.push(word);
-            }
+        let mut current = Clause { words: Vec::new(), stems: Vec::new() };
+        let close = |current: &mut Clause, clauses: &mut Vec<Clause>| {
             if !current.words.is_empty() {
-                clauses.push(current);
+                clauses.push(std::mem::replace(current, Clause { words: Vec::new(), stems: Vec::new() }));
             }
+        };
+        let mut start = None;
+        let mut previous = ' ';
+        let mut chars = lowered.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c.is_alphanumeric() {
+                start.get_or_insert(i);
+                previous = c;
+                continue;
+            }
+            if let Some(from) = start.take() {
+                self.push_word(&lowered[from..i], &mut current, &mut clauses);
+            }
+            // A point between digits ("0.2", "4.1 bar") is part of a number, not the end of a sentence.
+            let decimal =
+                c == '.' && previous.is_ascii_digit() && chars.peek().is_some_and(|(_, n)| n.is_ascii_digit());
+            if matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '\n' | '(' | ')') && !decimal {
+                close(&mut current, &mut clauses);
+            }
+            previous = c;
         }
+        if let Some(from) = start {
+            self.push_word(&lowered[from..], &mut current, &mut clauses);
+        }
+        close(&mut current, &mut clauses);
         clauses
     }
+
+    /// Adds one lowercase word (corrected, expanded, stemmed) to the clause, or closes the clause
+    /// at a clause-breaking word.
+    fn push_word(&self, word: &str, current: &mut Clause, clauses: &mut Vec<Clause>) {
+        let mut add = |word: String| {
+            if self.clause_breaks.contains(&word) {
+                if !current.words.is_empty() {
+                    clauses.push(std::mem::replace(current, Clause { words: Vec::new(), stems: Vec::new() }));
+                }
+                return;
+            }
+            current.stems.push(self.stem(&word));
+            current.words.push(word);
+        };
+        match self.spelling.get(word) {
+            Some(fixed) => fixed.split_whitespace().for_each(|w| add(w.to_owned())),
+            None => add(self.repair(word)),
+        }
+    }
+}
+
+/// Numbers for the stems the rule set uses, so matching compares numbers, not strings. A stem no
+/// rule uses has no number and can match nothing.
+#[derive(Debug, Default)]
+pub struct StemIds(FxHashMap<String, u32>);
+
+impl StemIds {
+    fn intern(&mut self, stem: &str) -> u32 {
+        let next = self.0.len() as u32;
+        *self.0.entry(stem.to_owned()).or_insert(next)
+    }
+
+    /// The numbers of a clause's stems (`u32::MAX` for stems no rule uses).
+    pub fn of(&self, stems: &[String]) -> Vec<u32> {
+        stems.iter().map(|s| self.0.get(s.as_str()).copied().unwrap_or(u32::MAX)).collect()
+    }
+}
+
+/// Every alternative of a list of patterns, keyed by its first stem: a clause is matched by looking
+/// each of its words up once, instead of trying every alternative of every pattern at every word.
+/// An alternative shared by many patterns (a vocabulary list used in several rules) is compared once.
+#[derive(Debug, Default)]
+pub struct PatternIndex {
+    /// First stem's number → the distinct alternatives starting with it.
+    by_first: FxHashMap<u32, Vec<u32>>,
+    /// Each distinct alternative, and every (pattern, group, alternative) it stands for.
+    alternatives: Vec<(Vec<u32>, Vec<PatternGroupAlt>)>,
+    /// How many groups each pattern has.
+    groups: Vec<usize>,
+}
+
+/// (pattern, group, alternative): where one alternative stands in the patterns.
+type PatternGroupAlt = (u32, u16, u16);
+
+/// Where each group of one pattern was found first in a clause (`None`: not found).
+pub type GroupHits = Vec<Option<(Span, u16)>>;
+
+impl PatternIndex {
+    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a Pattern>, stem_ids: &mut StemIds) -> Self {
+        let mut index = Self::default();
+        let mut ids: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
+        for (p, pattern) in patterns.into_iter().enumerate() {
+            index.groups.push(pattern.groups.len());
+            for (g, group) in pattern.groups.iter().enumerate() {
+                for (a, alt) in group.iter().enumerate() {
+                    let alt: Vec<u32> = alt.iter().map(|stem| stem_ids.intern(stem)).collect();
+                    let Some(&first) = alt.first() else { continue };
+                    let id = *ids.entry(alt.clone()).or_insert_with(|| {
+                        index.alternatives.push((alt, Vec::new()));
+                        let id = (index.alternatives.len() - 1) as u32;
+                        index.by_first.entry(first).or_default().push(id);
+                        id
+                    });
+                    index.alternatives[id as usize].1.push((p as u32, g as u16, a as u16));
+                }
+            }
+        }
+        index
+    }
+
+    /// For every pattern with a group found in a clause (its stems' numbers): each group's earliest
+    /// occurrence (the first alternative wins a tie), as [`match_in`] would choose it.
+    pub fn hits(&self, stems: &[u32]) -> FxHashMap<u32, GroupHits> {
+        let mut hits: FxHashMap<u32, GroupHits> = FxHashMap::default();
+        for (pos, stem) in stems.iter().enumerate() {
+            for &id in self.by_first.get(stem).into_iter().flatten() {
+                let (alt, users) = &self.alternatives[id as usize];
+                if stems.len() - pos < alt.len() || stems[pos + 1..pos + alt.len()] != alt[1..] {
+                    continue;
+                }
+                let span = Span { start: pos, end: pos + alt.len() };
+                for &(p, g, a) in users {
+                    let groups = hits.entry(p).or_insert_with(|| vec![None; self.groups[p as usize]]);
+                    let slot = &mut groups[g as usize];
+                    if slot.is_none_or(|(found, alt)| (pos, a) < (found.start, alt)) {
+                        *slot = Some((span, a));
+                    }
+                }
+            }
+        }
+        hits
+    }
+}
+
+/// The span of a pattern whose groups were all found.
+pub fn span_of(groups: &GroupHits) -> Option<Span> {
+    groups.iter().try_fold(None::<Span>, |span, group| {
+        let (found, _) = (*group)?;
+        Some(Some(match span {
+            None => found,
+            Some(s) => Span { start: s.start.min(found.start), end: s.end.max(found.end) },
+        }))
+    })?
+}
+
+/// [`match_with_context`] from hits: the last group in the clause, the others in the clause or the
+/// clause before; the span covers only the clause's words.
+pub fn span_with_context(own: &GroupHits, context: Option<&GroupHits>) -> Option<Span> {
+    let ((last, _), earlier) = (own.last().copied().flatten()?, &own[..own.len() - 1]);
+    if earlier.is_empty() {
+        return None;
+    }
+    let mut span = last;
+    for (g, group) in earlier.iter().enumerate() {
+        match group {
+            Some((found, _)) => span = Span { start: span.start.min(found.start), end: span.end.max(found.end) },
+            None => {
+                context?.get(g).copied().flatten()?;
+            }
+        }
+    }
+    Some(span)
 }
 
 /// Where a pattern matched in a clause: first and one-past-last token of the whole match.
@@ -148,19 +357,51 @@ pub fn match_in(pattern: &Pattern, clause: &Clause) -> Option<Span> {
     span
 }
 
-/// Whether a match is negated in its clause: a negator shortly before it, or a negating
-/// phrase ("did not go off") after it.
+/// Where `pattern` occurs in `clause` when its earlier groups may also be found in `context`, the
+/// clause before ("the alarm was fine at first but it went off twice"): every group must match in
+/// one of the two, the last group in `clause` itself. The span covers only the words in `clause`.
+pub fn match_with_context(pattern: &Pattern, clause: &Clause, context: &Clause) -> Option<Span> {
+    let (last, earlier) = pattern.groups.split_last()?;
+    if earlier.is_empty() {
+        return None;
+    }
+    let find_group = |stems: &[String], group: &[Vec<String>]| {
+        group.iter().filter_map(|alt| find(stems, alt)).min_by_key(|s| s.start)
+    };
+    let mut span = find_group(&clause.stems, last)?;
+    for group in earlier {
+        match find_group(&clause.stems, group) {
+            Some(found) => span = Span { start: span.start.min(found.start), end: span.end.max(found.end) },
+            None => {
+                find_group(&context.stems, group)?;
+            }
+        }
+    }
+    Some(span)
+}
+
+/// Whether every group of `pattern` occurs somewhere in `clause` (in any order, any distance).
+pub fn match_anywhere(pattern: &Pattern, clause: &Clause) -> bool {
+    pattern.groups.iter().all(|group| group.iter().any(|alt| find(&clause.stems, alt).is_some()))
+}
+
+/// Whether a match is negated in its clause: a negator shortly before it, a negator between its
+/// parts that the pattern does not itself contain ("water not too hot"), or a negating phrase
+/// ("did not go off") after it.
 pub fn is_negated(
     clause: &Clause,
+    pattern: &Pattern,
     span: Span,
-    negators: &HashSet<String>,
+    negators: &FxHashSet<String>,
     window: usize,
     after: &[Vec<String>],
 ) -> bool {
     let from = span.start.saturating_sub(window);
     let before = clause.stems[from..span.start].iter().any(|s| negators.contains(s));
+    let own = |stem: &String| pattern.groups.iter().flatten().any(|alt| alt.contains(stem));
+    let inside = clause.stems[span.start..span.end].iter().any(|s| negators.contains(s) && !own(s));
     let rest = &clause.stems[span.end..];
-    before || after.iter().any(|phrase| find(rest, phrase).is_some())
+    before || inside || after.iter().any(|phrase| find(rest, phrase).is_some())
 }
 
 #[cfg(test)]
@@ -202,14 +443,14 @@ mod tests {
     #[test]
     fn negation_is_local_to_its_clause() {
         let n = normaliser();
-        let negators: HashSet<String> = ["no", "not"].iter().map(|w| n.stem(w)).collect();
+        let negators: FxHashSet<String> = ["no", "not"].iter().map(|w| n.stem(w)).collect();
         let after = vec![n.phrase("did not go off")];
         let gas = n.pattern("smell of gas");
         let alarm = n.pattern("co alarm");
         let check = |text: &str, pattern: &Pattern| -> Vec<bool> {
             n.clauses(text)
                 .iter()
-                .filter_map(|c| match_in(pattern, c).map(|span| is_negated(c, span, &negators, 3, &after)))
+                .filter_map(|c| match_in(pattern, c).map(|span| is_negated(c, pattern, span, &negators, 3, &after)))
                 .collect()
         };
         assert_eq!(check("no smell of gas yesterday but strong smell of gas today", &gas), vec![true, false]);

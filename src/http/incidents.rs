@@ -8,11 +8,11 @@ use validator::Validate;
 
 use super::extract::{Query, ValidJson};
 use crate::AppState;
-use crate::auth::{IncidentHandlers, Require, SafetyOfficers};
+use crate::auth::{IncidentHandlers, Require, SafetyReaders};
 use crate::db::{self, DbConnection, incidents::IncidentRow, incidents::QueueFilter, incidents::QueuePosition};
 use crate::domain::severity::{Reason, Severity};
 use crate::error::ApiError;
-use crate::workflows::incidents::{Change, Expected, STATUSES};
+use crate::workflows::incidents::{Change, Expected, STATUSES, TRIAGE};
 use crate::workflows::{self, Actor};
 
 const DEFAULT_PAGE: i64 = 50;
@@ -31,10 +31,21 @@ pub struct IncidentResponse {
     reasons: Vec<Reason>,
     rules_version: String,
     repeat: bool,
+    /// `triage` while it waits for a person to grade it, else the workflow status.
     status: String,
+    /// Set for a report the rules could not grade: when a person must grade it by, and whether
+    /// that time has passed. Stays (with `graded_at`) after it is graded.
+    triage: Option<TriageView>,
     assignee: Option<String>,
     reported_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct TriageView {
+    due_at: DateTime<Utc>,
+    overdue: bool,
+    graded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize)]
@@ -53,20 +64,35 @@ struct IncidentDetail {
     history: Vec<HistoryEntry>,
 }
 
-pub(crate) fn response(conn: &mut DbConnection, row: IncidentRow) -> Result<IncidentResponse, ApiError> {
-    responses(conn, vec![row])?.pop().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("incident response lost")))
+pub(crate) fn response(
+    conn: &mut DbConnection,
+    row: IncidentRow,
+    now: DateTime<Utc>,
+) -> Result<IncidentResponse, ApiError> {
+    responses(conn, vec![row], now)?.pop().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("incident response lost")))
 }
 
 /// Responses for a page of incidents, with every username looked up in one query.
-pub(crate) fn responses(conn: &mut DbConnection, rows: Vec<IncidentRow>) -> Result<Vec<IncidentResponse>, ApiError> {
+pub(crate) fn responses(
+    conn: &mut DbConnection,
+    rows: Vec<IncidentRow>,
+    now: DateTime<Utc>,
+) -> Result<Vec<IncidentResponse>, ApiError> {
     let ids: Vec<&str> =
         rows.iter().flat_map(|r| std::iter::once(r.technician_id.as_str()).chain(r.assignee_id.as_deref())).collect();
     let names = db::users::usernames(conn, &ids)?;
     let name = |id: &str| names.get(id).cloned();
     rows.into_iter()
         .map(|row| {
+            let in_triage = row.in_triage();
+            let triage = row.triage_due_at.map(|due| TriageView {
+                due_at: due.and_utc(),
+                overdue: in_triage && now.naive_utc() > due,
+                graded_at: row.triaged_at.map(|at| at.and_utc()),
+            });
             Ok(IncidentResponse {
                 reasons: serde_json::from_str(&row.reasons).map_err(anyhow::Error::from)?,
+                triage,
                 technician: name(&row.technician_id).unwrap_or_default(),
                 assignee: row.assignee_id.as_deref().and_then(name),
                 id: row.id,
@@ -78,7 +104,7 @@ pub(crate) fn responses(conn: &mut DbConnection, rows: Vec<IncidentRow>) -> Resu
                 original_severity: row.original_severity,
                 rules_version: row.rules_version,
                 repeat: row.is_repeat,
-                status: row.status,
+                status: if in_triage { TRIAGE.to_owned() } else { row.status },
                 reported_at: row.reported_at.and_utc(),
                 updated_at: row.updated_at.and_utc(),
             })
@@ -109,16 +135,16 @@ struct IncidentPage {
 }
 
 fn encode_cursor(p: &QueuePosition) -> String {
-    format!("{}_{}_{}", p.severity_rank, p.reported_at.and_utc().timestamp_micros(), p.id)
+    format!("{}_{}_{}", p.queue_rank, p.reported_at.and_utc().timestamp_micros(), p.id)
 }
 
 fn decode_cursor(raw: &str) -> Option<QueuePosition> {
     let mut parts = raw.splitn(3, '_');
-    let severity_rank = parts.next()?.parse().ok()?;
+    let queue_rank = parts.next()?.parse().ok()?;
     let micros = parts.next()?.parse().ok()?;
     let id = parts.next()?.to_owned();
     let reported_at = DateTime::from_timestamp_micros(micros)?.naive_utc();
-    Some(QueuePosition { severity_rank, reported_at, id })
+    Some(QueuePosition { queue_rank, reported_at, id })
 }
 
 pub async fn list(
@@ -152,6 +178,7 @@ pub async fn list(
         return Err(ApiError::Validation(errors));
     }
     let since: Option<NaiveDateTime> = q.since.map(|s| s.naive_utc());
+    let now = state.clock.now();
     let (items, next_cursor) = state
         .db
         .run(move |conn| {
@@ -164,12 +191,12 @@ pub async fn list(
             let rows = db::incidents::queue(conn, &filter, after.as_ref(), limit)?;
             let next = (rows.len() as i64 == limit).then(|| rows.last()).flatten().map(|last| {
                 encode_cursor(&QueuePosition {
-                    severity_rank: last.severity_rank,
+                    queue_rank: last.queue_rank,
                     reported_at: last.reported_at,
                     id: last.id.clone(),
                 })
             });
-            let items = responses(conn, rows)?;
+            let items = responses(conn, rows, now)?;
             Ok((items, next))
         })
         .await?;
@@ -182,6 +209,7 @@ pub async fn get(
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().to_string();
+    let now = state.clock.now();
     let (detail, revision) = state
         .db
         .run(move |conn| {
@@ -196,7 +224,7 @@ pub async fn get(
                     details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
                 })
                 .collect();
-            Ok((IncidentDetail { incident: response(conn, row)?, history }, revision))
+            Ok((IncidentDetail { incident: response(conn, row, now)?, history }, revision))
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -236,10 +264,10 @@ async fn apply(
     let (incident, revision) = state
         .db
         .run(move |conn| {
-            let row =
-                workflows::incidents::change(conn, app.context(), &id, &expected, change, &actor, app.clock.now())?;
+            let now = app.clock.now();
+            let row = workflows::incidents::change(conn, app.context(), &id, &expected, change, &actor, now)?;
             let revision = row.revision;
-            Ok((response(conn, row)?, revision))
+            Ok((response(conn, row, now)?, revision))
         })
         .await?;
     Ok(HttpResponse::Ok().insert_header(ETag(etag(revision))).json(incident))
@@ -281,9 +309,10 @@ pub struct RegradeRequest {
     reason: String,
 }
 
+/// A safety officer re-grades any incident; a dispatcher grades one waiting in triage.
 pub async fn regrade(
     state: web::Data<AppState>,
-    user: Require<SafetyOfficers>,
+    user: Require<IncidentHandlers>,
     req: HttpRequest,
     id: web::Path<uuid::Uuid>,
     body: ValidJson<RegradeRequest>,
@@ -292,6 +321,59 @@ pub async fn regrade(
     if reason.trim().chars().count() < 10 {
         return Err(ApiError::field("reason", "give the reason in at least 10 characters"));
     }
-    let change = Change::Regrade { severity, reason: reason.trim().to_owned() };
+    let change = Change::Regrade { severity, reason: reason.trim().to_owned(), by: user.role };
     apply(state, &req, id.into_inner(), Actor::from(&*user), change).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    regraded: bool,
+}
+
+/// One labelled note: the report as written, the machine's grade and the person's. The fields
+/// `note` and `expected` are what `fieldproof rules eval --notes` reads.
+#[derive(Serialize)]
+struct LabelledReport {
+    incident_id: String,
+    note: String,
+    expected: String,
+    machine_grade: String,
+    rules_version: String,
+    graded_by: Option<String>,
+    graded_at: Option<DateTime<Utc>>,
+    reason: Option<String>,
+}
+
+/// `GET /v1/incidents/export?regraded=true`: every report a person re-graded or graded out of
+/// triage, as JSON lines, so the evaluation set can grow from real use.
+pub async fn export(
+    state: web::Data<AppState>,
+    _user: Require<SafetyReaders>,
+    query: Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !query.0.regraded {
+        return Err(ApiError::field("regraded", "only `regraded=true` is exported: the reports a person graded"));
+    }
+    let rows = state.db.run(|conn| Ok(db::incidents::human_graded(conn)?)).await?;
+    let mut body = String::new();
+    for row in rows {
+        let details: serde_json::Value =
+            row.decision.as_ref().and_then(|d| serde_json::from_str(&d.details).ok()).unwrap_or_default();
+        let machine_grade =
+            if row.incident.triage_due_at.is_some() { TRIAGE.to_owned() } else { row.incident.original_severity };
+        let line = LabelledReport {
+            incident_id: row.incident.id,
+            note: row.description,
+            expected: row.incident.severity,
+            machine_grade,
+            rules_version: row.incident.rules_version,
+            graded_by: row.decision.as_ref().map(|d| d.actor.clone()),
+            graded_at: row.decision.as_ref().map(|d| d.at.and_utc()),
+            reason: details["reason"].as_str().map(str::to_owned),
+        };
+        body += &serde_json::to_string(&line).map_err(anyhow::Error::from)?;
+        body.push('\n');
+    }
+    Ok(HttpResponse::Ok().content_type("application/x-ndjson").body(body))
 }

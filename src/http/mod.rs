@@ -48,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/v1/me/jobs").get(jobs::mine))
             .service(web::resource("/v1/failures").post(failures::create))
             .service(web::resource("/v1/incidents").get(incidents::list))
+            .service(web::resource("/v1/incidents/export").get(incidents::export))
             .service(web::resource("/v1/incidents/{id}").get(incidents::get))
             .service(web::resource("/v1/incidents/{id}/acknowledge").post(incidents::acknowledge))
             .service(web::resource("/v1/incidents/{id}/assign").post(incidents::assign))

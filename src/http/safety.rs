@@ -173,11 +173,12 @@ pub async fn assign_visit(
 
 /// Safety-critical incidents not yet audited, oldest first.
 pub async fn audit_queue(state: web::Data<AppState>, _user: Require<SafetyReaders>) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
     let items = state
         .db
-        .run(|conn| {
+        .run(move |conn| {
             let rows = db::safety::unaudited_safety_critical(conn)?;
-            incident_responses(conn, rows)
+            incident_responses(conn, rows, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
@@ -263,7 +264,7 @@ pub async fn audit_file(
                 "reported_at": failure.reported_at.and_utc(),
             });
             Ok(AuditFile {
-                incident: incident_response(conn, incident)?,
+                incident: incident_response(conn, incident, now)?,
                 failure,
                 signoff,
                 checklist,

@@ -12,7 +12,8 @@ use crate::db::failures::{FailureItemRow, FailureRow};
 use crate::db::incidents::IncidentRow;
 use crate::db::jobs::JobRow;
 use crate::db::{self, DbConnection, write_transaction};
-use crate::domain::severity::{FailureFacts, Hazard, ServiceLoss};
+use crate::domain::rules::RuleSet;
+use crate::domain::severity::{self, FailureFacts, Hazard, Reason, ServiceLoss};
 use crate::domain::signoff::FailedItem;
 use crate::error::{ApiError, FieldError};
 
@@ -166,4 +167,61 @@ fn named_items(
         }
     }
     if errors.is_empty() { Ok(failed) } else { Err(ApiError::Validation(errors)) }
+}
+
+/// A stored report graded again with another rule set (`fieldproof rules diff`).
+#[derive(Debug)]
+pub struct Regraded {
+    pub incident_id: String,
+    pub reported_at: DateTime<Utc>,
+    pub description: String,
+    /// The machine's grade then (`triage` when it could not grade the report).
+    pub before: String,
+    pub after: String,
+    /// `rule: evidence` under the other rule set.
+    pub reasons: Vec<String>,
+}
+
+impl Regraded {
+    pub fn changed(&self) -> bool {
+        self.before != self.after
+    }
+}
+
+/// Re-grades every report `from_version` graded since `since` with `rules`. Reads only.
+pub fn regrade_stored(
+    conn: &mut DbConnection,
+    from_version: &str,
+    rules: &RuleSet,
+    since: DateTime<Utc>,
+) -> Result<Vec<Regraded>, ApiError> {
+    let stored = db::incidents::graded_by(conn, from_version, since.naive_utc())?;
+    stored
+        .into_iter()
+        .map(|(incident, failure)| {
+            let hazards: Vec<Hazard> = serde_json::from_str(&failure.hazards).map_err(anyhow::Error::from)?;
+            let service_lost: Option<ServiceLoss> =
+                failure.service_lost.as_deref().map(serde_json::from_str).transpose().map_err(anyhow::Error::from)?;
+            let kept: Vec<Reason> = serde_json::from_str(&incident.reasons).map_err(anyhow::Error::from)?;
+            let facts = FailureFacts {
+                description: &failure.description,
+                failed_items: &[],
+                hazards: &hazards,
+                injury: failure.injury,
+                vulnerable_occupant: failure.vulnerable_occupant,
+                service_lost: service_lost.as_ref(),
+                repeats: &[],
+            };
+            let verdict = severity::reclassify(&facts, &kept, rules);
+            let graded = |triage: bool, severity: &str| if triage { "triage".to_owned() } else { severity.to_owned() };
+            Ok(Regraded {
+                before: graded(incident.triage_due_at.is_some(), &incident.original_severity),
+                after: graded(verdict.triage.is_some(), verdict.severity.as_str()),
+                reasons: verdict.reasons.iter().map(|r| format!("{}: {}", r.rule, r.evidence)).collect(),
+                incident_id: incident.id,
+                reported_at: incident.reported_at.and_utc(),
+                description: failure.description,
+            })
+        })
+        .collect()
 }

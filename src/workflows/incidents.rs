@@ -15,7 +15,10 @@ use crate::error::ApiError;
 pub const STATUS_OPEN: &str = "open";
 pub const STATUS_ACKNOWLEDGED: &str = "acknowledged";
 pub const STATUS_ASSIGNED: &str = "assigned";
-pub const STATUSES: [&str; 4] = [STATUS_OPEN, STATUS_ACKNOWLEDGED, STATUS_ASSIGNED, "resolved"];
+/// Not stored: an open incident whose report waits for a person to grade it (`triage_due_at` set,
+/// `triaged_at` not yet).
+pub const TRIAGE: &str = "triage";
+pub const STATUSES: [&str; 5] = [TRIAGE, STATUS_OPEN, STATUS_ACKNOWLEDGED, STATUS_ASSIGNED, "resolved"];
 
 /// Classifies a stored failure report and opens its incident, in the caller's transaction.
 /// Repeats are looked up here: the same customer within the rule set's window, and the same
@@ -49,6 +52,7 @@ pub fn open(
         }
     }
     let verdict = severity::classify(&FailureFacts { repeats: &repeats, ..facts }, rules);
+    let triage_due_at = verdict.triage.map(|_| (now + ctx.safety.triage_within).naive_utc());
     let row = IncidentRow {
         id: uuid::Uuid::now_v7().to_string(),
         failure_id: failure.id.clone(),
@@ -67,16 +71,24 @@ pub fn open(
         reported_at: now.naive_utc(),
         updated_at: now.naive_utc(),
         revision: 1,
+        queue_rank: if triage_due_at.is_some() { db::incidents::TRIAGE_RANK } else { verdict.severity.rank() },
+        triage_due_at,
+        triaged_at: None,
     };
     db::incidents::insert(conn, &row)?;
     let details = json!({
         "failure_id": failure.id,
         "severity": row.severity,
+        "triage": verdict.triage,
         "rules_version": row.rules_version,
         "repeat": row.is_repeat,
         "rules": verdict.reasons.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
     });
     audit(conn, actor, "incident.classified", ("incident", &row.id), details, now)?;
+    if row.in_triage() {
+        // Nothing is routed until a person grades it (no make-safe visit yet, no apology).
+        return Ok(row);
+    }
     let repeated: Vec<String> = repeats
         .iter()
         .filter_map(|r| match r {
@@ -92,8 +104,16 @@ pub fn open(
 #[derive(Debug, Clone)]
 pub enum Change {
     Acknowledge,
-    Assign { assignee: String },
-    Regrade { severity: Severity, reason: String },
+    Assign {
+        assignee: String,
+    },
+    /// A safety officer re-grades any incident; a dispatcher or safety officer grades one waiting
+    /// in triage (the first person's grade, from which the follow-up starts).
+    Regrade {
+        severity: Severity,
+        reason: String,
+        by: Role,
+    },
 }
 
 /// The `If-Match` precondition of a change.
@@ -145,14 +165,19 @@ pub fn change_in(
         Change::Regrade { reason, .. } => Some(reason.clone()),
         _ => None,
     };
-    let (update, action, details) = plan(conn, &current, change)?;
+    let (update, action, details) = plan(conn, &current, change, now)?;
     let update = IncidentChange { updated_at: Some(now.naive_utc()), ..update };
     if !db::incidents::update_at_revision(conn, id, current.revision, &update)? {
         return Err(ApiError::PreconditionFailed("the incident changed while you changed it; retry".to_owned()));
     }
     audit(conn, actor, action, ("incident", id), details, now)?;
     let updated = db::incidents::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
-    if let Some(reason) = regrade_reason {
+    if current.in_triage() && regrade_reason.is_some() {
+        let failure = db::failures::find(conn, &updated.failure_id)?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("incident without failure")))?;
+        let items: Vec<String> = serde_json::from_str(&failure.item_ids).map_err(anyhow::Error::from)?;
+        safety::on_graded(conn, ctx, &updated, &items, &[], actor, now)?;
+    } else if let Some(reason) = regrade_reason {
         safety::on_regraded(conn, ctx, &current, &updated, &reason, actor, now)?;
     }
     Ok(updated)
@@ -162,9 +187,13 @@ fn plan(
     conn: &mut DbConnection,
     current: &IncidentRow,
     change: Change,
+    now: DateTime<Utc>,
 ) -> Result<(IncidentChange, &'static str, serde_json::Value), ApiError> {
     Ok(match change {
         Change::Acknowledge => {
+            if current.in_triage() {
+                return Err(ApiError::Conflict("the report waits in triage: grade it first".to_owned()));
+            }
             if current.status != STATUS_OPEN {
                 return Err(ApiError::Conflict(format!("the incident is already {}", current.status)));
             }
@@ -187,13 +216,31 @@ fn plan(
             };
             (update, "incident.assigned", json!({ "assignee": user.username, "from_status": current.status }))
         }
-        Change::Regrade { severity, reason } => {
+        Change::Regrade { severity, reason, by } if current.in_triage() => {
+            if ![Role::Dispatcher, Role::SafetyOfficer].contains(&by) {
+                return Err(ApiError::Forbidden("a dispatcher or safety officer grades a report in triage".to_owned()));
+            }
+            let update = IncidentChange {
+                severity: Some(severity.as_str().to_owned()),
+                severity_rank: Some(severity.rank()),
+                queue_rank: Some(severity.rank()),
+                triaged_at: Some(now.naive_utc()),
+                ..Default::default()
+            };
+            let details = json!({ "from": TRIAGE, "to": severity.as_str(), "reason": reason });
+            (update, "incident.triaged", details)
+        }
+        Change::Regrade { severity, reason, by } => {
+            if by != Role::SafetyOfficer {
+                return Err(ApiError::Forbidden("only a safety officer re-grades an incident".to_owned()));
+            }
             if current.severity == severity.as_str() {
                 return Err(ApiError::field("severity", format!("the incident is already {}", current.severity)));
             }
             let update = IncidentChange {
                 severity: Some(severity.as_str().to_owned()),
                 severity_rank: Some(severity.rank()),
+                queue_rank: Some(severity.rank()),
                 ..Default::default()
             };
             let details = json!({ "from": current.severity, "to": severity.as_str(), "original": current.original_severity, "reason": reason });

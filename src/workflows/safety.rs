@@ -432,6 +432,9 @@ pub fn record_audit(
         let incident = db::incidents::find(conn, incident_id)?
             .ok_or_else(|| ApiError::NotFound(format!("no incident {incident_id}")))?;
         super::incidents::check_expected(&incident, expected)?;
+        if incident.in_triage() {
+            return Err(ApiError::Conflict("the report waits in triage: grade it before auditing it".to_owned()));
+        }
         if db::safety::audit_for_incident(conn, incident_id)?.is_some() {
             return Err(ApiError::Conflict("this incident has already been audited".to_owned()));
         }
@@ -442,7 +445,7 @@ pub fn record_audit(
                     "the audit changes the grade: give the reason in at least 10 characters",
                 )
             })?;
-            let change = Change::Regrade { severity: record.confirmed_severity, reason };
+            let change = Change::Regrade { severity: record.confirmed_severity, reason, by: Role::SafetyOfficer };
             super::incidents::change_in(conn, ctx, incident_id, &Expected::Any, change, actor, now)?;
         }
         let row = SafetyAuditRow {

@@ -21,4 +21,5 @@ mod recovery;
 mod safety;
 mod serve;
 mod signoffs;
+mod triage;
 mod users;

@@ -95,6 +95,11 @@ impl TestApp {
         Some(TestApp { state: web::Data::new(state), _database: database })
     }
 
+    /// What `DATABASE_URL` names for this test's database (for the command-line tests).
+    pub fn database_url(&self) -> String {
+        self._database.url()
+    }
+
     /// A valid token for a seeded user.
     pub fn token(&self, username: &str) -> String {
         let mut conn = self.state.db.get().expect("connection");
