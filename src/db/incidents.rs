@@ -1,7 +1,9 @@
 //! Incidents: the graded, workable side of a failure report (the dispatcher and safety queues).
 
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer, Text, Timestamp};
 
 use super::DbConnection;
 use super::schema::{failure_reports, incidents, users};
@@ -136,12 +138,16 @@ pub fn queue(
         query = query.filter(incidents::reported_at.ge(since));
     }
     if let Some(p) = after {
+        // why: a row-value comparison is an index condition on incidents_queue; the same written
+        // as nested ORs is a filter that reads every row before a deep page.
         query = query.filter(
-            incidents::queue_rank.lt(p.queue_rank).or(incidents::queue_rank.eq(p.queue_rank).and(
-                incidents::reported_at
-                    .lt(p.reported_at)
-                    .or(incidents::reported_at.eq(p.reported_at).and(incidents::id.lt(p.id.clone()))),
-            )),
+            sql::<Bool>("(incidents.queue_rank, incidents.reported_at, incidents.id) < (")
+                .bind::<Integer, _>(p.queue_rank)
+                .sql(", ")
+                .bind::<Timestamp, _>(p.reported_at)
+                .sql(", ")
+                .bind::<Text, _>(p.id.clone())
+                .sql(")"),
         );
     }
     query

@@ -258,11 +258,27 @@ where
     }
 }
 
-/// Increments a named counter in the current transaction and returns its new value. The row lock
-/// orders concurrent writers, so values are handed out in commit order (the sync cursor relies on it).
-pub fn next_counter_value(conn: &mut DbConnection, counter: &str) -> QueryResult<i64> {
-    use schema::counters::dsl::{counters, name, value};
-    diesel::update(counters.filter(name.eq(counter))).set(value.eq(value + 1)).returning(value).get_result(conn)
+/// The next change number of one technician's jobs, for the changes-since cursor: the technician's
+/// counter, bumped and locked until the transaction ends, times 2^20, plus the technician's number.
+// why: a counter per technician, not one row for all writers: changes to one technician's jobs
+// commit in counter order (so a cursor never skips a late commit), while writers for different
+// technicians never wait for each other. The technician's number keeps change_seq unique.
+pub fn next_change_seq(conn: &mut DbConnection, technician_id: &str) -> QueryResult<i64> {
+    use schema::sync_counters::dsl as sc;
+    let (counter, number): (i64, i32) = diesel::update(sc::sync_counters.filter(sc::technician_id.eq(technician_id)))
+        .set(sc::last_change.eq(sc::last_change + 1))
+        .returning((sc::last_change, sc::number))
+        .get_result(conn)?;
+    Ok((counter << 20) | i64::from(number))
+}
+
+/// Gives a new user a sync counter (every user has one: any of them may become a technician).
+pub fn add_sync_counter(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {
+    use schema::sync_counters::dsl as sc;
+    diesel::insert_into(sc::sync_counters)
+        .values((sc::technician_id.eq(user_id), sc::last_change.eq(0_i64)))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Whether a diesel error is a unique-constraint violation (an idempotent retry raced us).

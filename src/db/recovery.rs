@@ -1,7 +1,9 @@
 //! Customer recovery cases.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text, Timestamp};
 
 use super::DbConnection;
 use super::feedback::FeedbackRow;
@@ -88,8 +90,13 @@ pub fn views(
         query = query.filter(recovery_cases::id.eq(id.to_owned()));
     }
     if let Some((due, id)) = after {
+        // why: a row-value comparison, which the (due_at, id) order can use as an index condition.
         query = query.filter(
-            recovery_cases::due_at.gt(*due).or(recovery_cases::due_at.eq(*due).and(recovery_cases::id.gt(id.clone()))),
+            sql::<Bool>("(recovery_cases.due_at, recovery_cases.id) > (")
+                .bind::<Timestamp, _>(*due)
+                .sql(", ")
+                .bind::<Text, _>(id.clone())
+                .sql(")"),
         );
     }
     query.limit(limit).load(conn)

@@ -1,7 +1,9 @@
 //! Make-safe visits, safety audits, retraining assignments and disciplinary cases.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text, Timestamp};
 
 use super::DbConnection;
 use super::schema::{disciplinary_cases, incidents, make_safe_visits, retraining_assignments, safety_audits};
@@ -119,10 +121,13 @@ pub fn visits(
         .select(MakeSafeVisitRow::as_select())
         .into_boxed();
     if let Some((due, id)) = after {
+        // why: a row-value comparison, which the (due_at, id) order can use as an index condition.
         query = query.filter(
-            make_safe_visits::due_at
-                .gt(*due)
-                .or(make_safe_visits::due_at.eq(*due).and(make_safe_visits::id.gt(id.clone()))),
+            sql::<Bool>("(make_safe_visits.due_at, make_safe_visits.id) > (")
+                .bind::<Timestamp, _>(*due)
+                .sql(", ")
+                .bind::<Text, _>(id.clone())
+                .sql(")"),
         );
     }
     query.limit(limit).load(conn)

@@ -39,9 +39,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    counters (name) {
-        name -> Text,
-        value -> BigInt,
+    sync_counters (number) {
+        number -> Integer,
+        technician_id -> Text,
+        last_change -> BigInt,
     }
 }
 
@@ -290,7 +291,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     customers,
     checklist_versions,
-    counters,
+    sync_counters,
     jobs,
     signoffs,
     audit_log,

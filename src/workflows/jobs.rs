@@ -88,6 +88,8 @@ pub fn create_in(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateT
         if db::jobs::find(conn, &job_id)?.is_some() {
             return Err(ApiError::Conflict(format!("job {job_id} already exists")));
         }
+        // Lock order, as in every job-changing transaction: the technician's counter first.
+        let change_seq = db::next_change_seq(conn, &technician.id)?;
         let customer_id = match job.customer {
             CustomerRef::Existing(id) => id.to_string(),
             CustomerRef::New(customer) => add_customer(conn, customer, actor, now)?,
@@ -106,7 +108,7 @@ pub fn create_in(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateT
             created_by: actor.id.clone().unwrap_or_default(),
             created_at: now.naive_utc(),
             updated_at: now.naive_utc(),
-            change_seq: db::next_counter_value(conn, "jobs")?,
+            change_seq,
         };
         db::jobs::insert(conn, &row)?;
         audit(

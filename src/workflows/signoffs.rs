@@ -83,9 +83,12 @@ pub fn record(
     };
     let actor = Actor::from(technician);
     let written = write_transaction(conn, |conn| {
-        db::signoffs::insert(conn, &row)?;
-        let seq = db::next_counter_value(conn, "jobs")?;
+        // why: lock order. The technician's counter, then the job row, then the children: the
+        // sign-off insert's foreign-key lock on the job comes after this transaction already holds
+        // the job, so concurrent sign-offs on one job queue instead of deadlocking.
+        let seq = db::next_change_seq(conn, &job.technician_id)?;
         db::jobs::mark_changed(conn, &job_id, STATUS_SIGNED_OFF, seq, now.naive_utc())?;
+        db::signoffs::insert(conn, &row)?;
         let details = json!({
             "job_id": job_id,
             "checklist": format!("{}/v{}", row.checklist_key, row.checklist_version),

@@ -40,6 +40,7 @@ pub fn add(
             return Err(ApiError::Conflict(format!("user `{}` already exists", row.username)));
         }
         db::users::insert(conn, &row)?;
+        db::add_sync_counter(conn, &row.id)?;
         audit(
             conn,
             actor,
