@@ -149,9 +149,36 @@ impl ResponseError for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        // A data error is the request's fault (4xx); only the unexpected is a 500.
+        const DATA_ERRORS: [&str; 7] = [
+            "out of range",
+            "invalid byte sequence",
+            "invalid input syntax",
+            "value too long",
+            "numeric field overflow",
+            "null character not permitted",
+            "character not in repertoire",
+        ];
         match err {
-            diesel::result::Error::NotFound => Self::NotFound("not found".to_owned()),
+            Error::NotFound => Self::NotFound("not found".to_owned()),
             err if crate::db::is_unique_violation(&err) => Self::Conflict("already exists".to_owned()),
+            Error::DatabaseError(Kind::ForeignKeyViolation | Kind::RestrictViolation, _) => {
+                Self::Conflict("refers to something that does not exist or is still in use".to_owned())
+            }
+            Error::DatabaseError(Kind::SerializationFailure, _) => {
+                Self::Conflict("changed by another request at the same moment; retry".to_owned())
+            }
+            Error::DatabaseError(Kind::CheckViolation | Kind::NotNullViolation, info) => {
+                tracing::warn!(constraint = ?info.constraint_name(), "a value broke a database constraint");
+                Self::field("body", "a value is not one the service can store")
+            }
+            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, info) => {
+                Self::Unavailable(info.message().to_owned())
+            }
+            Error::DatabaseError(_, info) if DATA_ERRORS.iter().any(|e| info.message().contains(e)) => {
+                Self::field("body", format!("a value cannot be stored: {}", info.message()))
+            }
             err => Self::Internal(anyhow::Error::new(err).context("database error")),
         }
     }

@@ -54,8 +54,55 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
     }
 }
 
-/// Deserializes `bytes`; a type or shape error names the field by its JSON path.
+/// A control character other than tab, newline and carriage return: never meant in a field, and some
+/// (NUL) cannot be stored at all.
+pub fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// The JSON paths (`answers[2].note`, `username`) of every string or key holding a forbidden control.
+fn control_characters(value: &serde_json::Value, path: &str, found: &mut Vec<String>) {
+    let at = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        serde_json::Value::String(s) if s.chars().any(is_forbidden_control) => {
+            found.push(if path.is_empty() { "body".to_owned() } else { path.to_owned() });
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                control_characters(item, &format!("{path}[{i}]"), found);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (key, item) in fields {
+                if key.chars().any(is_forbidden_control) {
+                    found.push(at(&key.replace(is_forbidden_control, "?")));
+                }
+                control_characters(item, &at(key), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Deserializes `bytes`; a type or shape error names the field by its JSON path, and so does a
+/// string holding a control character (JSON only carries them escaped, as `\u00XX`).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let escaped_control = bytes.windows(6).any(|w| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && w[2] == b'0'
+            && w[3] == b'0'
+            && (matches!(w[4], b'0' | b'1') || w[4..6] == *b"7f" || w[4..6] == *b"7F")
+    });
+    if escaped_control && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        let mut found = Vec::new();
+        control_characters(&value, "", &mut found);
+        if !found.is_empty() {
+            return Err(ApiError::Validation(
+                found.into_iter().map(|f| FieldError::new(f, "must not contain control characters")).collect(),
+            ));
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -126,6 +173,15 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let controls: Vec<FieldError> = form_urlencoded_pairs(req.query_string())
+            .filter(|(key, value)| key.chars().chain(value.chars()).any(is_forbidden_control))
+            .map(|(key, _)| {
+                FieldError::new(key.replace(is_forbidden_control, "?"), "must not contain control characters")
+            })
+            .collect();
+        if !controls.is_empty() {
+            return std::future::ready(Err(ApiError::Validation(controls)));
+        }
         let pairs = form_urlencoded_pairs(req.query_string());
         let de = serde_urlencoded::Deserializer::new(pairs);
         std::future::ready(serde_path_to_error::deserialize(de).map(Query).map_err(|err| {

@@ -76,8 +76,17 @@ pub async fn submit(
     state: web::Data<AppState>,
     token: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: Result<web::Bytes, actix_web::Error>,
 ) -> HttpResponse {
+    let body = match body {
+        Ok(body) => body,
+        // Too large or unreadable: the same problem+json as every other route.
+        Err(err) if err.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::PayloadTooLarge("the request body is larger than the service accepts".to_owned())
+                .error_response();
+        }
+        Err(err) => return ApiError::BadRequest(format!("cannot read the request body: {err}")).error_response(),
+    };
     let is_json = req.mime_type().ok().flatten().is_some_and(|m| m.subtype() == "json");
     if is_json {
         return match submit_json(&state, token.into_inner(), &body).await {

@@ -143,7 +143,7 @@ fn decode_cursor(raw: &str) -> Option<QueuePosition> {
     let queue_rank = parts.next()?.parse().ok()?;
     let micros = parts.next()?.parse().ok()?;
     let id = parts.next()?.to_owned();
-    let reported_at = DateTime::from_timestamp_micros(micros)?.naive_utc();
+    let reported_at = super::page::cursor_time(micros)?;
     Some(QueuePosition { queue_rank, reported_at, id })
 }
 

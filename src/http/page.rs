@@ -8,6 +8,13 @@ use crate::error::{ApiError, FieldError};
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 500;
 
+/// A cursor's time, if it is one the service could have handed out (1970 to 9999): anything else
+/// is a forged cursor, refused before it reaches the database.
+pub fn cursor_time(micros: i64) -> Option<NaiveDateTime> {
+    let at = DateTime::from_timestamp_micros(micros)?;
+    (at.timestamp() >= 0 && chrono::Datelike::year(&at) <= 9999).then(|| at.naive_utc())
+}
+
 /// Where a page starts (after this deadline and id) and how long it is.
 #[derive(Debug, Clone)]
 pub struct DuePage {
@@ -21,7 +28,7 @@ impl DuePage {
         let mut errors = Vec::new();
         let after = cursor.and_then(|raw| {
             let parsed = raw.split_once('_').and_then(|(micros, id)| {
-                let due = DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc();
+                let due = cursor_time(micros.parse().ok()?)?;
                 uuid::Uuid::parse_str(id).ok().map(|_| (due, id.to_owned()))
             });
             if parsed.is_none() {

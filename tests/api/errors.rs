@@ -65,3 +65,55 @@ async fn bad_query_parameters_are_422_naming_the_parameter(#[values(Sqlite, Post
     assert_eq!(app.get("/v1/incidents?colour=red", &dana).await.error_fields(), vec!["colour"]);
     assert_eq!(app.get("/v1/me/jobs?since=1&since=2", &app.token("tess")).await.error_fields(), vec!["since"]);
 }
+
+#[rstest]
+#[actix_web::test]
+async fn control_characters_are_422_naming_the_field_even_before_sign_in(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let login = json!({ "username": "da\u{0}na", "password": common::PASSWORD });
+    let refused = app.call(Method::POST, "/v1/auth/token", None, Some(&login)).await;
+    assert_eq!(refused.error_fields(), vec!["username"]);
+
+    let job = app.issue_job("tess", "broadband-install").await;
+    let report = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "router\u{0} hot" });
+    assert_eq!(app.post("/v1/failures", &app.token("dana"), &report).await.error_fields(), vec!["description"]);
+    let mut answers = common::passing_answers(&app.checklist_of(&job).await);
+    answers[1]["note"] = json!("bell\u{7} rang");
+    let signoff = common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers);
+    let path = format!("/v1/jobs/{}/signoffs", job["id"].as_str().unwrap());
+    assert_eq!(app.post(&path, &app.token("tess"), &signoff).await.error_fields(), vec!["answers[1].note"]);
+
+    let multiline =
+        json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "line one\nline two\ttabbed" });
+    assert_eq!(app.post("/v1/failures", &app.token("dana"), &multiline).await.status, StatusCode::CREATED);
+    assert_eq!(
+        app.get("/v1/incidents?technician=te%00ss", &app.token("dana")).await.error_fields(),
+        vec!["technician"]
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn cursors_from_outside_the_service_are_422(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let dana = app.token("dana");
+    let id = uuid::Uuid::new_v4();
+    for base in ["/v1/incidents", "/v1/make-safe-visits", "/v1/recovery-cases"] {
+        for micros in ["-9000000000000000000", "9000000000000000000", "-1"] {
+            let cursor = if base == "/v1/incidents" { format!("2_{micros}_{id}") } else { format!("{micros}_{id}") };
+            let response = app.get(&format!("{base}?cursor={cursor}"), &dana).await;
+            assert_eq!(response.error_fields(), vec!["cursor"], "{base} {micros}");
+        }
+    }
+}
+
+#[rstest]
+#[actix_web::test]
+async fn an_oversized_feedback_post_is_problem_json(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let huge = TestRequest::post()
+        .uri("/feedback/any-token")
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .set_payload(format!("comment={}", "x".repeat(100 * 1024)));
+    app.send(huge).await.problem(StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -352,3 +352,14 @@ async fn the_case_list_pages_by_deadline_without_gaps_or_repeats(#[values(Sqlite
     assert_eq!(app.get("/v1/recovery-cases?cursor=yesterday", &dana).await.error_fields(), ["cursor"]);
     assert_eq!(app.get("/v1/recovery-cases?limit=0", &dana).await.error_fields(), ["limit"]);
 }
+
+#[rstest]
+#[actix_web::test]
+async fn approving_a_remedy_checks_the_role_before_the_case(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let missing = format!("/v1/recovery-cases/{}/remedy/approve", uuid::Uuid::new_v4());
+    for user in ["tess", "dana", "sam"] {
+        app.post(&missing, &app.token(user), &json!({})).await.problem(StatusCode::FORBIDDEN);
+    }
+    app.post(&missing, &app.token("ada"), &json!({})).await.problem(StatusCode::NOT_FOUND);
+}
