@@ -46,6 +46,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -71,6 +73,7 @@ impl ApiError {
             Self::PreconditionRequired(_) => ("precondition-required", "If-Match required"),
             Self::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             Self::Unavailable(_) => ("unavailable", "Service temporarily unavailable"),
+            Self::TooManyRequests(_) => ("too-many-requests", "Too many requests"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -106,6 +109,7 @@ impl ResponseError for ApiError {
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

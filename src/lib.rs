@@ -38,6 +38,13 @@ pub struct AppState {
     /// Shared with the outbox worker.
     pub clock: Arc<Clock>,
     pub settings: Settings,
+    /// Accounts' session epochs, remembered for a few seconds.
+    pub sessions: auth::Sessions,
+    /// Failed sign-ins per username and client address.
+    pub sign_ins: auth::throttle::SignInThrottle,
+    /// Password checks (Argon2, deliberately slow) allowed at once, so a flood of sign-ins cannot
+    /// take every blocking thread from the rest of the API.
+    pub password_checks: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -47,7 +54,20 @@ impl AppState {
         let contact = &settings.customers;
         let links = FeedbackLinks::new(&jwt.secret, &contact.public_url, contact.feedback_link_ttl);
         let clock = Arc::new(clock);
-        Self { db, tokens, links, catalogue: Catalogue::default(), rules, policy, clock, settings }
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Self {
+            db,
+            tokens,
+            links,
+            catalogue: Catalogue::default(),
+            rules,
+            policy,
+            clock,
+            settings,
+            sessions: auth::Sessions::default(),
+            sign_ins: auth::throttle::SignInThrottle::new(),
+            password_checks: tokio::sync::Semaphore::new(cores),
+        }
     }
 }
 

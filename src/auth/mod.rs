@@ -2,6 +2,7 @@
 
 pub mod links;
 pub mod password;
+pub mod throttle;
 pub mod token;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -44,6 +45,8 @@ pub struct AuthUser {
     pub id: String,
     pub username: String,
     pub role: Role,
+    /// The session epoch the token was issued in.
+    pub epoch: i64,
 }
 
 impl AuthUser {
@@ -142,22 +145,74 @@ impl<R: RoleSet> FromRequest for Require<R> {
     }
 }
 
-/// Changes are made only by users who are still active in the role their token names: a
-/// deactivated user, or one whose role changed, must sign in again before changing anything.
-/// Reads (GET, HEAD) trust the token until it expires, so serving a pinned checklist stays free of
-/// database work.
+/// Every request is made by a user still active, in the role and the session epoch their token
+/// names: a deactivation, a role change, a password reset or signing out everywhere bumps the epoch
+/// and ends every older token. Changes check the account row itself; reads check a copy at most
+/// `SESSION_REFRESH` old, so serving a pinned checklist stays free of database work.
 async fn current(req: HttpRequest, user: Result<AuthUser, ApiError>) -> Result<AuthUser, ApiError> {
     let user = user?;
-    if req.method().is_safe() {
-        return Ok(user);
-    }
     let state = app_state(&req)?;
+    if req.method().is_safe()
+        && let Some(session) = state.sessions.recent(&user.id)
+    {
+        return session.admits(user);
+    }
     let id = user.id.clone();
-    let row = state.db.run(move |conn| Ok(crate::db::users::by_id(conn, &id)?)).await?;
-    match row {
-        Some(row) if row.active && row.role == user.role.as_str() => Ok(user),
-        Some(row) if row.active => Err(ApiError::Unauthorized("your role has changed; sign in again".to_owned())),
-        _ => Err(ApiError::Unauthorized("this account is not active".to_owned())),
+    let row = state.db.run(move |conn| Ok(crate::db::users::session(conn, &id)?)).await?;
+    let Some((epoch, active, role)) = row else {
+        return Err(ApiError::Unauthorized("this account is not active".to_owned()));
+    };
+    let session = Session { epoch, active, role };
+    state.sessions.remember(&user.id, session.clone());
+    session.admits(user)
+}
+
+/// How long a read trusts a remembered session before looking at the account again.
+pub const SESSION_REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What a token is checked against: the account's epoch, whether it is active, and its role.
+#[derive(Debug, Clone)]
+pub struct Session {
+    epoch: i64,
+    active: bool,
+    role: String,
+}
+
+impl Session {
+    fn admits(&self, user: AuthUser) -> Result<AuthUser, ApiError> {
+        if !self.active {
+            Err(ApiError::Unauthorized("this account is not active".to_owned()))
+        } else if self.epoch != user.epoch {
+            Err(ApiError::Unauthorized("this session has ended; sign in again".to_owned()))
+        } else if self.role != user.role.as_str() {
+            Err(ApiError::Unauthorized("your role has changed; sign in again".to_owned()))
+        } else {
+            Ok(user)
+        }
+    }
+}
+
+/// Sessions looked up recently, per user id (one per instance; the database is the truth).
+#[derive(Default)]
+pub struct Sessions(std::sync::Mutex<std::collections::HashMap<String, (Session, std::time::Instant)>>);
+
+impl Sessions {
+    fn recent(&self, user_id: &str) -> Option<Session> {
+        let sessions = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        sessions.get(user_id).filter(|(_, at)| at.elapsed() < SESSION_REFRESH).map(|(s, _)| s.clone())
+    }
+
+    fn remember(&self, user_id: &str, session: Session) {
+        let mut sessions = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if sessions.len() > 10_000 {
+            sessions.retain(|_, (_, at)| at.elapsed() < SESSION_REFRESH);
+        }
+        sessions.insert(user_id.to_owned(), (session, std::time::Instant::now()));
+    }
+
+    /// Forgets a user's session here at once (this instance changed it).
+    pub fn forget(&self, user_id: &str) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(user_id);
     }
 }
 
@@ -182,5 +237,5 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let claims = state.tokens.verify(token)?;
     let role =
         Role::parse(&claims.role).ok_or_else(|| ApiError::Unauthorized("token has an unknown role".to_owned()))?;
-    Ok(AuthUser { id: claims.sub, username: claims.name, role })
+    Ok(AuthUser { id: claims.sub, username: claims.name, role, epoch: claims.epoch })
 }

@@ -17,7 +17,10 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub iat: i64,
+    pub nbf: i64,
     pub exp: i64,
+    /// The user's session epoch when it was issued: a bump ends the token.
+    pub epoch: i64,
 }
 
 /// Issues and verifies the service's tokens.
@@ -34,10 +37,12 @@ impl TokenService {
     pub fn new(secret: &[u8], issuer: &str, audience: &str, ttl: chrono::Duration) -> Self {
         // why: the algorithm is pinned, so a token claiming `alg: none` or RS256 is refused.
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
-        validation.leeway = 30;
+        validation.validate_nbf = true;
+        // Clocks of the instances behind a load balancer agree to within seconds.
+        validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -49,7 +54,14 @@ impl TokenService {
     }
 
     /// A token for `user_id` valid from `now` for the configured lifetime.
-    pub fn issue(&self, user_id: &str, username: &str, role: Role, now: DateTime<Utc>) -> anyhow::Result<String> {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        username: &str,
+        role: Role,
+        epoch: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
         let claims = Claims {
             sub: user_id.to_owned(),
             name: username.to_owned(),
@@ -57,7 +69,9 @@ impl TokenService {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: now.timestamp(),
+            nbf: now.timestamp(),
             exp: (now + self.ttl).timestamp(),
+            epoch,
         };
         Ok(encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
@@ -67,6 +81,7 @@ impl TokenService {
             use jsonwebtoken::errors::ErrorKind;
             let why = match err.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired; sign in again",
+                ErrorKind::ImmatureSignature => "the token is not valid yet",
                 ErrorKind::InvalidSignature => "the token signature is not valid",
                 ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "the token algorithm is not accepted",
                 ErrorKind::InvalidIssuer => "the token was issued by someone else",

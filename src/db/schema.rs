@@ -10,6 +10,7 @@ diesel::table! {
         password_hash -> Text,
         active -> Bool,
         created_at -> Timestamp,
+        session_epoch -> BigInt,
     }
 }
 

@@ -16,6 +16,8 @@ pub struct UserRow {
     pub password_hash: String,
     pub active: bool,
     pub created_at: NaiveDateTime,
+    /// Tokens carry it; bumping it ends every token issued before.
+    pub session_epoch: i64,
 }
 
 pub fn by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<UserRow>> {
@@ -49,4 +51,14 @@ pub fn all_names(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
 pub fn usernames(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<std::collections::HashMap<String, String>> {
     let rows: Vec<(String, String)> = u::users.filter(u::id.eq_any(ids)).select((u::id, u::username)).load(conn)?;
     Ok(rows.into_iter().collect())
+}
+
+/// A user's session epoch, whether they are active, and their role: what every token is checked against.
+pub fn session(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(i64, bool, String)>> {
+    u::users.find(id).select((u::session_epoch, u::active, u::role)).first(conn).optional()
+}
+
+/// Ends every token the user holds now.
+pub fn bump_session_epoch(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(u::users.find(id)).set(u::session_epoch.eq(u::session_epoch + 1)).execute(conn).map(drop)
 }

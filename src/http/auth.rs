@@ -1,14 +1,16 @@
 //! `POST /v1/auth/token`: username + password for a short-lived bearer token.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::extract::ValidJson;
 use crate::AppState;
+use crate::auth::throttle::LockedOut;
 use crate::auth::{Role, password};
 use crate::db;
 use crate::error::ApiError;
+use crate::workflows;
 
 #[derive(Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
@@ -27,30 +29,93 @@ struct TokenResponse {
     role: Role,
 }
 
-pub async fn token(state: web::Data<AppState>, body: ValidJson<TokenRequest>) -> Result<HttpResponse, ApiError> {
+/// Checks the password off the database pool (the connection goes back first) on a bounded number
+/// of blocking threads, behind the sign-in throttle; audits sign-ins and lockouts.
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ValidJson<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
     let ValidJson(TokenRequest { username, password: plain }) = body;
-    let user = state
-        .db
-        .run(move |conn| {
-            let user = db::users::by_username(conn, &username)?;
-            Ok(match user {
-                Some(user) if password::verify(&plain, &user.password_hash) && user.active => Some(user),
-                Some(_) => None,
-                None => {
-                    password::verify_dummy(&plain);
-                    None
-                }
-            })
-        })
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("unknown username or wrong password".to_owned()))?;
+    let address = req.peer_addr().map(|a| a.ip());
+    if let Err(locked) = state.sign_ins.check(&username, address) {
+        return Ok(too_many(locked));
+    }
+    let lookup = username.clone();
+    let user = state.db.run(move |conn| Ok(db::users::by_username(conn, &lookup)?)).await?;
+    let permit = state
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Unavailable("the service is shutting down".to_owned()))?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = web::block(move || match hash {
+        Some(hash) => password::verify(&plain, &hash),
+        None => {
+            password::verify_dummy(&plain);
+            false
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("password check failed: {e}")))?;
+    drop(permit);
+    let now = state.clock.now();
+    let user = match user {
+        Some(user) if matches && user.active => user,
+        known => {
+            if let Some(locked) = state.sign_ins.failed(&username, address) {
+                let (user_id, who) = (known.map(|u| u.id), username.clone());
+                let why = if locked.username { "username" } else { "client address" };
+                state
+                    .db
+                    .run(move |conn| {
+                        workflows::users::record_lockout(
+                            conn,
+                            user_id.as_deref(),
+                            &who,
+                            address,
+                            why,
+                            locked.retry_after,
+                            now,
+                        )
+                    })
+                    .await?;
+            }
+            return Err(ApiError::Unauthorized("unknown username or wrong password".to_owned()));
+        }
+    };
+    state.sign_ins.succeeded(&username);
     let role = Role::parse(&user.role).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("user has unknown role")))?;
+    let (user_id, name) = (user.id.clone(), user.username.clone());
+    state.db.run(move |conn| workflows::users::record_sign_in(conn, &user_id, &name, address, now)).await?;
     // why: token expiry is checked against the system clock, so tokens are issued by it too.
-    let access_token = state.tokens.issue(&user.id, &user.username, role, chrono::Utc::now())?;
+    let access_token = state.tokens.issue(&user.id, &user.username, role, user.session_epoch, chrono::Utc::now())?;
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: state.tokens.ttl.num_seconds(),
         role,
     }))
+}
+
+/// 429 with `Retry-After` (whole seconds, rounded up) as problem+json.
+fn too_many(locked: LockedOut) -> HttpResponse {
+    let seconds = locked.retry_after.as_secs() + u64::from(locked.retry_after.subsec_nanos() > 0);
+    let mut response = ApiError::TooManyRequests(format!(
+        "too many failed sign-ins for this {}; try again in {seconds} s",
+        if locked.username { "username" } else { "address" }
+    ))
+    .error_response();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// `POST /v1/auth/logout-all`: every token the caller holds, this one included, stops working.
+pub async fn logout_all(state: web::Data<AppState>, user: crate::auth::AuthUser) -> Result<HttpResponse, ApiError> {
+    let (actor, id, now) = (workflows::Actor::from(&user), user.id.clone(), state.clock.now());
+    state.db.run(move |conn| workflows::users::sign_out_everywhere(conn, &actor, now)).await?;
+    state.sessions.forget(&id);
+    Ok(HttpResponse::NoContent().finish())
 }

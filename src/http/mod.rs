@@ -37,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/healthz").get(health::healthz))
             .service(web::resource("/readyz").get(health::readyz))
             .service(web::resource("/v1/auth/token").post(auth::token))
+            .service(web::resource("/v1/auth/logout-all").post(auth::logout_all))
             .service(web::resource("/v1/users").get(users::list).post(users::create))
             .service(web::resource("/v1/users/{id}").patch(users::update))
             .service(web::resource("/v1/checklists").get(checklists::list).post(checklists::publish))

@@ -98,5 +98,6 @@ pub async fn update(
     };
     let (id, actor, app) = (id.into_inner().to_string(), Actor::from(&*admin), state.clone());
     let row = state.db.run(move |conn| workflows::users::update(conn, &id, change, &actor, app.clock.now())).await?;
+    state.sessions.forget(&row.id);
     Ok(HttpResponse::Ok().json(UserResponse::from(row)))
 }

@@ -34,6 +34,7 @@ pub fn add(
         password_hash: password::hash(plain_password)?,
         active: true,
         created_at: now.naive_utc(),
+        session_epoch: 0,
     };
     write_transaction(conn, |conn| {
         if db::users::by_username(conn, &row.username)?.is_some() {
@@ -52,6 +53,48 @@ pub fn add(
         Ok(())
     })?;
     Ok(row)
+}
+
+/// Signs the user out everywhere: every token issued to them so far stops working.
+pub fn sign_out_everywhere(conn: &mut DbConnection, actor: &Actor, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let id = actor.id.clone().ok_or_else(|| ApiError::Forbidden("only a signed-in user signs out".to_owned()))?;
+    write_transaction(conn, |conn| {
+        db::users::bump_session_epoch(conn, &id)?;
+        audit(conn, actor, "auth.signed_out_everywhere", ("user", &id), json!({}), now)
+    })
+}
+
+/// Records a successful sign-in in the audit log.
+pub fn record_sign_in(
+    conn: &mut DbConnection,
+    user_id: &str,
+    username: &str,
+    address: Option<std::net::IpAddr>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let actor = Actor { id: Some(user_id.to_owned()), name: username.to_owned() };
+    let details = json!({ "address": address.map(|a| a.to_string()) });
+    audit(conn, &actor, "auth.signed_in", ("user", user_id), details, now)
+}
+
+/// Records a sign-in lockout (too many failed sign-ins) in the audit log.
+pub fn record_lockout(
+    conn: &mut DbConnection,
+    user_id: Option<&str>,
+    username: &str,
+    address: Option<std::net::IpAddr>,
+    locked: &str,
+    retry_after: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let actor = Actor { id: None, name: "sign-in throttle".to_owned() };
+    let details = json!({
+        "username": username,
+        "address": address.map(|a| a.to_string()),
+        "locked": locked,
+        "seconds": retry_after.as_secs(),
+    });
+    audit(conn, &actor, "auth.locked_out", ("user", user_id.unwrap_or(username)), details, now)
 }
 
 /// What an admin changes about a user; `None` leaves a field as it is.
@@ -111,6 +154,10 @@ pub fn update(
         }
         if changed.is_empty() {
             return Ok(user);
+        }
+        // A new role, a deactivation or a new password ends every session the user has.
+        if changed.iter().any(|c| ["role", "active", "password"].contains(c)) {
+            user.session_epoch += 1;
         }
         db::users::save(conn, &user)?;
         let details = json!({ "changed": changed, "role": user.role, "active": user.active });

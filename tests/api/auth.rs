@@ -17,7 +17,8 @@ fn claims(app: &common::TestApp, user: &str, exp_offset: i64) -> Value {
     json!({
         "sub": app.user_id(user), "name": user, "role": "technician",
         "iss": ISSUER, "aud": AUDIENCE,
-        "iat": Utc::now().timestamp(), "exp": Utc::now().timestamp() + exp_offset,
+        "iat": Utc::now().timestamp(), "nbf": Utc::now().timestamp(), "exp": Utc::now().timestamp() + exp_offset,
+        "epoch": 0,
     })
 }
 
@@ -70,6 +71,12 @@ async fn bad_tokens_are_refused_with_401(#[values(Sqlite, Postgres)] backend: Ba
     other_issuer["iss"] = json!("someone-else");
     let mut other_audience = good.clone();
     other_audience["aud"] = json!("another-api");
+    let mut not_yet = good.clone();
+    not_yet["nbf"] = json!(Utc::now().timestamp() + 3600);
+    let mut no_nbf = good.clone();
+    no_nbf.as_object_mut().expect("object").remove("nbf");
+    let mut old_epoch = good.clone();
+    old_epoch["epoch"] = json!(-1);
     let unsigned = format!(
         "{}.{}.",
         URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
@@ -84,6 +91,9 @@ async fn bad_tokens_are_refused_with_401(#[values(Sqlite, Postgres)] backend: Ba
         ("missing sub", Some(sign(&no_sub, JWT_SECRET))),
         ("other issuer", Some(sign(&other_issuer, JWT_SECRET))),
         ("other audience", Some(sign(&other_audience, JWT_SECRET))),
+        ("not valid yet", Some(sign(&not_yet, JWT_SECRET))),
+        ("missing nbf", Some(sign(&no_nbf, JWT_SECRET))),
+        ("another session epoch", Some(sign(&old_epoch, JWT_SECRET))),
     ];
     for (case, token) in cases {
         let response = app.call(Method::GET, "/v1/me/jobs", token.as_deref(), None).await;
@@ -107,4 +117,45 @@ async fn wrong_role_gets_403_problem(#[values(Sqlite, Postgres)] backend: Backen
     publish.problem(StatusCode::FORBIDDEN);
     let my_jobs = app.get("/v1/me/jobs", &app.token("dana")).await;
     my_jobs.problem(StatusCode::FORBIDDEN);
+}
+
+fn audit_actions(app: &common::TestApp, user_id: &str) -> Vec<String> {
+    let mut conn = app.state.db.get().unwrap();
+    fieldproof::db::audit::for_entity(&mut conn, "user", user_id).unwrap().into_iter().map(|e| e.action).collect()
+}
+
+#[rstest]
+#[actix_web::test]
+async fn failed_sign_ins_lock_the_username_out_with_retry_after(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let sign_in = |username: &str, password: &str| json!({ "username": username, "password": password });
+    for _ in 0..6 {
+        let wrong = app.call(Method::POST, "/v1/auth/token", None, Some(&sign_in("dana", "not her password"))).await;
+        wrong.problem(StatusCode::UNAUTHORIZED);
+    }
+    let locked = app.call(Method::POST, "/v1/auth/token", None, Some(&sign_in("dana", common::PASSWORD))).await;
+    let problem = locked.problem(StatusCode::TOO_MANY_REQUESTS);
+    assert!(problem["type"].as_str().unwrap().ends_with("/too-many-requests"));
+    assert_eq!(locked.header("retry-after").as_deref(), Some("30"), "even the right password waits");
+
+    let other = app.call(Method::POST, "/v1/auth/token", None, Some(&sign_in("tess", common::PASSWORD))).await;
+    assert_eq!(other.status, StatusCode::OK, "another user is not locked out: {}", other.text());
+    assert!(audit_actions(&app, &app.user_id("dana")).contains(&"auth.locked_out".to_owned()));
+    assert!(audit_actions(&app, &app.user_id("tess")).contains(&"auth.signed_in".to_owned()));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn signing_out_everywhere_ends_every_token_reads_included(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let (first, second) = (app.token("tess"), app.token("tess"));
+    assert_eq!(app.get("/v1/checklists", &first).await.status, StatusCode::OK);
+    let out = app.call(Method::POST, "/v1/auth/logout-all", Some(&first), None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text());
+    for token in [&first, &second] {
+        let refused = app.get("/v1/checklists", token).await;
+        assert_eq!(refused.problem(StatusCode::UNAUTHORIZED)["detail"], "this session has ended; sign in again");
+    }
+    assert_eq!(app.get("/v1/checklists", &app.token("tess")).await.status, StatusCode::OK, "a new sign-in works");
+    assert!(audit_actions(&app, &app.user_id("tess")).contains(&"auth.signed_out_everywhere".to_owned()));
 }

@@ -99,7 +99,7 @@ async fn deactivation_role_change_and_password_reset_are_audited(#[values(Sqlite
 
 #[rstest]
 #[actix_web::test]
-async fn tokens_of_deactivated_or_regraded_users_no_longer_change_anything(
+async fn tokens_of_deactivated_or_regraded_users_stop_working_reads_included(
     #[values(Sqlite, Postgres)] backend: Backend,
 ) {
     let app = spawn_app!(backend);
@@ -110,13 +110,18 @@ async fn tokens_of_deactivated_or_regraded_users_no_longer_change_anything(
     let refused = app.post("/v1/jobs", &dana_token, &common::job_body("tess", "broadband-install")).await;
     assert_eq!(refused.problem(StatusCode::UNAUTHORIZED)["detail"], "this account is not active");
     let read = app.get("/v1/incidents", &dana_token).await;
-    assert_eq!(read.status, StatusCode::OK, "reads trust the token until it expires: {}", read.text());
+    assert_eq!(read.problem(StatusCode::UNAUTHORIZED)["detail"], "this account is not active", "reads too");
 
     patch(&app, "ada", &app.user_id("tom"), &json!({ "role": "dispatcher" })).await;
     let failure =
         json!({ "id": uuid::Uuid::new_v4(), "job_id": tom_job["id"], "description": "router left in the hallway" });
     let stale = app.post("/v1/failures", &tom_token, &failure).await;
-    assert_eq!(stale.problem(StatusCode::UNAUTHORIZED)["detail"], "your role has changed; sign in again");
+    assert_eq!(stale.problem(StatusCode::UNAUTHORIZED)["detail"], "this session has ended; sign in again");
+    let ada_token = app.token("ada");
+    patch(&app, "ada", &app.user_id("sam"), &json!({ "role": "admin" })).await;
+    patch(&app, "sam", &app.user_id("ada"), &json!({ "role": "dispatcher" })).await;
+    let demoted = app.get("/v1/users", &ada_token).await;
+    assert_eq!(demoted.status, StatusCode::UNAUTHORIZED, "a demoted admin no longer lists users");
     let fresh = app.post("/v1/failures", &app.token("tom"), &failure).await;
     assert_eq!(fresh.status, StatusCode::CREATED, "a new token carries the new role: {}", fresh.text());
 }

@@ -105,7 +105,7 @@ impl TestApp {
         let mut conn = self.state.db.get().expect("connection");
         let user = fieldproof::db::users::by_username(&mut conn, username).expect("query").expect("seeded user");
         let role = Role::parse(&user.role).expect("role");
-        self.state.tokens.issue(&user.id, &user.username, role, Utc::now()).expect("token")
+        self.state.tokens.issue(&user.id, &user.username, role, user.session_epoch, Utc::now()).expect("token")
     }
 
     pub fn user_id(&self, username: &str) -> String {
