@@ -401,7 +401,10 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
             .collect::<anyhow::Result<Vec<_>>>()?;
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
-            App::new().wrap(tracing_actix_web::TracingLogger::default()).configure(configure(app_state.clone()))
+            App::new()
+                .wrap(fieldproof::security_headers())
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .configure(configure(app_state.clone()))
         });
         if let Some(workers) = args.workers {
             server = server.workers(workers);

@@ -23,6 +23,9 @@ pub fn add(
     if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
         return Err(ApiError::field("username", "1 to 64 characters, no spaces"));
     }
+    if username.chars().any(is_deceptive) {
+        return Err(ApiError::field("username", "no control, bidirectional-override or zero-width characters"));
+    }
     if plain_password.chars().count() < password::MIN_PASSWORD_LEN {
         return Err(ApiError::field("password", format!("at least {} characters", password::MIN_PASSWORD_LEN)));
     }
@@ -95,6 +98,13 @@ pub fn record_lockout(
         "seconds": retry_after.as_secs(),
     });
     audit(conn, &actor, "auth.locked_out", ("user", user_id.unwrap_or(username)), details, now)
+}
+
+/// Characters that make a name read differently from what it is: controls, bidirectional overrides
+/// and isolates, and zero-width characters.
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// What an admin changes about a user; `None` leaves a field as it is.

@@ -125,3 +125,26 @@ async fn tokens_of_deactivated_or_regraded_users_stop_working_reads_included(
     let fresh = app.post("/v1/failures", &app.token("tom"), &failure).await;
     assert_eq!(fresh.status, StatusCode::CREATED, "a new token carries the new role: {}", fresh.text());
 }
+
+#[rstest]
+#[actix_web::test]
+async fn usernames_that_read_as_something_else_are_refused(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    for username in ["ada\u{202E}nimda", "da\u{200B}na"] {
+        let body = json!({ "username": username, "role": "dispatcher", "password": "a long enough password" });
+        assert_eq!(app.post("/v1/users", &app.token("ada"), &body).await.error_fields(), vec!["username"]);
+    }
+}
+
+#[rstest]
+#[actix_web::test]
+async fn responses_carry_the_security_headers(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    for response in
+        [app.get("/v1/checklists", &app.token("tess")).await, app.get("/v1/users", &app.token("tess")).await]
+    {
+        assert_eq!(response.header("x-content-type-options").as_deref(), Some("nosniff"));
+        assert!(response.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+        assert_eq!(response.header("referrer-policy").as_deref(), Some("no-referrer"));
+    }
+}

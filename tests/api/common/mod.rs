@@ -114,7 +114,10 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: atest::TestRequest) -> Response {
-        let app = atest::init_service(App::new().configure(configure(self.state.clone()))).await;
+        let app = atest::init_service(
+            App::new().wrap(fieldproof::security_headers()).configure(configure(self.state.clone())),
+        )
+        .await;
         let response = atest::call_service(&app, request.to_request()).await;
         let status = response.status();
         let headers = response.headers().clone();
