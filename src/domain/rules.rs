@@ -84,6 +84,9 @@ pub struct RuleSet {
     negators: FxHashSet<String>,
     window: usize,
     after: Vec<Vec<String>>,
+    /// The first word of each `after` phrase: a clause without any, and without a negator, has
+    /// nothing to negate (checked once per clause, not once per match).
+    negation_words: FxHashSet<String>,
     refers_back: FxHashSet<String>,
     signals: Vec<Signal>,
     /// Every clause pattern as (signal, pattern) in rule order, and its index.
@@ -102,6 +105,8 @@ struct Signal {
     negatable: bool,
     patterns: Vec<Pattern>,
     anywhere: Vec<Pattern>,
+    /// The first group of each `anywhere` pattern alone: the subject that must not only be denied.
+    subjects: Vec<Pattern>,
 }
 
 /// A text signal found in a note.
@@ -195,11 +200,13 @@ impl RuleSet {
             .chain(intended)
             .collect();
         normaliser.set_vocabulary(vocabulary);
-        let negators = file.negation.negators.iter().map(|w| normaliser.stem(&w.to_lowercase())).collect();
-        let after = file.negation.after.iter().map(|p| normaliser.phrase(p)).collect();
+        let negators: FxHashSet<String> =
+            file.negation.negators.iter().map(|w| normaliser.stem(&w.to_lowercase())).collect();
+        let after: Vec<Vec<String>> = file.negation.after.iter().map(|p| normaliser.phrase(p)).collect();
         // The source stays as written (`@gas_appliance + @heat`), so evidence stays readable.
         let compile =
             |source: &String| text::Pattern { source: source.trim().to_owned(), ..normaliser.pattern(&expand(source)) };
+        let negation_words = after.iter().filter_map(|p| p.first().cloned()).chain(negators.iter().cloned()).collect();
         let refers_back = file.refers_back.iter().map(|w| normaliser.stem(&w.to_lowercase())).collect();
         let signals = file
             .signals
@@ -207,6 +214,14 @@ impl RuleSet {
             .map(|s| Signal {
                 patterns: s.phrases.iter().chain(&s.together).map(&compile).collect(),
                 anywhere: s.anywhere.iter().map(&compile).collect(),
+                subjects: s
+                    .anywhere
+                    .iter()
+                    .map(|p| {
+                        let pattern = compile(p);
+                        Pattern { source: pattern.source, groups: pattern.groups.into_iter().take(1).collect() }
+                    })
+                    .collect(),
                 rule: s.rule,
                 severity: s.severity,
                 hazard: s.hazard,
@@ -235,6 +250,7 @@ impl RuleSet {
             negators,
             window: file.negation.window,
             after,
+            negation_words,
             refers_back,
             signals,
         })
@@ -252,6 +268,7 @@ impl RuleSet {
             let context = if refers_back { Some(&hits[i - 1]) } else { None };
             let mut candidates: Vec<u32> = hits[i].keys().copied().collect();
             candidates.sort_unstable();
+            let may_negate = clause.stems.iter().any(|s| self.negation_words.contains(s));
             // Per signal (in rule order): its first pattern not negated, else its first negated one.
             let mut found: BTreeMap<usize, TextFinding> = BTreeMap::new();
             for id in candidates {
@@ -265,6 +282,7 @@ impl RuleSet {
                 let Some(span) = span else { continue };
                 let (signal, pattern) = (&self.signals[s], &self.signals[s].patterns[p]);
                 let negated = signal.negatable
+                    && may_negate
                     && text::is_negated(clause, pattern, span, &self.negators, self.window, &self.after);
                 if !found.contains_key(&s) || !negated {
                     found.insert(s, self.finding(signal, pattern, clause.text(), negated));
@@ -287,11 +305,11 @@ impl RuleSet {
             }
             // The first part (the subject: a symptom, a person, the electrics) must be asserted
             // somewhere, not only denied ("not near any sockets").
-            let subject = Pattern { source: String::new(), groups: pattern.groups[..1].to_vec() };
+            let subject = &signal.subjects[p];
             let denied = signal.negatable
                 && !clauses.iter().any(|c| {
-                    text::match_in(&subject, c).is_some_and(|span| {
-                        !text::is_negated(c, &subject, span, &self.negators, self.window, &self.after)
+                    text::match_in(subject, c).is_some_and(|span| {
+                        !text::is_negated(c, subject, span, &self.negators, self.window, &self.after)
                     })
                 });
             if !denied {
