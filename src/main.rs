@@ -143,6 +143,9 @@ struct ServeArgs {
     /// Deliver to the service log the messages no email or webhook reaches (on when neither is configured).
     #[arg(long, env = "FIELDPROOF_MESSAGE_LOG")]
     message_log: bool,
+    /// Seconds in-flight requests and outbox deliveries may take to finish after SIGTERM.
+    #[arg(long, env = "FIELDPROOF_SHUTDOWN_GRACE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=600))]
+    shutdown_grace: u32,
     /// Outbox workers in this instance (0: this instance only serves HTTP).
     #[arg(long, env = "FIELDPROOF_OUTBOX_WORKERS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=8))]
     outbox_workers: u32,
@@ -409,15 +412,40 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
         if let Some(workers) = args.workers {
             server = server.workers(workers);
         }
-        let server = server.bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+        let grace = std::time::Duration::from_secs(u64::from(args.shutdown_grace));
+        let server = server
+            .shutdown_timeout(grace.as_secs())
+            .bind(&args.bind)
+            .with_context(|| format!("cannot listen on {}", args.bind))?;
         println!("fieldproof listening on http://{}", args.bind);
-        let workers: Vec<_> = outboxes.into_iter().map(|outbox| actix_web::rt::spawn(outbox.run())).collect();
-        // Runs until SIGTERM or SIGINT, then finishes in-flight requests before returning.
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let outboxes: Vec<_> = outboxes.into_iter().map(std::sync::Arc::new).collect();
+        let workers: Vec<_> = outboxes
+            .iter()
+            .map(|outbox| {
+                let (outbox, stopping) = (outbox.clone(), stopping.clone());
+                actix_web::rt::spawn(async move { outbox.run(stopping).await })
+            })
+            .collect();
+        // Runs until SIGTERM or SIGINT: stops accepting connections, then lets in-flight requests
+        // finish within the grace period.
         let served = server.run().await;
-        for worker in workers {
-            // why: awaiting the aborted task drops its SMTP pool inside the runtime (its Drop spawns).
-            worker.abort();
-            let _ = worker.await;
+        // The outbox workers finish the pass under way (within the grace period) and stop; what
+        // a worker still holds after that is given back for another instance to deliver at once.
+        let _ = stop.send(true);
+        for (worker, outbox) in workers.into_iter().zip(&outboxes) {
+            let abort = worker.abort_handle();
+            if tokio::time::timeout(grace, worker).await.is_err() {
+                // why: awaiting the aborted task drops its SMTP pool inside the runtime (its Drop spawns).
+                abort.abort();
+            }
+            match outbox.release().await {
+                Ok(0) => {}
+                Ok(released) => tracing::info!(released, "outbox claims given back"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "outbox claims not given back; they return when the lease ends")
+                }
+            }
         }
         served.context("server failed")?;
         tracing::info!("fieldproof stopped");

@@ -142,3 +142,11 @@ pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryRe
         .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// Gives back the messages `worker` still holds (it is stopping before it could deliver them): they
+/// are due again at once for any worker, instead of when the lease runs out. Returns how many.
+pub fn release(conn: &mut DbConnection, worker: &str) -> QueryResult<usize> {
+    diesel::update(m::table.filter(m::claimed_by.eq(worker)).filter(m::status.eq("pending")))
+        .set((m::claimed_by.eq(None::<String>), m::claimed_until.eq(None::<NaiveDateTime>)))
+        .execute(conn)
+}

@@ -51,19 +51,35 @@ impl Outbox {
         Ok(Self { db, clock, channels, settings, worker })
     }
 
-    /// Delivers until its task is dropped, pausing between passes when there is nothing to do.
-    pub async fn run(self) {
+    /// Delivers until `stop` turns true, pausing between passes when there is nothing to do. A pass
+    /// under way is finished first; the caller may abort a pass that takes too long and then call
+    /// [`Outbox::release`].
+    pub async fn run(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
         tracing::info!(worker = %self.worker, channels = %self.channels.describe(), "outbox worker started");
-        loop {
-            match self.run_once().await {
-                Ok(pass) if pass.claimed > 0 => tracing::debug!(?pass, "outbox pass"),
-                Ok(_) => tokio::time::sleep(self.settings.poll).await,
+        while !*stop.borrow() {
+            let pause = match self.run_once().await {
+                Ok(pass) if pass.claimed > 0 => {
+                    tracing::debug!(?pass, "outbox pass");
+                    continue;
+                }
+                Ok(_) => self.settings.poll,
                 Err(err) => {
                     tracing::error!(error = %err, "outbox pass failed");
-                    tokio::time::sleep(self.settings.poll).await;
+                    self.settings.poll
                 }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
             }
         }
+        tracing::info!(worker = %self.worker, "outbox worker stopped");
+    }
+
+    /// Gives back what this worker still holds, so another instance delivers it at once.
+    pub async fn release(&self) -> Result<usize, ApiError> {
+        let worker = self.worker.clone();
+        self.db.run(move |conn| Ok(db::outbox::release(conn, &worker)?)).await
     }
 
     /// One pass: claim due messages, deliver them, record the outcomes.

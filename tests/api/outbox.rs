@@ -273,3 +273,25 @@ async fn a_webhook_rate_limit_is_retried_but_a_rejected_request_is_given_up(
     assert_eq!(outbox.run_once().await.unwrap(), pass(1, 0, 0, 1), "400: the request itself is wrong");
     assert_eq!(messages(&app, &other).await[0]["last_error"], "webhook answered 400 Bad Request");
 }
+
+#[rstest]
+#[actix_web::test]
+async fn a_stopping_worker_gives_its_claims_back_at_once(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let (hole, accepted) = black_hole();
+    let smtp = SmtpReceiver::start(0);
+    let case = recovery_case(&app, json!([])).await;
+    apologise(&app, &case).await;
+
+    let stopping = std::sync::Arc::new(worker(&app, settings(Some(&hole), None)));
+    let held = stopping.clone();
+    let task = actix_web::rt::spawn(async move { held.run_once().await });
+    web::block(move || accepted.recv_timeout(std::time::Duration::from_secs(30))).await.unwrap().unwrap();
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled(), "the grace period ran out mid-delivery");
+    assert_eq!(stopping.release().await.unwrap(), 1, "the one claim it held is given back");
+
+    let other = worker(&app, settings(Some(&smtp.url), None));
+    assert_eq!(other.run_once().await.unwrap(), pass(1, 1, 0, 0), "delivered at once, not after the lease");
+    assert_eq!(smtp.mails().len(), 1);
+}
