@@ -237,8 +237,11 @@ impl StemIds {
 /// An alternative shared by many patterns (a vocabulary list used in several rules) is compared once.
 #[derive(Debug, Default)]
 pub struct PatternIndex {
-    /// First stem's number → the distinct alternatives starting with it.
+    /// One-word alternatives by their stem's number.
     by_first: FxHashMap<u32, Vec<u32>>,
+    /// Longer alternatives by the numbers of their first two stems (so most are found without
+    /// comparing anything).
+    by_pair: FxHashMap<(u32, u32), Vec<u32>>,
     /// Each distinct alternative, and every (pattern, group, alternative) it stands for.
     alternatives: Vec<(Vec<u32>, Vec<PatternGroupAlt>)>,
     /// How many groups each pattern has.
@@ -262,9 +265,13 @@ impl PatternIndex {
                     let alt: Vec<u32> = alt.iter().map(|stem| stem_ids.intern(stem)).collect();
                     let Some(&first) = alt.first() else { continue };
                     let id = *ids.entry(alt.clone()).or_insert_with(|| {
+                        let second = alt.get(1).copied();
                         index.alternatives.push((alt, Vec::new()));
                         let id = (index.alternatives.len() - 1) as u32;
-                        index.by_first.entry(first).or_default().push(id);
+                        match second {
+                            None => index.by_first.entry(first).or_default().push(id),
+                            Some(second) => index.by_pair.entry((first, second)).or_default().push(id),
+                        }
                         id
                     });
                     index.alternatives[id as usize].1.push((p as u32, g as u16, a as u16));
@@ -279,9 +286,11 @@ impl PatternIndex {
     pub fn hits(&self, stems: &[u32]) -> FxHashMap<u32, GroupHits> {
         let mut hits: FxHashMap<u32, GroupHits> = FxHashMap::default();
         for (pos, stem) in stems.iter().enumerate() {
-            for &id in self.by_first.get(stem).into_iter().flatten() {
+            let singles = self.by_first.get(stem).into_iter().flatten();
+            let pairs = stems.get(pos + 1).and_then(|next| self.by_pair.get(&(*stem, *next))).into_iter().flatten();
+            for &id in singles.chain(pairs) {
                 let (alt, users) = &self.alternatives[id as usize];
-                if stems.len() - pos < alt.len() || stems[pos + 1..pos + alt.len()] != alt[1..] {
+                if alt.len() > 2 && (stems.len() - pos < alt.len() || stems[pos + 2..pos + alt.len()] != alt[2..]) {
                     continue;
                 }
                 let span = Span { start: pos, end: pos + alt.len() };

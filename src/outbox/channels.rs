@@ -134,8 +134,9 @@ impl Channels {
             _ if self.log => {
                 tracing::info!(
                     target: "fieldproof::customer_messages",
-                    customer = %customer.name, dedup_key = %message.dedup_key, subject = %message.subject,
-                    "{}", message.body
+                    // Escaped: a line break in a name or a message must not forge a log line.
+                    customer = %customer.name.escape_debug(), dedup_key = %message.dedup_key,
+                    subject = %message.subject.escape_debug(), "{}", message.body.escape_debug()
                 );
                 Ok(Delivered { channel: "log", recipient: customer.name.clone() })
             }
