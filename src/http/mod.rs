@@ -1,4 +1,4 @@
-//! The HTTP surface (see `../shared/CONTRACT.md`): one module per resource. Handlers only
+//! The HTTP surface (the README's "HTTP API" table): one module per resource. Handlers only
 //! translate: extract → workflow (on the blocking pool) → response DTO.
 
 pub mod auth;
