@@ -158,24 +158,8 @@ pub fn read_rules(dir: &Path) -> Result<RuleSet, Vec<String>> {
 
 /// Loads every severity rule set in a rules folder (such as `checklists/_severity-rules`), oldest first.
 pub fn read_rule_versions(folder: &Path) -> Result<Vec<RuleSet>, Vec<String>> {
-    let files = sorted_entries(folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
-    let mut versions = Vec::new();
-    let mut problems = Vec::new();
-    for path in files {
-        let loaded = version_of(&path).map_err(|p| vec![p]).and_then(|n| {
-            let text = std::fs::read_to_string(&path).map_err(|e| vec![format!("cannot read: {e}")])?;
-            let file: RuleSetFile = toml::from_str(&text).map_err(|e| vec![e.to_string().trim().replace('\n', " ")])?;
-            RuleSet::compile(format!("severity-rules/v{n}"), file).map(|rules| (n, rules))
-        });
-        match loaded {
-            Ok(version) => versions.push(version),
-            Err(errs) => problems.extend(errs.into_iter().map(|e| format!("{}: {e}", path.display()))),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    versions.sort_by_key(|(n, _)| *n);
+    let versions =
+        read_versions(folder, |n, file: RuleSetFile| RuleSet::compile(format!("severity-rules/v{n}"), file))?;
     Ok(versions.into_iter().map(|(_, rules)| rules).collect())
 }
 
@@ -194,8 +178,22 @@ where
     F: serde::de::DeserializeOwned,
 {
     let folder = dir.join(folder);
-    let files = sorted_entries(&folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
-    let mut latest: Option<(u32, T)> = None;
+    read_versions(&folder, load)?
+        .pop()
+        .map(|(_, latest)| latest)
+        .ok_or_else(|| vec![format!("{}: no v1.toml found", folder.display())])
+}
+
+/// Reads and loads every `v<N>.toml` in `folder`, ordered by N; every problem is reported.
+fn read_versions<F, T>(
+    folder: &Path,
+    load: impl Fn(u32, F) -> Result<T, Vec<String>>,
+) -> Result<Vec<(u32, T)>, Vec<String>>
+where
+    F: serde::de::DeserializeOwned,
+{
+    let files = sorted_entries(folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
+    let mut versions = Vec::new();
     let mut problems = Vec::new();
     for path in files {
         let number = match version_of(&path) {
@@ -210,14 +208,13 @@ where
             .and_then(|text| toml::from_str::<F>(&text).map_err(|e| vec![e.to_string().trim().replace('\n', " ")]))
             .and_then(|file| load(number, file));
         match parsed {
-            Ok(loaded) if latest.as_ref().is_none_or(|(n, _)| number > *n) => latest = Some((number, loaded)),
-            Ok(_) => {}
+            Ok(loaded) => versions.push((number, loaded)),
             Err(errs) => problems.extend(errs.into_iter().map(|e| format!("{}: {e}", path.display()))),
         }
     }
-    match latest {
-        Some((_, loaded)) if problems.is_empty() => Ok(loaded),
-        None if problems.is_empty() => Err(vec![format!("{}: no v1.toml found", folder.display())]),
-        _ => Err(problems),
+    if !problems.is_empty() {
+        return Err(problems);
     }
+    versions.sort_by_key(|(n, _)| *n);
+    Ok(versions)
 }

@@ -48,6 +48,11 @@ impl IncidentRow {
     pub fn in_triage(&self) -> bool {
         self.triage_due_at.is_some() && self.triaged_at.is_none()
     }
+
+    /// The grade the rules gave: `triage` when they could not grade the report.
+    pub fn machine_grade(&self) -> &str {
+        if self.triage_due_at.is_some() { "triage" } else { &self.original_severity }
+    }
 }
 
 pub fn insert(conn: &mut DbConnection, row: &IncidentRow) -> QueryResult<()> {

@@ -64,8 +64,9 @@ pub struct SignalFile {
     /// Words that must occur together in one clause: `"water|drip + light|socket"`.
     #[serde(default)]
     pub together: Vec<String>,
-    /// Words that must occur anywhere in the same note, in any clause and never negated: a
-    /// situation told across several clauses ("92 years old, on her own, no heating, snow tonight").
+    /// Words that must occur anywhere in the same note, in any clause: a situation told across
+    /// several clauses ("92 years old, on her own, no heating, snow tonight"). The first group is
+    /// the subject: it must be asserted somewhere, not only denied.
     #[serde(default)]
     pub anywhere: Vec<String>,
 }
@@ -211,21 +212,20 @@ impl RuleSet {
         let signals = file
             .signals
             .into_iter()
-            .map(|s| Signal {
-                patterns: s.phrases.iter().chain(&s.together).map(&compile).collect(),
-                anywhere: s.anywhere.iter().map(&compile).collect(),
-                subjects: s
-                    .anywhere
-                    .iter()
-                    .map(|p| {
-                        let pattern = compile(p);
-                        Pattern { source: pattern.source, groups: pattern.groups.into_iter().take(1).collect() }
-                    })
-                    .collect(),
-                rule: s.rule,
-                severity: s.severity,
-                hazard: s.hazard,
-                negatable: s.negatable,
+            .map(|s| {
+                let anywhere: Vec<Pattern> = s.anywhere.iter().map(&compile).collect();
+                Signal {
+                    patterns: s.phrases.iter().chain(&s.together).map(&compile).collect(),
+                    subjects: anywhere
+                        .iter()
+                        .map(|p| Pattern { source: p.source.clone(), groups: p.groups[..1].to_vec() })
+                        .collect(),
+                    anywhere,
+                    rule: s.rule,
+                    severity: s.severity,
+                    hazard: s.hazard,
+                    negatable: s.negatable,
+                }
             })
             .collect::<Vec<Signal>>();
         let clause_patterns: Vec<(usize, usize)> =

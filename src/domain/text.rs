@@ -47,30 +47,25 @@ pub struct Normaliser {
 /// Shortest word that near-miss spelling repair applies to (shorter words are too alike).
 const FUZZY_MIN_LEN: usize = 5;
 
-/// English words (US and UK spellings). A word on this list is never "repaired": it is what the
-/// writer meant, so "blending" never becomes "bleeding" nor "leaving" "leaking".
-pub fn is_english_word(word: &str) -> bool {
-    static WORDS: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
-    WORDS
-        .get_or_init(|| include_str!("words.txt").lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect())
-        .contains(word)
+/// English words (US and UK spellings) with their stems, worked out once per process. A word on
+/// this list is never "repaired": it is what the writer meant, so "blending" never becomes
+/// "bleeding" nor "leaving" "leaking". And most words of a note are on it, so they are looked up
+/// rather than stemmed.
+fn english() -> &'static FxHashMap<&'static str, String> {
+    static WORDS: OnceLock<FxHashMap<&'static str, String>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let stemmer = Stemmer::create(Algorithm::English);
+        include_str!("words.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|w| (w, stemmer.stem(w).into_owned()))
+            .collect()
+    })
 }
 
-/// The stem of an English word, worked out once per process for the whole word list (most words
-/// of a note are on it), so a note's words are looked up rather than stemmed.
-fn english_stem(word: &str) -> Option<&'static str> {
-    static STEMS: OnceLock<FxHashMap<&'static str, String>> = OnceLock::new();
-    STEMS
-        .get_or_init(|| {
-            let stemmer = Stemmer::create(Algorithm::English);
-            include_str!("words.txt")
-                .lines()
-                .filter(|l| !l.starts_with('#') && !l.is_empty())
-                .map(|w| (w, stemmer.stem(w).into_owned()))
-                .collect()
-        })
-        .get(word)
-        .map(String::as_str)
+/// Whether `word` is an English word in its own right.
+pub fn is_english_word(word: &str) -> bool {
+    english().contains_key(word)
 }
 
 /// `word` with each one of its letters left out in turn.
@@ -141,8 +136,8 @@ impl Normaliser {
     }
 
     pub fn stem(&self, word: &str) -> String {
-        match english_stem(word) {
-            Some(stem) => stem.to_owned(),
+        match english().get(word) {
+            Some(stem) => stem.clone(),
             None => self.stemmer.stem(word).into_owned(),
         }
     }
@@ -163,11 +158,6 @@ impl Normaliser {
         let lowered = text.to_lowercase().replace(['\'', '’', '`'], "");
         let mut clauses = Vec::new();
         let mut current = Clause { words: Vec::new(), stems: Vec::new() };
-        let close = |current: &mut Clause, clauses: &mut Vec<Clause>| {
-            if !current.words.is_empty() {
-                clauses.push(std::mem::replace(current, Clause { words: Vec::new(), stems: Vec::new() }));
-            }
-        };
         let mut start = None;
         let mut previous = ' ';
         let mut chars = lowered.char_indices().peekable();
@@ -184,14 +174,14 @@ impl Normaliser {
             let decimal =
                 c == '.' && previous.is_ascii_digit() && chars.peek().is_some_and(|(_, n)| n.is_ascii_digit());
             if matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '\n' | '(' | ')') && !decimal {
-                close(&mut current, &mut clauses);
+                close_clause(&mut current, &mut clauses);
             }
             previous = c;
         }
         if let Some(from) = start {
             self.push_word(&lowered[from..], &mut current, &mut clauses);
         }
-        close(&mut current, &mut clauses);
+        close_clause(&mut current, &mut clauses);
         clauses
     }
 
@@ -200,9 +190,7 @@ impl Normaliser {
     fn push_word(&self, word: &str, current: &mut Clause, clauses: &mut Vec<Clause>) {
         let mut add = |word: String| {
             if self.clause_breaks.contains(&word) {
-                if !current.words.is_empty() {
-                    clauses.push(std::mem::replace(current, Clause { words: Vec::new(), stems: Vec::new() }));
-                }
+                close_clause(current, clauses);
                 return;
             }
             current.stems.push(self.stem(&word));
@@ -212,6 +200,13 @@ impl Normaliser {
             Some(fixed) => fixed.split_whitespace().for_each(|w| add(w.to_owned())),
             None => add(self.repair(word)),
         }
+    }
+}
+
+/// Ends the clause being built (if it has words) and starts an empty one.
+fn close_clause(current: &mut Clause, clauses: &mut Vec<Clause>) {
+    if !current.words.is_empty() {
+        clauses.push(std::mem::replace(current, Clause { words: Vec::new(), stems: Vec::new() }));
     }
 }
 
@@ -318,8 +313,9 @@ pub fn span_of(groups: &GroupHits) -> Option<Span> {
     })?
 }
 
-/// [`match_with_context`] from hits: the last group in the clause, the others in the clause or the
-/// clause before; the span covers only the clause's words.
+/// Where a pattern matches when its earlier groups may also be found in the clause before (`context`,
+/// "the alarm was fine at first but it went off twice"): the last group must be in the clause itself,
+/// and the span covers only the clause's words.
 pub fn span_with_context(own: &GroupHits, context: Option<&GroupHits>) -> Option<Span> {
     let ((last, _), earlier) = (own.last().copied().flatten()?, &own[..own.len() - 1]);
     if earlier.is_empty() {
@@ -364,34 +360,6 @@ pub fn match_in(pattern: &Pattern, clause: &Clause) -> Option<Span> {
         });
     }
     span
-}
-
-/// Where `pattern` occurs in `clause` when its earlier groups may also be found in `context`, the
-/// clause before ("the alarm was fine at first but it went off twice"): every group must match in
-/// one of the two, the last group in `clause` itself. The span covers only the words in `clause`.
-pub fn match_with_context(pattern: &Pattern, clause: &Clause, context: &Clause) -> Option<Span> {
-    let (last, earlier) = pattern.groups.split_last()?;
-    if earlier.is_empty() {
-        return None;
-    }
-    let find_group = |stems: &[String], group: &[Vec<String>]| {
-        group.iter().filter_map(|alt| find(stems, alt)).min_by_key(|s| s.start)
-    };
-    let mut span = find_group(&clause.stems, last)?;
-    for group in earlier {
-        match find_group(&clause.stems, group) {
-            Some(found) => span = Span { start: span.start.min(found.start), end: span.end.max(found.end) },
-            None => {
-                find_group(&context.stems, group)?;
-            }
-        }
-    }
-    Some(span)
-}
-
-/// Whether every group of `pattern` occurs somewhere in `clause` (in any order, any distance).
-pub fn match_anywhere(pattern: &Pattern, clause: &Clause) -> bool {
-    pattern.groups.iter().all(|group| group.iter().any(|alt| find(&clause.stems, alt).is_some()))
 }
 
 /// Whether a match is negated in its clause: a negator shortly before it, a negator between its

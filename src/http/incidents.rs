@@ -360,8 +360,7 @@ pub async fn export(
     for row in rows {
         let details: serde_json::Value =
             row.decision.as_ref().and_then(|d| serde_json::from_str(&d.details).ok()).unwrap_or_default();
-        let machine_grade =
-            if row.incident.triage_due_at.is_some() { TRIAGE.to_owned() } else { row.incident.original_severity };
+        let machine_grade = row.incident.machine_grade().to_owned();
         let line = LabelledReport {
             incident_id: row.incident.id,
             note: row.description,

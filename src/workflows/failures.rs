@@ -12,6 +12,7 @@ use crate::db::failures::{FailureItemRow, FailureRow};
 use crate::db::incidents::IncidentRow;
 use crate::db::jobs::JobRow;
 use crate::db::{self, DbConnection, write_transaction};
+use crate::domain::evaluation::Graded;
 use crate::domain::rules::RuleSet;
 use crate::domain::severity::{self, FailureFacts, Hazard, Reason, ServiceLoss};
 use crate::domain::signoff::FailedItem;
@@ -213,10 +214,9 @@ pub fn regrade_stored(
                 repeats: &[],
             };
             let verdict = severity::reclassify(&facts, &kept, rules);
-            let graded = |triage: bool, severity: &str| if triage { "triage".to_owned() } else { severity.to_owned() };
             Ok(Regraded {
-                before: graded(incident.triage_due_at.is_some(), &incident.original_severity),
-                after: graded(verdict.triage.is_some(), verdict.severity.as_str()),
+                before: incident.machine_grade().to_owned(),
+                after: Graded::of(&verdict).as_str().to_owned(),
                 reasons: verdict.reasons.iter().map(|r| format!("{}: {}", r.rule, r.evidence)).collect(),
                 incident_id: incident.id,
                 reported_at: incident.reported_at.and_utc(),

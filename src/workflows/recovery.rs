@@ -337,13 +337,14 @@ pub fn approve_remedy(
     role: Role,
     now: DateTime<Utc>,
 ) -> Result<RecoveryCaseRow, ApiError> {
+    // The role first: a wrong role learns nothing about which cases exist.
+    if ctx.policy.file.approver_role != role.as_str() {
+        return Err(ApiError::Forbidden(format!("the policy names {} as approver", ctx.policy.file.approver_role)));
+    }
     write_transaction(conn, |conn| {
         let mut case = open_case(conn, id)?;
         if case.remedy_status.as_deref() != Some("pending_approval") {
             return Err(ApiError::Conflict("no remedy awaits approval".to_owned()));
-        }
-        if ctx.policy.file.approver_role != role.as_str() {
-            return Err(ApiError::Forbidden(format!("the policy names {} as approver", ctx.policy.file.approver_role)));
         }
         case.remedy_status = Some("settled".to_owned());
         case.remedy_approved_by = actor.id.clone();
