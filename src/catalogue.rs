@@ -13,7 +13,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::checklist::{self, ChecklistVersion, Template};
 use crate::domain::recovery::{Policy, PolicyFile};
 use crate::domain::rules::{RuleSet, RuleSetFile};
-use crate::error::ApiError;
+use crate::workflows::Error;
 
 /// A published checklist version, parsed once, with the exact bytes and ETag served for it.
 #[derive(Debug)]
@@ -58,7 +58,7 @@ impl Catalogue {
         conn: &mut DbConnection,
         key: &str,
         version: u32,
-    ) -> Result<Option<Arc<PublishedVersion>>, ApiError> {
+    ) -> Result<Option<Arc<PublishedVersion>>, Error> {
         if let Some(found) = self.cached(key, version) {
             return Ok(Some(found));
         }
@@ -71,8 +71,8 @@ impl Catalogue {
     }
 }
 
-fn poisoned<T>(_: T) -> ApiError {
-    ApiError::Internal(anyhow::anyhow!("checklist cache lock poisoned"))
+fn poisoned<T>(_: T) -> Error {
+    Error::Internal(anyhow::anyhow!("checklist cache lock poisoned"))
 }
 
 /// A template file that failed to load, with every problem found in it.

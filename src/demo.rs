@@ -33,7 +33,7 @@ pub fn seed(db: &Db) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot add demo user {username}: {e}"))?;
     }
     let dispatcher = db::users::by_username(&mut conn, "dana")?.context("demo dispatcher missing")?;
-    let actor = Actor { id: Some(dispatcher.id), name: dispatcher.username };
+    let actor = Actor::user(dispatcher.id, dispatcher.username, Role::Dispatcher);
     let customer_id = uuid::Uuid::now_v7();
     let jobs = [
         ("tess", "gas-boiler-annual-service", 1),

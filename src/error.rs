@@ -5,18 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-/// One offending field of a request, as reported in a 422 body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
+use crate::workflows;
+pub use crate::workflows::{FieldError, Refusal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -26,8 +16,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
+    /// A business action refused this caller, with a stable code that is the problem type.
+    #[error("{1}")]
+    Refused(Refusal, String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -63,7 +54,7 @@ impl ApiError {
             Self::Validation(_) => ("validation", "Your request is not valid"),
             Self::BadRequest(_) => ("bad-request", "Malformed request"),
             Self::Unauthorized(_) => ("unauthorized", "Authentication required"),
-            Self::Forbidden(_) => ("forbidden", "Not allowed"),
+            Self::Refused(refusal, _) => (refusal.code(), "Not allowed"),
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Conflict(_) => ("conflict", "Conflict with the current state"),
             Self::Gone(_) => ("gone", "No longer available"),
@@ -99,7 +90,8 @@ impl ResponseError for ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Refused(Refusal::SelfLockout, _) => StatusCode::CONFLICT,
+            Self::Refused(..) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
@@ -151,40 +143,38 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<workflows::Error> for ApiError {
+    fn from(err: workflows::Error) -> Self {
+        use workflows::Error as E;
+        match err {
+            E::Invalid(errors) => Self::Validation(errors),
+            E::NotFound(why) => Self::NotFound(why),
+            E::Conflict(why) => Self::Conflict(why),
+            E::Duplicate { .. } => Self::Conflict("already exists".to_owned()),
+            E::Stale(why) => Self::PreconditionFailed(why),
+            E::Gone(why) => Self::Gone(why),
+            E::Refused(refusal, why) => Self::Refused(refusal, why),
+            E::Unavailable(why) => Self::Unavailable(why),
+            E::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind as Kind, Error};
-        // A data error is the request's fault (4xx); only the unexpected is a 500.
-        const DATA_ERRORS: [&str; 7] = [
-            "out of range",
-            "invalid byte sequence",
-            "invalid input syntax",
-            "value too long",
-            "numeric field overflow",
-            "null character not permitted",
-            "character not in repertoire",
-        ];
-        match err {
-            Error::NotFound => Self::NotFound("not found".to_owned()),
-            err if crate::db::is_unique_violation(&err) => Self::Conflict("already exists".to_owned()),
-            Error::DatabaseError(Kind::ForeignKeyViolation | Kind::RestrictViolation, _) => {
-                Self::Conflict("refers to something that does not exist or is still in use".to_owned())
-            }
-            Error::DatabaseError(Kind::SerializationFailure, _) => {
-                Self::Conflict("changed by another request at the same moment; retry".to_owned())
-            }
-            Error::DatabaseError(Kind::CheckViolation | Kind::NotNullViolation, info) => {
-                tracing::warn!(constraint = ?info.constraint_name(), "a value broke a database constraint");
-                Self::field("body", "a value is not one the service can store")
-            }
-            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, info) => {
-                Self::Unavailable(info.message().to_owned())
-            }
-            Error::DatabaseError(_, info) if DATA_ERRORS.iter().any(|e| info.message().contains(e)) => {
-                Self::field("body", format!("a value cannot be stored: {}", info.message()))
-            }
-            err => Self::Internal(anyhow::Error::new(err).context("database error")),
-        }
+        workflows::Error::from(err).into()
+    }
+}
+
+impl From<crate::db::Error> for ApiError {
+    fn from(err: crate::db::Error) -> Self {
+        workflows::Error::from(err).into()
+    }
+}
+
+impl From<crate::db::RunError> for ApiError {
+    fn from(err: crate::db::RunError) -> Self {
+        workflows::Error::from(err).into()
     }
 }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -16,11 +17,11 @@ use std::sync::Arc;
 
 use actix_web::web;
 
-use crate::auth::links::FeedbackLinks;
 use crate::auth::token::TokenService;
 use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::credentials::links::FeedbackLinks;
 use crate::db::Db;
 use crate::domain::recovery::Policy;
 use crate::domain::rules::RuleSet;

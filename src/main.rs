@@ -285,9 +285,9 @@ fn rule_version(folder: &Path, version: Option<&str>) -> anyhow::Result<RuleSet>
     found.ok_or_else(|| anyhow::anyhow!("no rule set {} in {}", wanted.unwrap_or_default(), folder.display()))
 }
 
-fn describe(err: &fieldproof::error::ApiError) -> String {
+fn describe(err: &fieldproof::workflows::Error) -> String {
     match err {
-        fieldproof::error::ApiError::Validation(errors) => {
+        fieldproof::workflows::Error::Invalid(errors) => {
             errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
         }
         other => format!("{other:#}"),

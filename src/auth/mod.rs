@@ -1,43 +1,16 @@
 //! Who is calling: roles, bearer-token claims, password hashing and the `AuthUser` extractor.
 
-pub mod links;
-pub mod password;
 pub mod throttle;
 pub mod token;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
-use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::workflows::Actor;
 
-/// What a user may do. Technicians work jobs; dispatchers issue them and handle incidents;
-/// safety officers audit high-severity failures; admins publish checklists and manage users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
-pub enum Role {
-    Technician,
-    Dispatcher,
-    SafetyOfficer,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Technician => "technician",
-            Self::Dispatcher => "dispatcher",
-            Self::SafetyOfficer => "safety_officer",
-            Self::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Technician, Self::Dispatcher, Self::SafetyOfficer, Self::Admin].into_iter().find(|r| r.as_str() == s)
-    }
-}
+pub use crate::domain::Role;
 
 /// The authenticated caller of a request, taken from a verified bearer token.
 #[derive(Debug, Clone)]
@@ -50,18 +23,16 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// 403 unless the caller has one of `roles`.
+    /// 403 (`wrong-role`) unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(ApiError::Forbidden(format!(
-                "this action needs the role {}; you are signed in as {}",
-                allowed.join(" or "),
-                self.role.as_str()
-            )))
-        }
+        Actor::from(self).require(roles)?;
+        Ok(())
+    }
+}
+
+impl From<&AuthUser> for Actor {
+    fn from(user: &AuthUser) -> Self {
+        Actor::user(user.id.clone(), user.username.clone(), user.role)
     }
 }
 
@@ -158,7 +129,7 @@ async fn current(req: HttpRequest, user: Result<AuthUser, ApiError>) -> Result<A
         return session.admits(user);
     }
     let id = user.id.clone();
-    let row = state.db.run(move |conn| Ok(crate::db::users::session(conn, &id)?)).await?;
+    let row = state.db.query(move |conn| crate::db::users::session(conn, &id)).await?;
     let Some((epoch, active, role)) = row else {
         return Err(ApiError::Unauthorized("this account is not active".to_owned()));
     };

@@ -24,8 +24,6 @@ use diesel::prelude::*;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::error::ApiError;
-
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -165,18 +163,29 @@ impl Db {
     }
 
     /// Runs one unit of blocking diesel work on the blocking thread pool, off the async executor.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// The work's own error type says what went wrong inside; [`RunError`] what kept it from running.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        E: From<RunError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
-        actix_web::web::block(move || {
-            let mut conn = pool.get().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| RunError::Unavailable(e.to_string()))?;
             work(&mut conn)
         })
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+        .map_err(|e| RunError::Blocking(e.to_string()))?
+    }
+
+    /// Runs a read (one query or a few) off the executor, for handlers that only look something up.
+    pub async fn query<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+    {
+        self.run(move |conn| work(conn).map_err(Error::Query)).await
     }
 
     /// The names of the migrations not yet applied.
@@ -281,7 +290,36 @@ pub fn add_sync_counter(conn: &mut DbConnection, user_id: &str) -> QueryResult<(
         .map(drop)
 }
 
-/// Whether a diesel error is a unique-constraint violation (an idempotent retry raced us).
-pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
-    matches!(err, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+/// What kept a unit of database work from running at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("no database connection available: {0}")]
+    Unavailable(String),
+    #[error("blocking task failed: {0}")]
+    Blocking(String),
+}
+
+/// What went wrong with a read run through [`Db::query`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Query(diesel::result::Error),
+}
+
+/// The table whose unique key a diesel error violated, or `None` for any other error. Callers
+/// tell "a retry raced us" (the key of the record they insert) from any other duplicate by it.
+pub fn unique_violation_table(err: &diesel::result::Error) -> Option<String> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = err else { return None };
+    // why: PostgreSQL names the table; SQLite only says "UNIQUE constraint failed: table.column".
+    let table = match info.table_name() {
+        Some(table) => table.to_owned(),
+        None => {
+            let columns = info.message().rsplit(": ").next().unwrap_or_default();
+            columns.split('.').next().unwrap_or_default().trim().to_owned()
+        }
+    };
+    Some(table)
 }

@@ -5,8 +5,11 @@ pub mod checklist;
 pub mod evaluation;
 pub mod metrics;
 pub mod recovery;
+pub mod role;
 pub mod rules;
 pub mod safety;
 pub mod severity;
 pub mod signoff;
 pub mod text;
+
+pub use role::Role;

@@ -6,8 +6,9 @@ use validator::Validate;
 
 use super::extract::ValidJson;
 use crate::AppState;
+use crate::auth::Role;
 use crate::auth::throttle::LockedOut;
-use crate::auth::{Role, password};
+use crate::credentials::password;
 use crate::db;
 use crate::error::ApiError;
 use crate::workflows;
@@ -42,7 +43,7 @@ pub async fn token(
         return Ok(too_many(locked));
     }
     let lookup = username.clone();
-    let user = state.db.run(move |conn| Ok(db::users::by_username(conn, &lookup)?)).await?;
+    let user = state.db.query(move |conn| db::users::by_username(conn, &lookup)).await?;
     let permit = state
         .password_checks
         .acquire()

@@ -29,7 +29,7 @@ struct ChecklistSummary {
 }
 
 pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let rows = state.db.run(|conn| Ok(db::checklists::list_latest(conn)?)).await?;
+    let rows = state.db.query(db::checklists::list_latest).await?;
     let summaries: Vec<ChecklistSummary> = rows
         .into_iter()
         .map(|(key, title, trade, latest_version)| ChecklistSummary { key, title, trade, latest_version })
@@ -106,7 +106,7 @@ pub async fn publish(
     let actor = Actor::from(&*user);
     let (outcome, published) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let now = app.clock.now();
             let outcome = crate::workflows::checklists::publish(conn, &checklist, &actor, now)?;
             let published = app

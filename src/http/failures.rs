@@ -94,7 +94,7 @@ pub async fn create(
     body: ValidJson<FailureRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewFailure::from(body.0);
-    let user = user.0;
+    let user = crate::workflows::Actor::from(&*user);
     let app = state.clone();
     let recorded = state
         .db

@@ -15,7 +15,10 @@ use crate::AppState;
 use crate::db::DbConnection;
 use crate::db::feedback::FeedbackRow;
 use crate::error::{ApiError, FieldError};
-use crate::workflows::messages::{self, FeedbackAnswer};
+use crate::workflows::{
+    self,
+    messages::{self, FeedbackAnswer},
+};
 
 const TEXT_LIMIT: usize = 2000;
 
@@ -135,17 +138,11 @@ async fn store(state: &web::Data<AppState>, token: String, answer: FeedbackAnswe
 async fn on_link<T: Send + 'static>(
     state: &web::Data<AppState>,
     token: String,
-    work: impl FnOnce(&mut DbConnection, &str, DateTime<Utc>) -> Result<T, ApiError> + Send + 'static,
+    work: impl FnOnce(&mut DbConnection, &str, DateTime<Utc>) -> Result<T, workflows::Error> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let app = state.clone();
-    state
-        .db
-        .run(move |conn| {
-            let now = app.clock.now();
-            let id = app.links.verify(&token, now)?;
-            work(conn, &id, now)
-        })
-        .await
+    let now = state.clock.now();
+    let id = state.links.verify(&token, now)?;
+    Ok(state.db.run(move |conn| work(conn, &id, now)).await?)
 }
 
 /// Checks the posted fields; every problem is named.

@@ -181,7 +181,7 @@ pub async fn list(
     let now = state.clock.now();
     let (items, next_cursor) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let technician_id = match &q.technician {
                 Some(name) => Some(db::users::by_username(conn, name)?.map(|u| u.id).unwrap_or_default()),
                 None => None,
@@ -212,7 +212,7 @@ pub async fn get(
     let now = state.clock.now();
     let (detail, revision) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let row = db::incidents::find(conn, &id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
             let revision = row.revision;
             let history = db::audit::for_entity(conn, "incident", &id)?
@@ -263,7 +263,7 @@ async fn apply(
     let app = state.clone();
     let (incident, revision) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let now = app.clock.now();
             let row = workflows::incidents::change(conn, app.context(), &id, &expected, change, &actor, now)?;
             let revision = row.revision;
@@ -355,7 +355,7 @@ pub async fn export(
     if !query.0.regraded {
         return Err(ApiError::field("regraded", "only `regraded=true` is exported: the reports a person graded"));
     }
-    let rows = state.db.run(|conn| Ok(db::incidents::human_graded(conn)?)).await?;
+    let rows = state.db.query(db::incidents::human_graded).await?;
     let mut body = String::new();
     for row in rows {
         let details: serde_json::Value =

@@ -154,7 +154,7 @@ pub async fn get(
     job_id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let job_id = job_id.into_inner().to_string();
-    let view = state.db.run(move |conn| Ok(db::jobs::find_view(conn, &job_id)?)).await?;
+    let view = state.db.query(move |conn| db::jobs::find_view(conn, &job_id)).await?;
     let view = visible_to(&user, view).ok_or_else(|| ApiError::NotFound("no such job".to_owned()))?;
     Ok(HttpResponse::Ok().json(JobResponse::from(view)))
 }
@@ -190,7 +190,7 @@ pub async fn mine(
             .ok_or_else(|| ApiError::field("since", "must be a `next_cursor` value from an earlier response"))?,
     };
     let technician_id = user.id.clone();
-    let views = state.db.run(move |conn| Ok(db::jobs::changed_since(conn, &technician_id, since, PAGE_SIZE)?)).await?;
+    let views = state.db.query(move |conn| db::jobs::changed_since(conn, &technician_id, since, PAGE_SIZE)).await?;
     let next_cursor = views.last().map_or(since, |v| v.job.change_seq).to_string();
     let items = views.into_iter().map(JobResponse::from).collect();
     Ok(HttpResponse::Ok().json(JobPage { items, next_cursor }))

@@ -77,7 +77,7 @@ pub async fn list(
     let (case, cursor) = (query.recovery_case.map(|c| c.to_string()), query.cursor.map(|c| c.to_string()));
     let rows = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
             Ok(db::outbox::list(conn, &wanted, case.as_deref(), cursor.as_deref(), PAGE)?)
         })

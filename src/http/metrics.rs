@@ -51,7 +51,7 @@ pub async fn recovery(
     let app = state.clone();
     let metrics = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let to = app.clock.now();
             let from = to - TimeDelta::days(days);
             let records = db::metrics::recovery_records(conn, from.naive_utc())?;

@@ -132,7 +132,7 @@ pub async fn list(
     let app = state.clone();
     let (items, next_cursor) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
             let now = app.clock.now();
             let views = db::recovery::views(conn, &wanted, None, page.after.as_ref(), page.limit)?;
@@ -146,7 +146,7 @@ pub async fn list(
 async fn change(
     state: web::Data<AppState>,
     id: uuid::Uuid,
-    work: impl FnOnce(&mut DbConnection, &AppState, &str, DateTime<Utc>) -> Result<RecoveryCaseRow, ApiError>
+    work: impl FnOnce(&mut DbConnection, &AppState, &str, DateTime<Utc>) -> Result<RecoveryCaseRow, workflows::Error>
     + Send
     + 'static,
 ) -> Result<HttpResponse, ApiError> {

@@ -128,7 +128,7 @@ pub async fn visits(
     let app = state.clone();
     let (items, next_cursor) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
             let now = app.clock.now();
             let rows = db::safety::visits(conn, &wanted, page.after.as_ref(), page.limit)?;
@@ -213,7 +213,7 @@ pub async fn audit_file(
     let (id, app) = (id.into_inner().to_string(), state.clone());
     let file = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let now = app.clock.now();
             let incident = db::incidents::find(conn, &id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
             let failure = db::failures::find(conn, &incident.failure_id)?.ok_or_else(|| ApiError::NotFound("no failure".to_owned()))?;
@@ -370,7 +370,10 @@ pub async fn retraining(state: web::Data<AppState>, user: AuthUser) -> Result<Ht
         Role::Technician => Some(user.id.clone()),
         Role::SafetyOfficer | Role::Admin => None,
         Role::Dispatcher => {
-            return Err(ApiError::Forbidden("retraining is visible to safety officers and the technician".to_owned()));
+            return Err(ApiError::Refused(
+                crate::error::Refusal::WrongRole,
+                "retraining is visible to safety officers and the technician".to_owned(),
+            ));
         }
     };
     let items = state
@@ -483,7 +486,8 @@ fn case_scope(user: &AuthUser) -> Result<Option<String>, ApiError> {
     match user.role {
         Role::SafetyOfficer => Ok(None),
         Role::Technician => Ok(Some(user.id.clone())),
-        _ => Err(ApiError::Forbidden(
+        _ => Err(ApiError::Refused(
+            crate::error::Refusal::WrongRole,
             "disciplinary cases are visible to safety officers and the technician concerned".to_owned(),
         )),
     }

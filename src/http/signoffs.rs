@@ -87,7 +87,7 @@ pub async fn create(
         signer_name: req.signer_name.trim().to_owned(),
         meaning: req.meaning.trim().to_owned(),
     };
-    let app = state.clone();
+    let (user, app) = (crate::workflows::Actor::from(&user), state.clone());
     let recorded = state
         .db
         .run(move |conn| crate::workflows::signoffs::record(conn, app.context(), new, &user, app.clock.now()))
@@ -112,7 +112,7 @@ pub async fn list(
     let job_id = job_id.into_inner().to_string();
     let (view, rows) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let view = db::jobs::find_view(conn, &job_id)?;
             let rows = if view.is_some() { db::signoffs::for_job(conn, &job_id)? } else { Vec::new() };
             let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();

@@ -60,7 +60,7 @@ pub struct UserPatch {
 
 /// `GET /v1/users`: everyone, by username.
 pub async fn list(state: web::Data<AppState>, _admin: Require<Admins>) -> Result<HttpResponse, ApiError> {
-    let rows = state.db.run(|conn| Ok(db::users::list(conn)?)).await?;
+    let rows = state.db.query(db::users::list).await?;
     let items: Vec<UserResponse> = rows.into_iter().map(UserResponse::from).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }

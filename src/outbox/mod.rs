@@ -20,7 +20,7 @@ use crate::config::OutboxSettings;
 use crate::db::customers::CustomerRow;
 use crate::db::outbox::MessageRow;
 use crate::db::{self, Db, write_transaction};
-use crate::error::ApiError;
+use crate::workflows::Error;
 use crate::workflows::{Actor, audit};
 
 /// What one pass did.
@@ -77,18 +77,18 @@ impl Outbox {
     }
 
     /// Gives back what this worker still holds, so another instance delivers it at once.
-    pub async fn release(&self) -> Result<usize, ApiError> {
+    pub async fn release(&self) -> Result<usize, Error> {
         let worker = self.worker.clone();
         self.db.run(move |conn| Ok(db::outbox::release(conn, &worker)?)).await
     }
 
     /// One pass: claim due messages, deliver them, record the outcomes.
-    pub async fn run_once(&self) -> Result<Pass, ApiError> {
+    pub async fn run_once(&self) -> Result<Pass, Error> {
         let now = self.clock.now();
         let (worker, lease_until, batch) = (self.worker.clone(), now + self.settings.lease, self.settings.batch);
         let claimed = self
             .db
-            .run(move |conn| {
+            .run(move |conn| -> Result<_, Error> {
                 let messages = db::outbox::claim(conn, &worker, now.naive_utc(), lease_until.naive_utc(), batch)?;
                 let ids: Vec<&str> = messages.iter().map(|m| m.customer_id.as_str()).collect();
                 let customers = db::customers::by_ids(conn, &ids)?;
@@ -125,7 +125,7 @@ impl Outbox {
             .unwrap_or_else(|_| Err(Failure::transient(format!("no answer within {:?}", self.settings.timeout))))
     }
 
-    async fn record(&self, message: MessageRow, outcome: Result<Delivered, Failure>) -> Result<Outcome, ApiError> {
+    async fn record(&self, message: MessageRow, outcome: Result<Delivered, Failure>) -> Result<Outcome, Error> {
         let now = self.clock.now();
         let retry_at = match &outcome {
             Err(failure) if failure.permanent => None,
@@ -134,7 +134,7 @@ impl Outbox {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    let service = Actor { id: None, name: "outbox".to_owned() };
+                    let service = Actor::service("outbox");
                     match outcome {
                         Ok(delivered) => {
                             let first = db::outbox::mark_delivered(

@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Actor, audit};
+use super::{Error, FieldError};
 use crate::catalogue::{canonical_body, content_hash};
 use crate::db::{self, DbConnection, write_transaction};
 use crate::domain::checklist::{self, ChecklistVersion};
-use crate::error::{ApiError, FieldError};
 
 /// What publishing did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +24,10 @@ pub fn publish(
     checklist: &ChecklistVersion,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<Published, ApiError> {
+) -> Result<Published, Error> {
     let problems = checklist::validate(checklist);
     if !problems.is_empty() {
-        return Err(ApiError::Validation(
+        return Err(Error::Invalid(
             problems
                 .into_iter()
                 .map(|p| match p.item {
@@ -37,7 +37,7 @@ pub fn publish(
                 .collect(),
         ));
     }
-    let version = i32::try_from(checklist.version).map_err(|_| ApiError::field("version", "is too large"))?;
+    let version = i32::try_from(checklist.version).map_err(|_| Error::field("version", "is too large"))?;
     let body = canonical_body(checklist)?;
     write_transaction(conn, |conn| {
         if let Some(existing) = db::checklists::find(conn, &checklist.key, version)? {
@@ -45,7 +45,7 @@ pub fn publish(
             return if &stored == checklist {
                 Ok(Published::AlreadyPublished)
             } else {
-                Err(ApiError::Conflict(format!(
+                Err(Error::Conflict(format!(
                     "{} v{} is already published with different content; published versions never change, publish v{} instead",
                     checklist.key,
                     checklist.version,
@@ -56,7 +56,7 @@ pub fn publish(
         if let Some(latest) = db::checklists::latest_version(conn, &checklist.key)?
             && latest > version
         {
-            return Err(ApiError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "{} is already at v{latest}; a new version must be numbered above it",
                 checklist.key
             )));
@@ -117,8 +117,8 @@ pub fn import(
         match publish(conn, checklist, actor, now) {
             Ok(Published::New) => report.published += 1,
             Ok(Published::AlreadyPublished) => report.unchanged += 1,
-            Err(ApiError::Conflict(why)) => anyhow::bail!("checklist {} v{}: {why}", checklist.key, checklist.version),
-            Err(ApiError::Validation(errors)) => {
+            Err(Error::Conflict(why)) => anyhow::bail!("checklist {} v{}: {why}", checklist.key, checklist.version),
+            Err(Error::Invalid(errors)) => {
                 let list: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
                 anyhow::bail!("checklist {} v{} is invalid: {}", checklist.key, checklist.version, list.join("; "))
             }

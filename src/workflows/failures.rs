@@ -7,16 +7,16 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{Actor, Context, Recorded, audit, incidents};
-use crate::auth::{AuthUser, Role};
+use super::{Error, FieldError, Refusal};
 use crate::db::failures::{FailureItemRow, FailureRow};
 use crate::db::incidents::IncidentRow;
 use crate::db::jobs::JobRow;
 use crate::db::{self, DbConnection, write_transaction};
+use crate::domain::Role;
 use crate::domain::evaluation::Graded;
 use crate::domain::rules::RuleSet;
 use crate::domain::severity::{self, FailureFacts, Hazard, Reason, ServiceLoss};
 use crate::domain::signoff::FailedItem;
-use crate::error::{ApiError, FieldError};
 
 /// A failure report as filed, checked for shape at the edge.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -43,15 +43,18 @@ pub fn report(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     new: NewFailure,
-    reporter: &AuthUser,
+    reporter: &Actor,
     now: DateTime<Utc>,
-) -> Result<Recorded<FailureOutcome>, ApiError> {
+) -> Result<Recorded<FailureOutcome>, Error> {
+    let reporter_id = reporter.id.clone().ok_or_else(|| {
+        Error::Refused(Refusal::SignedInUserRequired, "a failure is reported by a signed-in user".to_owned())
+    })?;
     let job_id = new.job_id.to_string();
     let job = db::jobs::find(conn, &job_id)?
-        .filter(|job| reporter.role != Role::Technician || job.technician_id == reporter.id)
-        .ok_or_else(|| ApiError::field("job_id", format!("no job {job_id} you can report on")))?;
+        .filter(|job| reporter.role != Some(Role::Technician) || reporter.is(&job.technician_id))
+        .ok_or_else(|| Error::field("job_id", format!("no job {job_id} you can report on")))?;
     let hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&json!({ "report": new, "by": reporter.id })).map_err(anyhow::Error::from)?,
+        serde_json::to_vec(&json!({ "report": new, "by": reporter_id })).map_err(anyhow::Error::from)?,
     ));
     let id = new.id.to_string();
     if let Some(existing) = db::failures::find(conn, &id)? {
@@ -64,7 +67,7 @@ pub fn report(
         source: "report".to_owned(),
         job_id: job_id.clone(),
         signoff_id: None,
-        reported_by: reporter.id.clone(),
+        reported_by: reporter_id,
         reported_at: now.naive_utc(),
         description: new.description.clone(),
         item_ids: serde_json::to_string(&new.item_ids).map_err(anyhow::Error::from)?,
@@ -83,14 +86,13 @@ pub fn report(
         service_lost: new.service_lost.as_ref(),
         repeats: &[],
     };
-    let actor = Actor::from(reporter);
-    let written = write_transaction(conn, |conn| record(conn, ctx, &failure, &job, facts, &actor, now));
+    let written = write_transaction(conn, |conn| record(conn, ctx, &failure, &job, facts, reporter, now));
     match written {
         Ok(incident) => Ok(Recorded::Created(FailureOutcome { failure, incident })),
         // A retry raced this request and won: answer as a replay of what it stored.
-        Err(ApiError::Conflict(_)) => match db::failures::find(conn, &id)? {
+        Err(err) if err.is_duplicate_in("failure_reports") => match db::failures::find(conn, &id)? {
             Some(existing) => replay(conn, existing, &hash),
-            None => Err(ApiError::Conflict(format!("failure report {id} conflicts with stored data"))),
+            None => Err(Error::Conflict(format!("failure report {id} conflicts with stored data"))),
         },
         Err(other) => Err(other),
     }
@@ -105,7 +107,7 @@ pub(crate) fn record(
     facts: FailureFacts<'_>,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<IncidentRow, ApiError> {
+) -> Result<IncidentRow, Error> {
     let items: Vec<FailureItemRow> = facts
         .failed_items
         .iter()
@@ -124,15 +126,15 @@ pub(crate) fn record(
     incidents::open(conn, ctx, failure, job, facts, actor, now)
 }
 
-fn replay(conn: &mut DbConnection, existing: FailureRow, hash: &str) -> Result<Recorded<FailureOutcome>, ApiError> {
+fn replay(conn: &mut DbConnection, existing: FailureRow, hash: &str) -> Result<Recorded<FailureOutcome>, Error> {
     if existing.source != "report" || existing.content_hash != hash {
-        return Err(ApiError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "failure report {} was already received with different content; send a new id",
             existing.id
         )));
     }
     let incident = db::incidents::for_failure(conn, &existing.id)?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("failure {} has no incident", existing.id)))?;
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("failure {} has no incident", existing.id)))?;
     Ok(Recorded::Replayed(FailureOutcome { failure: existing, incident }))
 }
 
@@ -142,14 +144,15 @@ fn named_items(
     ctx: Context<'_>,
     job: &JobRow,
     item_ids: &[String],
-) -> Result<Vec<FailedItem>, ApiError> {
+) -> Result<Vec<FailedItem>, Error> {
     if item_ids.is_empty() {
         return Ok(Vec::new());
     }
     let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
-    let pinned = ctx.catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!("pinned checklist {}/v{version} missing", job.checklist_key))
-    })?;
+    let pinned = ctx
+        .catalogue
+        .version(conn, &job.checklist_key, version)?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("pinned checklist {}/v{version} missing", job.checklist_key)))?;
     let mut errors = Vec::new();
     let mut failed = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -167,7 +170,7 @@ fn named_items(
             )),
         }
     }
-    if errors.is_empty() { Ok(failed) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() { Ok(failed) } else { Err(Error::Invalid(errors)) }
 }
 
 /// A stored report graded again with another rule set (`fieldproof rules diff`).
@@ -195,7 +198,7 @@ pub fn regrade_stored(
     from_version: &str,
     rules: &RuleSet,
     since: DateTime<Utc>,
-) -> Result<Vec<Regraded>, ApiError> {
+) -> Result<Vec<Regraded>, Error> {
     let stored = db::incidents::graded_by(conn, from_version, since.naive_utc())?;
     stored
         .into_iter()

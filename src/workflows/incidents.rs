@@ -4,13 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Actor, Context, audit, safety};
-use crate::auth::Role;
+use super::routing::{self, Grading};
+use super::{Actor, Context, audit};
+use super::{Error, Refusal};
 use crate::db::{
     self, DbConnection, failures::FailureRow, incidents::IncidentChange, incidents::IncidentRow, jobs::JobRow,
 };
+use crate::domain::Role;
 use crate::domain::severity::{self, FailureFacts, Repeat, Severity};
-use crate::error::ApiError;
 
 pub const STATUS_OPEN: &str = "open";
 pub const STATUS_ACKNOWLEDGED: &str = "acknowledged";
@@ -31,7 +32,7 @@ pub fn open(
     facts: FailureFacts<'_>,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<IncidentRow, ApiError> {
+) -> Result<IncidentRow, Error> {
     let mut repeats = Vec::new();
     let rules = ctx.rules;
     let window_start = now - chrono::Duration::days(i64::from(rules.repeat_window_days));
@@ -85,10 +86,6 @@ pub fn open(
         "rules": verdict.reasons.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
     });
     audit(conn, actor, "incident.classified", ("incident", &row.id), details, now)?;
-    if row.in_triage() {
-        // Nothing is routed until a person grades it (no make-safe visit yet, no apology).
-        return Ok(row);
-    }
     let repeated: Vec<String> = repeats
         .iter()
         .filter_map(|r| match r {
@@ -96,7 +93,7 @@ pub fn open(
             Repeat::SameCustomer { .. } => None,
         })
         .collect();
-    safety::on_graded(conn, ctx, &row, &item_ids, &repeated, actor, now)?;
+    routing::route(conn, ctx, &row, &item_ids, Grading::First { repeated_items: &repeated }, actor, now)?;
     Ok(row)
 }
 
@@ -134,16 +131,16 @@ pub fn change(
     change: Change,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<IncidentRow, ApiError> {
+) -> Result<IncidentRow, Error> {
     db::write_transaction(conn, |conn| change_in(conn, ctx, id, expected, change, actor, now))
 }
 
 /// 412 unless the client's `If-Match` names the incident's current revision.
-pub fn check_expected(current: &IncidentRow, expected: &Expected) -> Result<(), ApiError> {
+pub fn check_expected(current: &IncidentRow, expected: &Expected) -> Result<(), Error> {
     match expected {
-        Expected::Revisions(revisions) if !revisions.contains(&current.revision) => Err(ApiError::PreconditionFailed(
-            "the incident changed since you read it; fetch it again and retry".to_owned(),
-        )),
+        Expected::Revisions(revisions) if !revisions.contains(&current.revision) => {
+            Err(Error::Stale("the incident changed since you read it; fetch it again and retry".to_owned()))
+        }
         _ => Ok(()),
     }
 }
@@ -158,8 +155,8 @@ pub fn change_in(
     change: Change,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<IncidentRow, ApiError> {
-    let current = db::incidents::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+) -> Result<IncidentRow, Error> {
+    let current = db::incidents::find(conn, id)?.ok_or_else(|| Error::NotFound(format!("no incident {id}")))?;
     check_expected(&current, expected)?;
     let regrade_reason = match &change {
         Change::Regrade { reason, .. } => Some(reason.clone()),
@@ -168,17 +165,20 @@ pub fn change_in(
     let (update, action, details) = plan(conn, &current, change, now)?;
     let update = IncidentChange { updated_at: Some(now.naive_utc()), ..update };
     if !db::incidents::update_at_revision(conn, id, current.revision, &update)? {
-        return Err(ApiError::PreconditionFailed("the incident changed while you changed it; retry".to_owned()));
+        return Err(Error::Stale("the incident changed while you changed it; retry".to_owned()));
     }
     audit(conn, actor, action, ("incident", id), details, now)?;
-    let updated = db::incidents::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
-    if current.in_triage() && regrade_reason.is_some() {
+    let updated = db::incidents::find(conn, id)?.ok_or_else(|| Error::NotFound(format!("no incident {id}")))?;
+    if let Some(reason) = regrade_reason {
         let failure = db::failures::find(conn, &updated.failure_id)?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("incident without failure")))?;
-        let items: Vec<String> = serde_json::from_str(&failure.item_ids).map_err(anyhow::Error::from)?;
-        safety::on_graded(conn, ctx, &updated, &items, &[], actor, now)?;
-    } else if let Some(reason) = regrade_reason {
-        safety::on_regraded(conn, ctx, &current, &updated, &reason, actor, now)?;
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("incident without failure")))?;
+        let items: Vec<String> = serde_json::from_str(&failure.item_ids)?;
+        let grading = if current.in_triage() {
+            Grading::First { repeated_items: &[] }
+        } else {
+            Grading::Regrade { before: &current, reason: &reason }
+        };
+        routing::route(conn, ctx, &updated, &items, grading, actor, now)?;
     }
     Ok(updated)
 }
@@ -188,14 +188,14 @@ fn plan(
     current: &IncidentRow,
     change: Change,
     now: DateTime<Utc>,
-) -> Result<(IncidentChange, &'static str, serde_json::Value), ApiError> {
+) -> Result<(IncidentChange, &'static str, serde_json::Value), Error> {
     Ok(match change {
         Change::Acknowledge => {
             if current.in_triage() {
-                return Err(ApiError::Conflict("the report waits in triage: grade it first".to_owned()));
+                return Err(Error::Conflict("the report waits in triage: grade it first".to_owned()));
             }
             if current.status != STATUS_OPEN {
-                return Err(ApiError::Conflict(format!("the incident is already {}", current.status)));
+                return Err(Error::Conflict(format!("the incident is already {}", current.status)));
             }
             let update = IncidentChange { status: Some(STATUS_ACKNOWLEDGED.to_owned()), ..Default::default() };
             (update, "incident.acknowledged", json!({ "from_status": current.status }))
@@ -204,7 +204,7 @@ fn plan(
             let user = db::users::by_username(conn, &assignee)?
                 .filter(|u| u.active && u.role != Role::Technician.as_str())
                 .ok_or_else(|| {
-                    ApiError::field(
+                    Error::field(
                         "assignee",
                         format!("`{assignee}` is not an active dispatcher, safety officer or admin"),
                     )
@@ -218,7 +218,10 @@ fn plan(
         }
         Change::Regrade { severity, reason, by } if current.in_triage() => {
             if ![Role::Dispatcher, Role::SafetyOfficer].contains(&by) {
-                return Err(ApiError::Forbidden("a dispatcher or safety officer grades a report in triage".to_owned()));
+                return Err(Error::Refused(
+                    Refusal::WrongRole,
+                    "a dispatcher or safety officer grades a report in triage".to_owned(),
+                ));
             }
             let update = IncidentChange {
                 severity: Some(severity.as_str().to_owned()),
@@ -232,10 +235,13 @@ fn plan(
         }
         Change::Regrade { severity, reason, by } => {
             if by != Role::SafetyOfficer {
-                return Err(ApiError::Forbidden("only a safety officer re-grades an incident".to_owned()));
+                return Err(Error::Refused(
+                    Refusal::WrongRole,
+                    "only a safety officer re-grades an incident".to_owned(),
+                ));
             }
             if current.severity == severity.as_str() {
-                return Err(ApiError::field("severity", format!("the incident is already {}", current.severity)));
+                return Err(Error::field("severity", format!("the incident is already {}", current.severity)));
             }
             let update = IncidentChange {
                 severity: Some(severity.as_str().to_owned()),

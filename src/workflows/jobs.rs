@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Actor, audit};
-use crate::auth::Role;
+use super::{Error, FieldError};
 use crate::db::{self, DbConnection, customers::CustomerRow, jobs::JobRow, jobs::JobView, write_transaction};
-use crate::error::{ApiError, FieldError};
+use crate::domain::Role;
 
 /// A customer given inline when issuing a job for someone new.
 #[derive(Debug, Clone)]
@@ -47,13 +47,13 @@ pub const STATUS_SCHEDULED: &str = "scheduled";
 pub const STATUS_SIGNED_OFF: &str = "signed_off";
 
 /// Issues a job pinned to the latest version of its checklist at this moment.
-pub fn create(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateTime<Utc>) -> Result<JobView, ApiError> {
+pub fn create(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateTime<Utc>) -> Result<JobView, Error> {
     write_transaction(conn, |conn| create_in(conn, job, actor, now))
 }
 
 /// [`create`] inside the caller's transaction. A technician with pending retraining on the
 /// checklist cannot be given the job (403 naming the retraining).
-pub fn create_in(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateTime<Utc>) -> Result<JobView, ApiError> {
+pub fn create_in(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateTime<Utc>) -> Result<JobView, Error> {
     let job_id = job.id.to_string();
     {
         let mut errors = Vec::new();
@@ -79,14 +79,14 @@ pub fn create_in(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateT
             errors.push(FieldError::new("customer_id", format!("no customer {id}")));
         }
         let (Some(technician), Some(version)) = (technician, version) else {
-            return Err(ApiError::Validation(errors));
+            return Err(Error::Invalid(errors));
         };
         if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
+            return Err(Error::Invalid(errors));
         }
         super::safety::check_gate(conn, &technician.id, &job.checklist_key)?;
         if db::jobs::find(conn, &job_id)?.is_some() {
-            return Err(ApiError::Conflict(format!("job {job_id} already exists")));
+            return Err(Error::Conflict(format!("job {job_id} already exists")));
         }
         // Lock order, as in every job-changing transaction: the technician's counter first.
         let change_seq = db::next_change_seq(conn, &technician.id)?;
@@ -119,8 +119,7 @@ pub fn create_in(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateT
             json!({ "technician": technician.username, "checklist_key": row.checklist_key, "checklist_version": row.checklist_version }),
             now,
         )?;
-        db::jobs::find_view(conn, &job_id)?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("job vanished after insert")))
+        db::jobs::find_view(conn, &job_id)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("job vanished after insert")))
     }
 }
 
@@ -129,10 +128,10 @@ fn add_customer(
     customer: NewCustomer,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     let id = customer.id.to_string();
     if db::customers::by_id(conn, &id)?.is_some() {
-        return Err(ApiError::field("customer.id", format!("customer {id} already exists; send it as customer_id")));
+        return Err(Error::field("customer.id", format!("customer {id} already exists; send it as customer_id")));
     }
     db::customers::insert(
         conn,

@@ -5,12 +5,12 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::Error;
 use super::{Actor, Context, audit};
 use crate::db::feedback::{self as feedback_db, FeedbackRow};
 use crate::db::outbox::{self, MessageRow};
 use crate::db::recovery::RecoveryCaseRow;
 use crate::db::{self, DbConnection, write_transaction};
-use crate::error::ApiError;
 
 /// What a customer message is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -47,7 +47,7 @@ pub(crate) fn enqueue(
     kind: MessageKind,
     body: String,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let row = MessageRow {
         id: uuid::Uuid::now_v7().to_string(),
         dedup_key: format!("recovery-case.{}.{}", case.id, kind.as_str()),
@@ -77,9 +77,9 @@ pub(crate) fn request_feedback(
     ctx: Context<'_>,
     case: &RecoveryCaseRow,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let customer = db::customers::by_id(conn, &case.customer_id)?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("recovery case {} without customer", case.id)))?;
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("recovery case {} without customer", case.id)))?;
     let expires_at = now + ctx.links.ttl;
     let request = FeedbackRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -116,14 +116,14 @@ pub struct FeedbackAnswer {
 }
 
 /// The feedback request a verified link names, for the form: 410 once answered or expired.
-pub fn open_feedback(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<FeedbackRow, ApiError> {
+pub fn open_feedback(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<FeedbackRow, Error> {
     let request =
-        feedback_db::find(conn, id)?.ok_or_else(|| ApiError::NotFound("this feedback link is not valid".to_owned()))?;
+        feedback_db::find(conn, id)?.ok_or_else(|| Error::NotFound("this feedback link is not valid".to_owned()))?;
     if request.answered_at.is_some() {
-        return Err(ApiError::Gone("thank you: this feedback has already been given".to_owned()));
+        return Err(Error::Gone("thank you: this feedback has already been given".to_owned()));
     }
     if request.expires_at < now.naive_utc() {
-        return Err(ApiError::Gone("this feedback link has expired".to_owned()));
+        return Err(Error::Gone("this feedback link has expired".to_owned()));
     }
     Ok(request)
 }
@@ -134,7 +134,7 @@ pub fn give_feedback(
     id: &str,
     answer: FeedbackAnswer,
     now: DateTime<Utc>,
-) -> Result<FeedbackRow, ApiError> {
+) -> Result<FeedbackRow, Error> {
     write_transaction(conn, |conn| {
         let request = open_feedback(conn, id, now)?;
         let row = feedback_db::Answer {
@@ -145,12 +145,12 @@ pub fn give_feedback(
             comment: answer.comment,
         };
         if !feedback_db::answer(conn, id, &row)? {
-            return Err(ApiError::Gone("thank you: this feedback has already been given".to_owned()));
+            return Err(Error::Gone("thank you: this feedback has already been given".to_owned()));
         }
-        let customer = Actor { id: None, name: format!("customer:{}", request.customer_id) };
+        let customer = Actor { id: None, name: format!("customer:{}", request.customer_id), role: None };
         let details = json!({ "satisfaction": row.satisfaction, "surprised": row.surprised });
         audit(conn, &customer, "feedback.received", ("recovery_case", &request.recovery_case_id), details, now)?;
-        feedback_db::find(conn, id)?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("feedback vanished")))
+        feedback_db::find(conn, id)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("feedback vanished")))
     })
 }
 
@@ -160,16 +160,16 @@ pub fn retry_message(
     id: &str,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<MessageRow, ApiError> {
+) -> Result<MessageRow, Error> {
     write_transaction(conn, |conn| {
-        let message = outbox::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no message {id}")))?;
+        let message = outbox::find(conn, id)?.ok_or_else(|| Error::NotFound(format!("no message {id}")))?;
         if !outbox::requeue(conn, id, now.naive_utc())? {
-            return Err(ApiError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "the message is {}; only failed messages are retried",
                 message.status
             )));
         }
         audit(conn, actor, "message.requeued", ("message", id), json!({ "dedup_key": message.dedup_key }), now)?;
-        outbox::find(conn, id)?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("message vanished")))
+        outbox::find(conn, id)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("message vanished")))
     })
 }

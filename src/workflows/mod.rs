@@ -1,20 +1,23 @@
 //! Business actions. Each public function is one action in one transaction, with its audit entry.
 
 pub mod checklists;
+pub mod error;
 pub mod failures;
 pub mod incidents;
 pub mod jobs;
 pub mod messages;
 pub mod recovery;
+mod routing;
 pub mod safety;
 pub mod signoffs;
 pub mod users;
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::AuthUser;
 use crate::db::{self, DbConnection};
-use crate::error::ApiError;
+use crate::domain::Role;
+
+pub use error::{Error, FieldError, Refusal};
 
 /// What business actions read besides the database: published checklists, the severity rules
 /// and recovery policy in force, the safety deadlines and the feedback-link signer.
@@ -24,7 +27,7 @@ pub struct Context<'a> {
     pub rules: &'a crate::domain::rules::RuleSet,
     pub safety: &'a crate::config::SafetyPolicy,
     pub policy: &'a crate::domain::recovery::Policy,
-    pub links: &'a crate::auth::links::FeedbackLinks,
+    pub links: &'a crate::credentials::links::FeedbackLinks,
 }
 
 /// What an idempotent create did: stored something new, or found the same request stored before.
@@ -34,24 +37,50 @@ pub enum Recorded<T> {
     Replayed(T),
 }
 
-/// Who performed an action, as the audit log records it.
+/// Who performed an action, as the audit log records it and as the action checks it.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    /// The user's id; `None` for the command line and the service itself.
+    /// The user's id; `None` for the command line, a customer and the service itself.
     pub id: Option<String>,
     pub name: String,
+    /// The signed-in user's role; `None` for the command line, a customer and the service.
+    pub role: Option<Role>,
 }
 
 impl Actor {
+    /// A signed-in user.
+    pub fn user(id: impl Into<String>, username: impl Into<String>, role: Role) -> Self {
+        Self { id: Some(id.into()), name: username.into(), role: Some(role) }
+    }
+
     /// An operator at the command line (`fieldproof users add`, `checklists import`).
     pub fn cli() -> Self {
-        Self { id: None, name: "cli".to_owned() }
+        Self::service("cli")
     }
-}
 
-impl From<&AuthUser> for Actor {
-    fn from(user: &AuthUser) -> Self {
-        Self { id: Some(user.id.clone()), name: user.username.clone() }
+    /// The service itself (the outbox worker, the sign-in throttle).
+    pub fn service(name: &str) -> Self {
+        Self { id: None, name: name.to_owned(), role: None }
+    }
+
+    /// Whether the actor is the signed-in user `id`.
+    pub fn is(&self, id: &str) -> bool {
+        self.id.as_deref() == Some(id)
+    }
+
+    /// Refuses with [`Refusal::WrongRole`] unless the actor has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<Role, Error> {
+        match self.role {
+            Some(role) if roles.contains(&role) => Ok(role),
+            held => {
+                let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                let held = held.map_or("no role", Role::as_str);
+                Err(Error::Refused(
+                    Refusal::WrongRole,
+                    format!("this action needs the role {}; you are signed in as {held}", allowed.join(" or ")),
+                ))
+            }
+        }
     }
 }
 
@@ -63,7 +92,7 @@ pub(crate) fn audit(
     (entity_type, entity_id): (&str, &str),
     details: serde_json::Value,
     at: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     db::audit::insert(
         conn,
         &db::audit::NewAuditEntry {

@@ -6,13 +6,13 @@ use serde_json::json;
 
 use super::messages::{self, MessageKind};
 use super::{Actor, Context, audit};
-use crate::auth::Role;
+use super::{Error, Refusal};
 use crate::db::incidents::IncidentRow;
 use crate::db::recovery::RecoveryCaseRow;
 use crate::db::{self, DbConnection, write_transaction};
+use crate::domain::Role;
 use crate::domain::recovery::{self, FailureKind, Offer, SurpriseSuggestion};
 use crate::domain::severity::{Reason, ServiceLoss, Severity};
-use crate::error::ApiError;
 
 /// Opens the recovery case of an ordinary incident (or reopens it after a re-grade back down),
 /// in the caller's transaction. Its deadline runs from when the failure was reported.
@@ -21,7 +21,7 @@ pub(crate) fn open(
     incident: &IncidentRow,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     match db::recovery::for_incident(conn, &incident.id)? {
         Some(mut case) if case.status == "cancelled" => {
             (case.status, case.updated_at) = ("open".to_owned(), now.naive_utc());
@@ -79,7 +79,7 @@ pub(crate) fn cancel(
     reason: &str,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if let Some(mut case) = db::recovery::for_incident(conn, &incident.id)?
         && case.status == "open"
     {
@@ -108,7 +108,7 @@ pub fn record_fixed(
     id: &str,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<RecoveryCaseRow, ApiError> {
+) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
         let mut case = open_case(conn, id)?;
         mark(conn, ctx, &mut case, Step::Fixed, actor, now)?;
@@ -116,14 +116,14 @@ pub fn record_fixed(
     })
 }
 
-fn find_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, ApiError> {
-    db::recovery::find(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no recovery case {id}")))
+fn find_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, Error> {
+    db::recovery::find(conn, id)?.ok_or_else(|| Error::NotFound(format!("no recovery case {id}")))
 }
 
-fn open_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, ApiError> {
+fn open_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, Error> {
     let case = find_case(conn, id)?;
     if case.status != "open" {
-        return Err(ApiError::Conflict(format!("the recovery case is {}", case.status)));
+        return Err(Error::Conflict(format!("the recovery case is {}", case.status)));
     }
     Ok(case)
 }
@@ -136,14 +136,14 @@ fn mark(
     step: Step,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let slot = match step {
         Step::Fixed => &mut case.fixed_at,
         Step::Apologised => &mut case.apologised_at,
         Step::RemedySettled => &mut case.remedy_settled_at,
     };
     if slot.is_some() {
-        return Err(ApiError::Conflict(format!("{} is already recorded", super::safety::enum_str(&step)?)));
+        return Err(Error::Conflict(format!("{} is already recorded", super::safety::enum_str(&step)?)));
     }
     *slot = Some(now.naive_utc());
     if step == Step::Fixed {
@@ -170,8 +170,8 @@ struct Subject {
     reasons: Vec<Reason>,
 }
 
-fn subject(conn: &mut DbConnection, case: &RecoveryCaseRow) -> Result<Subject, ApiError> {
-    let missing = |what: &str| ApiError::Internal(anyhow::anyhow!("recovery case {} without {what}", case.id));
+fn subject(conn: &mut DbConnection, case: &RecoveryCaseRow) -> Result<Subject, Error> {
+    let missing = |what: &str| Error::Internal(anyhow::anyhow!("recovery case {} without {what}", case.id));
     let incident = db::incidents::find(conn, &case.incident_id)?.ok_or_else(|| missing("incident"))?;
     let failure = db::failures::find(conn, &incident.failure_id)?.ok_or_else(|| missing("failure"))?;
     let customer_name = db::customers::by_id(conn, &case.customer_id)?.ok_or_else(|| missing("customer"))?.name;
@@ -189,7 +189,7 @@ pub struct ApologyDraft {
 
 /// Drafts the apology from the policy's template for this kind of failure: names the failure,
 /// speaks for the company, says what will be done and by when.
-pub fn apology_draft(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<ApologyDraft, ApiError> {
+pub fn apology_draft(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<ApologyDraft, Error> {
     let case = find_case(conn, id)?;
     let s = subject(conn, &case)?;
     let kind = recovery::failure_kind(&s.reasons);
@@ -227,9 +227,9 @@ fn lost_service(s: &Subject) -> String {
     }
 }
 
-fn failed_prompts(conn: &mut DbConnection, ctx: Context<'_>, s: &Subject) -> Result<String, ApiError> {
+fn failed_prompts(conn: &mut DbConnection, ctx: Context<'_>, s: &Subject) -> Result<String, Error> {
     let items: Vec<String> = serde_json::from_str(&s.failure.item_ids).map_err(anyhow::Error::from)?;
-    let job = db::jobs::find(conn, &s.incident.job_id)?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no job")))?;
+    let job = db::jobs::find(conn, &s.incident.job_id)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("no job")))?;
     let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
     let pinned = ctx.catalogue.version(conn, &job.checklist_key, version)?;
     let prompts: Vec<String> = items
@@ -247,14 +247,14 @@ pub fn apologise(
     edited: Option<String>,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<RecoveryCaseRow, ApiError> {
+) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
         let mut case = open_case(conn, id)?;
         let text = match edited {
             Some(text) => {
                 let staff = db::users::all_names(conn)?;
                 if let Some(name) = recovery::names_anyone(&text, &staff) {
-                    return Err(ApiError::field(
+                    return Err(Error::field(
                         "text",
                         format!("apologise as the company: do not name or blame a colleague (`{name}`)"),
                     ));
@@ -273,7 +273,7 @@ pub fn apologise(
 }
 
 /// The remedies offered for a case, under the policy in force.
-pub fn offer(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<Offer, ApiError> {
+pub fn offer(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<Offer, Error> {
     let case = find_case(conn, id)?;
     let s = subject(conn, &case)?;
     let grade = Severity::parse(&s.incident.severity).unwrap_or(Severity::ServiceImpacting);
@@ -296,16 +296,16 @@ pub fn choose_remedy(
     actor: &Actor,
     role: Role,
     now: DateTime<Utc>,
-) -> Result<RecoveryCaseRow, ApiError> {
+) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
         let mut case = open_case(conn, id)?;
         if case.remedy_status.is_some() {
-            return Err(ApiError::Conflict("a remedy has already been chosen".to_owned()));
+            return Err(Error::Conflict("a remedy has already been chosen".to_owned()));
         }
         let offer = offer(conn, ctx, id)?;
         let remedy = offer.options.iter().find(|r| r.id == remedy_id).ok_or_else(|| {
             let ids: Vec<&str> = offer.options.iter().map(|r| r.id.as_str()).collect();
-            ApiError::field("remedy_id", format!("choose one of the offered remedies: {}", ids.join(", ")))
+            Error::field("remedy_id", format!("choose one of the offered remedies: {}", ids.join(", ")))
         })?;
         let approver = ctx.policy.file.approver_role == role.as_str();
         case.remedy_id = Some(remedy.id.clone());
@@ -336,15 +336,18 @@ pub fn approve_remedy(
     actor: &Actor,
     role: Role,
     now: DateTime<Utc>,
-) -> Result<RecoveryCaseRow, ApiError> {
+) -> Result<RecoveryCaseRow, Error> {
     // The role first: a wrong role learns nothing about which cases exist.
     if ctx.policy.file.approver_role != role.as_str() {
-        return Err(ApiError::Forbidden(format!("the policy names {} as approver", ctx.policy.file.approver_role)));
+        return Err(Error::Refused(
+            Refusal::WrongRole,
+            format!("the policy names {} as approver", ctx.policy.file.approver_role),
+        ));
     }
     write_transaction(conn, |conn| {
         let mut case = open_case(conn, id)?;
         if case.remedy_status.as_deref() != Some("pending_approval") {
-            return Err(ApiError::Conflict("no remedy awaits approval".to_owned()));
+            return Err(Error::Conflict("no remedy awaits approval".to_owned()));
         }
         case.remedy_status = Some("settled".to_owned());
         case.remedy_approved_by = actor.id.clone();
@@ -366,10 +369,10 @@ pub fn surprise_suggestions(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     id: &str,
-) -> Result<Vec<SurpriseSuggestion>, ApiError> {
+) -> Result<Vec<SurpriseSuggestion>, Error> {
     let case = find_case(conn, id)?;
     let customer = db::customers::by_id(conn, &case.customer_id)?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("recovery case without customer")))?;
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("recovery case without customer")))?;
     let preferences: Vec<String> = serde_json::from_str(&customer.preferences).map_err(anyhow::Error::from)?;
     Ok(ctx.policy.surprises(&preferences))
 }
@@ -382,11 +385,11 @@ pub fn record_surprise(
     note: Option<String>,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<RecoveryCaseRow, ApiError> {
+) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
         let mut case = find_case(conn, id)?;
         if case.status == "cancelled" || case.surprise_given.is_some() {
-            return Err(ApiError::Conflict("the surprise is already decided, or the case is cancelled".to_owned()));
+            return Err(Error::Conflict("the surprise is already decided, or the case is cancelled".to_owned()));
         }
         case.surprise_given = Some(given);
         case.surprise_note = note.clone();
@@ -405,22 +408,22 @@ pub fn send_fix_visit(
     technician: &str,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<RecoveryCaseRow, ApiError> {
+) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
         let mut case = open_case(conn, id)?;
         if case.fix_job_id.is_some() || case.fixed_at.is_some() {
-            return Err(ApiError::Conflict("a fix visit is already on its way, or the failure is fixed".to_owned()));
+            return Err(Error::Conflict("a fix visit is already on its way, or the failure is fixed".to_owned()));
         }
         let incident = db::incidents::find(conn, &case.incident_id)?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no incident")))?;
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("no incident")))?;
         if incident.severity != Severity::ServiceImpacting.as_str() {
-            return Err(ApiError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "fix visits are for service-impacting failures; this one is {}",
                 incident.severity
             )));
         }
         let original =
-            db::jobs::find(conn, &incident.job_id)?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no job")))?;
+            db::jobs::find(conn, &incident.job_id)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("no job")))?;
         let job = super::jobs::NewJob {
             id: uuid::Uuid::now_v7(),
             customer: super::jobs::CustomerRef::Existing(original.customer_id.parse().map_err(anyhow::Error::from)?),
@@ -457,7 +460,7 @@ pub(crate) fn on_signed_off(
     failed_items: usize,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if let Some(mut case) = db::recovery::for_fix_job(conn, job_id)?
         && case.status == "open"
         && case.fixed_at.is_none()
@@ -475,7 +478,7 @@ fn ask_for_feedback_when_done(
     ctx: Context<'_>,
     case: &RecoveryCaseRow,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if case.status == "recovered" && case.explained_at.is_some() && db::feedback::for_case(conn, &case.id)?.is_none() {
         messages::request_feedback(conn, ctx, case, now)?;
     }
@@ -498,14 +501,14 @@ pub fn explain(
     explanation: Explanation,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<RecoveryCaseRow, ApiError> {
+) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
         let mut case = find_case(conn, id)?;
         if case.fixed_at.is_none() {
-            return Err(ApiError::Conflict("the explanation follows the fix; record the fix first".to_owned()));
+            return Err(Error::Conflict("the explanation follows the fix; record the fix first".to_owned()));
         }
         if case.explained_at.is_some() {
-            return Err(ApiError::Conflict("the explanation has already been sent".to_owned()));
+            return Err(Error::Conflict("the explanation has already been sent".to_owned()));
         }
         let staff = db::users::all_names(conn)?;
         let text = format!(
@@ -513,7 +516,7 @@ pub fn explain(
             explanation.what_went_wrong, explanation.what_changed
         );
         if let Some(name) = recovery::names_anyone(&text, &staff) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "what_went_wrong",
                 format!("explain as the company: do not name or blame a colleague (`{name}`)"),
             ));
@@ -529,7 +532,7 @@ pub fn explain(
         audit(conn, actor, "recovery.explained", ("recovery_case", id), details.clone(), now)?;
         audit(conn, actor, "incident.root_cause", ("incident", &case.incident_id), details, now)?;
         let customer = db::customers::by_id(conn, &case.customer_id)?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("recovery case {id} without customer")))?;
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("recovery case {id} without customer")))?;
         let letter = format!("Dear {},\n\nAs promised, here is what happened. {text}", customer.name);
         messages::enqueue(conn, &case, MessageKind::Explanation, letter, now)?;
         ask_for_feedback_when_done(conn, ctx, &case, now)?;

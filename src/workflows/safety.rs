@@ -9,99 +9,75 @@ use serde_json::json;
 use super::incidents::{Change, Expected};
 use super::jobs::{CustomerRef, NewJob, Site};
 use super::{Actor, Context, audit};
-use crate::auth::Role;
+use super::{Error, Refusal};
 use crate::db::incidents::IncidentRow;
 use crate::db::jobs::JobRow;
 use crate::db::safety::{DisciplinaryRow, MakeSafeVisitRow, RetrainingRow, SafetyAuditRow};
 use crate::db::signoffs::SignOffRow;
 use crate::db::{self, DbConnection, write_transaction};
+use crate::domain::Role;
 use crate::domain::checklist::Trade;
 use crate::domain::safety::{self, Behaviour, Outcome, RetrainingVerdict, RootCause, SystemFactor};
 use crate::domain::severity::Severity;
 use crate::domain::signoff::FailedItem;
-use crate::error::ApiError;
 
 /// Retraining statuses that keep the technician off the template.
 pub const GATING: [&str; 2] = ["pending", "ineffective"];
 const SAFETY_CRITICAL: &str = "safety_critical";
 
-/// 403 naming the pending retraining if `technician_id` may not work `checklist_key`.
-pub fn check_gate(conn: &mut DbConnection, technician_id: &str, checklist_key: &str) -> Result<(), ApiError> {
+/// Refuses (`retraining-required`) naming the pending retraining if `technician_id` may not work `checklist_key`.
+pub fn check_gate(conn: &mut DbConnection, technician_id: &str, checklist_key: &str) -> Result<(), Error> {
     match db::safety::retraining_on(conn, technician_id, checklist_key, &GATING)?.first() {
         None => Ok(()),
-        Some(pending) => Err(ApiError::Forbidden(format!(
-            "retraining {} on {} is {} (due {}); a safety officer must record the training before this technician works that checklist",
-            pending.id,
-            pending.checklist_key,
-            pending.status,
-            pending.due_at.and_utc().to_rfc3339()
-        ))),
+        Some(pending) => Err(Error::Refused(
+            Refusal::RetrainingRequired,
+            format!(
+                "retraining {} on {} is {} (due {}); a safety officer must record the training before this technician works that checklist",
+                pending.id,
+                pending.checklist_key,
+                pending.status,
+                pending.due_at.and_utc().to_rfc3339()
+            ),
+        )),
     }
 }
 
-/// Routes a freshly graded incident: the safety-critical follow-up, or else customer recovery
-/// (plus retraining for a technician who failed the same item again).
-pub(crate) fn on_graded(
+/// Opens retraining for a technician who failed the same checklist item again, unless retraining
+/// on that checklist is already under way.
+pub(super) fn retrain_on_repeat(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     incident: &IncidentRow,
-    failed_items: &[String],
     repeated_items: &[String],
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    if incident.severity == SAFETY_CRITICAL {
-        return open_safety_follow_up(conn, ctx, incident, failed_items, actor, now);
+) -> Result<(), Error> {
+    if repeated_items.is_empty() {
+        return Ok(());
     }
-    super::recovery::open(conn, incident, actor, now)?;
-    if !repeated_items.is_empty() {
-        let open = db::safety::retraining_on(
-            conn,
-            &incident.technician_id,
-            &incident.checklist_key,
-            &["pending", "trained", "ineffective"],
-        )?;
-        if open.is_empty() {
-            open_retraining(conn, ctx, incident, repeated_items, "repeat", actor, now)?;
-        }
+    let under_way = db::safety::retraining_on(
+        conn,
+        &incident.technician_id,
+        &incident.checklist_key,
+        &["pending", "trained", "ineffective"],
+    )?;
+    if under_way.is_empty() {
+        open_retraining(conn, ctx, incident, repeated_items, "repeat", actor, now)?;
     }
     Ok(())
 }
 
-/// Re-grades move the follow-up both ways; nothing is deleted.
-pub(crate) fn on_regraded(
-    conn: &mut DbConnection,
-    ctx: Context<'_>,
-    before: &IncidentRow,
-    after: &IncidentRow,
-    reason: &str,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    match (before.severity == SAFETY_CRITICAL, after.severity == SAFETY_CRITICAL) {
-        (false, true) => {
-            let failure = db::failures::find(conn, &after.failure_id)?
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("incident without failure")))?;
-            let items: Vec<String> = serde_json::from_str(&failure.item_ids).map_err(anyhow::Error::from)?;
-            super::recovery::cancel(conn, after, reason, actor, now)?;
-            open_safety_follow_up(conn, ctx, after, &items, actor, now)
-        }
-        (true, false) => {
-            close_safety_follow_up(conn, after, reason, actor, now)?;
-            super::recovery::open(conn, after, actor, now)
-        }
-        _ => Ok(()),
-    }
-}
-
-fn open_safety_follow_up(
+/// Opens the safety follow-up of a safety-critical incident: the make-safe visit (or reopens a
+/// cancelled one) and retraining that gates the checklist. The audit and the disciplinary review
+/// follow from the safety officer's audit.
+pub(super) fn open_safety_follow_up(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     incident: &IncidentRow,
     failed_items: &[String],
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let ts = now.naive_utc();
     match db::safety::visit_for_incident(conn, &incident.id)? {
         Some(mut visit) if visit.status == "cancelled" => {
@@ -211,7 +187,7 @@ fn open_retraining(
     cause: &str,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let row = RetrainingRow {
         id: uuid::Uuid::now_v7().to_string(),
         incident_id: incident.id.clone(),
@@ -232,13 +208,14 @@ fn open_retraining(
     audit(conn, actor, "retraining.opened", ("retraining", &row.id), details, now)
 }
 
-fn close_safety_follow_up(
+/// Closes the safety follow-up of an incident re-graded below safety-critical: nothing is deleted.
+pub(super) fn close_safety_follow_up(
     conn: &mut DbConnection,
     incident: &IncidentRow,
     reason: &str,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let note = Some(format!("closed: re-graded {}: {reason}", incident.severity));
     if let Some(mut visit) = db::safety::visit_for_incident(conn, &incident.id)?
         && (visit.status == "open" || visit.status == "assigned")
@@ -268,14 +245,14 @@ fn close_safety_follow_up(
 }
 
 /// The make-safe checklist of the incident's trade (`make-safe-<trade>`).
-fn make_safe_checklist(conn: &mut DbConnection, ctx: Context<'_>, incident: &IncidentRow) -> Result<String, ApiError> {
+fn make_safe_checklist(conn: &mut DbConnection, ctx: Context<'_>, incident: &IncidentRow) -> Result<String, Error> {
     let job = db::jobs::find(conn, &incident.job_id)?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("incident without job")))?;
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("incident without job")))?;
     let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
     let pinned = ctx
         .catalogue
         .version(conn, &job.checklist_key, version)?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("pinned checklist missing")))?;
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("pinned checklist missing")))?;
     let trade = match pinned.checklist.trade {
         Trade::Gas => "gas",
         Trade::Electrical => "electrical",
@@ -294,7 +271,7 @@ pub(crate) fn on_signed_off(
     failed: &[FailedItem],
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if let Some(mut visit) = db::safety::visit_for_job(conn, &job.id)?
         && visit.status == "assigned"
     {
@@ -336,26 +313,26 @@ pub fn assign_make_safe(
     override_reason: Option<&str>,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<MakeSafeVisitRow, ApiError> {
+) -> Result<MakeSafeVisitRow, Error> {
     write_transaction(conn, |conn| {
         let mut visit = db::safety::visit(conn, visit_id)?
-            .ok_or_else(|| ApiError::NotFound(format!("no make-safe visit {visit_id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("no make-safe visit {visit_id}")))?;
         if visit.status != "open" {
-            return Err(ApiError::Conflict(format!("the make-safe visit is {}", visit.status)));
+            return Err(Error::Conflict(format!("the make-safe visit is {}", visit.status)));
         }
         let incident = db::incidents::find(conn, &visit.incident_id)?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("visit without incident")))?;
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("visit without incident")))?;
         let user = db::users::by_username(conn, technician)?
             .filter(|u| u.active && u.role == Role::Technician.as_str())
-            .ok_or_else(|| ApiError::field("technician", format!("`{technician}` is not an active technician")))?;
+            .ok_or_else(|| Error::field("technician", format!("`{technician}` is not an active technician")))?;
         if user.id == incident.technician_id && override_reason.is_none_or(|r| r.trim().len() < 10) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "technician",
                 "was involved in the incident; send override_reason (at least 10 characters) to assign them anyway",
             ));
         }
         let original = db::jobs::find(conn, &incident.job_id)?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("incident without job")))?;
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("incident without job")))?;
         let job = NewJob {
             id: uuid::Uuid::now_v7(),
             customer: CustomerRef::Existing(original.customer_id.parse().map_err(anyhow::Error::from)?),
@@ -388,12 +365,12 @@ pub fn record_training(
     note: &str,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<RetrainingRow, ApiError> {
+) -> Result<RetrainingRow, Error> {
     write_transaction(conn, |conn| {
         let mut row =
-            db::safety::retraining(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no retraining {id}")))?;
+            db::safety::retraining(conn, id)?.ok_or_else(|| Error::NotFound(format!("no retraining {id}")))?;
         if !GATING.contains(&row.status.as_str()) {
-            return Err(ApiError::Conflict(format!("the retraining is {}", row.status)));
+            return Err(Error::Conflict(format!("the retraining is {}", row.status)));
         }
         row.status = "trained".to_owned();
         row.trained_at = Some(now.naive_utc());
@@ -427,23 +404,20 @@ pub fn record_audit(
     expected: &Expected,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<SafetyAuditRow, ApiError> {
+) -> Result<SafetyAuditRow, Error> {
     write_transaction(conn, |conn| {
         let incident = db::incidents::find(conn, incident_id)?
-            .ok_or_else(|| ApiError::NotFound(format!("no incident {incident_id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("no incident {incident_id}")))?;
         super::incidents::check_expected(&incident, expected)?;
         if incident.in_triage() {
-            return Err(ApiError::Conflict("the report waits in triage: grade it before auditing it".to_owned()));
+            return Err(Error::Conflict("the report waits in triage: grade it before auditing it".to_owned()));
         }
         if db::safety::audit_for_incident(conn, incident_id)?.is_some() {
-            return Err(ApiError::Conflict("this incident has already been audited".to_owned()));
+            return Err(Error::Conflict("this incident has already been audited".to_owned()));
         }
         if incident.severity != record.confirmed_severity.as_str() {
             let reason = record.regrade_reason.clone().filter(|r| r.trim().chars().count() >= 10).ok_or_else(|| {
-                ApiError::field(
-                    "regrade_reason",
-                    "the audit changes the grade: give the reason in at least 10 characters",
-                )
+                Error::field("regrade_reason", "the audit changes the grade: give the reason in at least 10 characters")
             })?;
             let change = Change::Regrade { severity: record.confirmed_severity, reason, by: Role::SafetyOfficer };
             super::incidents::change_in(conn, ctx, incident_id, &Expected::Any, change, actor, now)?;
@@ -469,10 +443,10 @@ pub fn record_audit(
 }
 
 /// The snake_case name serde gives an enum value.
-pub fn enum_str<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+pub fn enum_str<T: serde::Serialize>(value: &T) -> Result<String, Error> {
     match serde_json::to_value(value).map_err(anyhow::Error::from)? {
         serde_json::Value::String(s) => Ok(s),
-        other => Err(ApiError::Internal(anyhow::anyhow!("not a unit enum: {other}"))),
+        other => Err(Error::Internal(anyhow::anyhow!("not a unit enum: {other}"))),
     }
 }
 
@@ -497,22 +471,25 @@ pub fn case_step(
     actor: &Actor,
     role: Role,
     now: DateTime<Utc>,
-) -> Result<DisciplinaryRow, ApiError> {
+) -> Result<DisciplinaryRow, Error> {
     write_transaction(conn, |conn| {
         let mut case =
-            db::safety::case(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no disciplinary case {id}")))?;
+            db::safety::case(conn, id)?.ok_or_else(|| Error::NotFound(format!("no disciplinary case {id}")))?;
         let is_own = actor.id.as_deref() == Some(case.technician_id.as_str());
         if role == Role::Technician && !is_own {
-            return Err(ApiError::NotFound(format!("no disciplinary case {id}")));
+            return Err(Error::NotFound(format!("no disciplinary case {id}")));
         }
         let finished = case.status == "decided" || case.status == "closed";
         let (action, details) = match step {
             CaseStep::Statement { text } => {
                 if !is_own {
-                    return Err(ApiError::Forbidden("only the technician concerned adds a statement".to_owned()));
+                    return Err(Error::Refused(
+                        Refusal::TechnicianOnly,
+                        "only the technician concerned adds a statement".to_owned(),
+                    ));
                 }
                 if finished || case.status == "awaiting_approval" {
-                    return Err(ApiError::Conflict(format!(
+                    return Err(Error::Conflict(format!(
                         "the case is {}; statements are taken before the decision",
                         case.status
                     )));
@@ -521,13 +498,14 @@ pub fn case_step(
                 ("disciplinary.statement", json!({}))
             }
             _ if role != Role::SafetyOfficer || is_own => {
-                return Err(ApiError::Forbidden(
+                return Err(Error::Refused(
+                    Refusal::WrongRole,
                     "only a safety officer, not the technician concerned, reviews and decides".to_owned(),
                 ));
             }
             CaseStep::Review { behaviour, system_factors } => {
                 if case.status != "open" && case.status != "under_review" {
-                    return Err(ApiError::Conflict(format!("the case is {}", case.status)));
+                    return Err(Error::Conflict(format!("the case is {}", case.status)));
                 }
                 case.status = "under_review".to_owned();
                 case.behaviour = Some(enum_str(&behaviour)?);
@@ -536,7 +514,7 @@ pub fn case_step(
             }
             CaseStep::Decide { outcome, reason } => {
                 if case.status != "under_review" {
-                    return Err(ApiError::Conflict(format!(
+                    return Err(Error::Conflict(format!(
                         "the case is {}; record the behaviour (review) first",
                         case.status
                     )));
@@ -555,10 +533,11 @@ pub fn case_step(
             }
             CaseStep::Approve => {
                 if case.status != "awaiting_approval" {
-                    return Err(ApiError::Conflict(format!("the case is {}; nothing awaits approval", case.status)));
+                    return Err(Error::Conflict(format!("the case is {}; nothing awaits approval", case.status)));
                 }
                 if case.proposed_by == actor.id {
-                    return Err(ApiError::Forbidden(
+                    return Err(Error::Refused(
+                        Refusal::SecondApproverRequired,
                         "a second safety officer must approve an outcome out of line".to_owned(),
                     ));
                 }

@@ -6,11 +6,11 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{Actor, Context, Recorded, audit, failures, jobs::STATUS_SIGNED_OFF, safety};
-use crate::auth::AuthUser;
+use super::{Error, FieldError};
 use crate::db::{self, DbConnection, failures::FailureRow, signoffs::SignOffRow, write_transaction};
+use crate::domain::Role;
 use crate::domain::severity::FailureFacts;
 use crate::domain::signoff::{self, Answer, FailedItem};
-use crate::error::{ApiError, FieldError};
 
 /// How far ahead of the server clock a device's `signed_at` may be before it is refused.
 pub const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
@@ -40,13 +40,14 @@ pub fn record(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     new: NewSignOff,
-    technician: &AuthUser,
+    technician: &Actor,
     now: DateTime<Utc>,
-) -> Result<Recorded<StoredSignOff>, ApiError> {
+) -> Result<Recorded<StoredSignOff>, Error> {
+    technician.require(&[Role::Technician])?;
     let job_id = new.job_id.to_string();
     let job = db::jobs::find(conn, &job_id)?
-        .filter(|job| job.technician_id == technician.id)
-        .ok_or_else(|| ApiError::NotFound(format!("no job {job_id} assigned to you")))?;
+        .filter(|job| technician.is(&job.technician_id))
+        .ok_or_else(|| Error::NotFound(format!("no job {job_id} assigned to you")))?;
     let hash = content_hash(&new, &job.technician_id, &job.checklist_key, job.checklist_version)?;
     let id = new.id.to_string();
     if let Some(existing) = db::signoffs::find(conn, &id)? {
@@ -55,16 +56,17 @@ pub fn record(
 
     safety::check_gate(conn, &job.technician_id, &job.checklist_key)?;
     let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
-    let pinned = ctx.catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!("pinned checklist {}/v{version} missing", job.checklist_key))
-    })?;
+    let pinned = ctx
+        .catalogue
+        .version(conn, &job.checklist_key, version)?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("pinned checklist {}/v{version} missing", job.checklist_key)))?;
     let failed = signoff::evaluate(&pinned.checklist, &new.answers).map_err(|problems| {
-        ApiError::Validation(
+        Error::Invalid(
             problems.into_iter().map(|p| FieldError::new(format!("answers[{}]", p.item_id), p.message)).collect(),
         )
     })?;
     if new.signed_at > now + MAX_CLOCK_SKEW {
-        return Err(ApiError::field("signed_at", "is more than 24 hours in the future; check the device clock"));
+        return Err(Error::field("signed_at", "is more than 24 hours in the future; check the device clock"));
     }
 
     let row = SignOffRow {
@@ -81,8 +83,7 @@ pub fn record(
         meaning: new.meaning,
         content_hash: hash.clone(),
     };
-    let actor = Actor::from(technician);
-    let written = write_transaction(conn, |conn| {
+    let written: Result<_, Error> = write_transaction(conn, |conn| {
         // why: lock order. The technician's counter, then the job row, then the children: the
         // sign-off insert's foreign-key lock on the job comes after this transaction already holds
         // the job, so concurrent sign-offs on one job queue instead of deadlocking.
@@ -95,9 +96,9 @@ pub fn record(
             "content_hash": row.content_hash,
             "failed_items": failed.iter().map(|f| f.item_id.as_str()).collect::<Vec<_>>(),
         });
-        audit(conn, &actor, "signoff.recorded", ("signoff", &row.id), details, now)?;
-        safety::on_signed_off(conn, &job, &row, &failed, &actor, now)?;
-        super::recovery::on_signed_off(conn, ctx, &job.id, failed.len(), &actor, now)?;
+        audit(conn, technician, "signoff.recorded", ("signoff", &row.id), details, now)?;
+        safety::on_signed_off(conn, &job, &row, &failed, technician, now)?;
+        super::recovery::on_signed_off(conn, ctx, &job.id, failed.len(), technician, now)?;
         if failed.is_empty() {
             return Ok(None);
         }
@@ -112,15 +113,15 @@ pub fn record(
             service_lost: None,
             repeats: &[],
         };
-        let incident = failures::record(conn, ctx, &failure, &job, facts, &actor, now)?;
+        let incident = failures::record(conn, ctx, &failure, &job, facts, technician, now)?;
         Ok(Some(incident.id))
     });
     match written {
         Ok(incident_id) => Ok(Recorded::Created(StoredSignOff { row, incident_id })),
         // A retry raced this request and won: answer as a replay of what it stored.
-        Err(ApiError::Conflict(_)) => match db::signoffs::find(conn, &id)? {
+        Err(err) if err.is_duplicate_in("signoffs") => match db::signoffs::find(conn, &id)? {
             Some(existing) => replay(conn, existing, &job_id, &hash),
-            None => Err(ApiError::Conflict(format!("sign-off {id} conflicts with stored data"))),
+            None => Err(Error::Conflict(format!("sign-off {id} conflicts with stored data"))),
         },
         Err(other) => Err(other),
     }
@@ -131,13 +132,13 @@ fn replay(
     existing: SignOffRow,
     job_id: &str,
     hash: &str,
-) -> Result<Recorded<StoredSignOff>, ApiError> {
+) -> Result<Recorded<StoredSignOff>, Error> {
     if existing.job_id == job_id && existing.content_hash == hash {
         let incident_id =
             db::incidents::for_signoffs(conn, std::slice::from_ref(&existing.id))?.pop().map(|(_, id)| id);
         Ok(Recorded::Replayed(StoredSignOff { row: existing, incident_id }))
     } else {
-        Err(ApiError::Conflict(format!(
+        Err(Error::Conflict(format!(
             "sign-off {} was already received with different content; sign-offs never change, send a new id",
             existing.id
         )))
@@ -145,7 +146,7 @@ fn replay(
 }
 
 /// The failure report a sign-off with failed items raises.
-fn failure_of(row: &SignOffRow, answers: &[Answer], failed: &[FailedItem]) -> Result<FailureRow, ApiError> {
+fn failure_of(row: &SignOffRow, answers: &[Answer], failed: &[FailedItem]) -> Result<FailureRow, Error> {
     let summary: Vec<String> = failed.iter().map(|f| format!("{} ({})", f.item_id, f.reason)).collect();
     let notes = notes_of(answers, failed);
     let mut description = format!("Failed at sign-off: {}.", summary.join("; "));

@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Actor, audit};
-use crate::auth::{Role, password};
+use super::{Error, Refusal};
+use crate::credentials::password;
 use crate::db::{self, DbConnection, users::UserRow, write_transaction};
-use crate::error::ApiError;
+use crate::domain::Role;
 
 /// Creates an active user with an Argon2id hash of `password`; the username must be free.
 pub fn add(
@@ -18,16 +19,16 @@ pub fn add(
     plain_password: &str,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<UserRow, ApiError> {
+) -> Result<UserRow, Error> {
     let username = username.trim();
     if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
-        return Err(ApiError::field("username", "1 to 64 characters, no spaces"));
+        return Err(Error::field("username", "1 to 64 characters, no spaces"));
     }
     if username.chars().any(is_deceptive) {
-        return Err(ApiError::field("username", "no control, bidirectional-override or zero-width characters"));
+        return Err(Error::field("username", "no control, bidirectional-override or zero-width characters"));
     }
     if plain_password.chars().count() < password::MIN_PASSWORD_LEN {
-        return Err(ApiError::field("password", format!("at least {} characters", password::MIN_PASSWORD_LEN)));
+        return Err(Error::field("password", format!("at least {} characters", password::MIN_PASSWORD_LEN)));
     }
     let row = UserRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -41,7 +42,7 @@ pub fn add(
     };
     write_transaction(conn, |conn| {
         if db::users::by_username(conn, &row.username)?.is_some() {
-            return Err(ApiError::Conflict(format!("user `{}` already exists", row.username)));
+            return Err(Error::Conflict(format!("user `{}` already exists", row.username)));
         }
         db::users::insert(conn, &row)?;
         db::add_sync_counter(conn, &row.id)?;
@@ -59,8 +60,11 @@ pub fn add(
 }
 
 /// Signs the user out everywhere: every token issued to them so far stops working.
-pub fn sign_out_everywhere(conn: &mut DbConnection, actor: &Actor, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let id = actor.id.clone().ok_or_else(|| ApiError::Forbidden("only a signed-in user signs out".to_owned()))?;
+pub fn sign_out_everywhere(conn: &mut DbConnection, actor: &Actor, now: DateTime<Utc>) -> Result<(), Error> {
+    let id = actor
+        .id
+        .clone()
+        .ok_or_else(|| Error::Refused(Refusal::SignedInUserRequired, "only a signed-in user signs out".to_owned()))?;
     write_transaction(conn, |conn| {
         db::users::bump_session_epoch(conn, &id)?;
         audit(conn, actor, "auth.signed_out_everywhere", ("user", &id), json!({}), now)
@@ -74,8 +78,8 @@ pub fn record_sign_in(
     username: &str,
     address: Option<std::net::IpAddr>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let actor = Actor { id: Some(user_id.to_owned()), name: username.to_owned() };
+) -> Result<(), Error> {
+    let actor = Actor { id: Some(user_id.to_owned()), name: username.to_owned(), role: None };
     let details = json!({ "address": address.map(|a| a.to_string()) });
     audit(conn, &actor, "auth.signed_in", ("user", user_id), details, now)
 }
@@ -89,8 +93,8 @@ pub fn record_lockout(
     locked: &str,
     retry_after: std::time::Duration,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let actor = Actor { id: None, name: "sign-in throttle".to_owned() };
+) -> Result<(), Error> {
+    let actor = Actor::service("sign-in throttle");
     let details = json!({
         "username": username,
         "address": address.map(|a| a.to_string()),
@@ -125,26 +129,29 @@ pub fn update(
     change: UserChange,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<UserRow, ApiError> {
+) -> Result<UserRow, Error> {
     if actor.id.as_deref() == Some(id)
         && (change.active == Some(false) || change.role.is_some_and(|r| r != Role::Admin))
     {
-        return Err(ApiError::Conflict("admins cannot deactivate or demote themselves; ask another admin".to_owned()));
+        return Err(Error::Refused(
+            Refusal::SelfLockout,
+            "admins cannot deactivate or demote themselves; ask another admin".to_owned(),
+        ));
     }
     let display_name = change.display_name.map(|name| name.trim().to_owned());
     if display_name.as_deref().is_some_and(|name| name.is_empty() || name.chars().count() > 200) {
-        return Err(ApiError::field("display_name", "1 to 200 characters"));
+        return Err(Error::field("display_name", "1 to 200 characters"));
     }
     // Hashed before the transaction: Argon2 takes a while, and the write lock should not wait on it.
     let password_hash = match change.password {
         Some(plain) if plain.chars().count() < password::MIN_PASSWORD_LEN => {
-            return Err(ApiError::field("password", format!("at least {} characters", password::MIN_PASSWORD_LEN)));
+            return Err(Error::field("password", format!("at least {} characters", password::MIN_PASSWORD_LEN)));
         }
         Some(plain) => Some(password::hash(&plain)?),
         None => None,
     };
     write_transaction(conn, |conn| {
-        let mut user = db::users::by_id(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+        let mut user = db::users::by_id(conn, id)?.ok_or_else(|| Error::NotFound(format!("no user {id}")))?;
         let mut changed = Vec::new();
         if let Some(name) = display_name.filter(|name| *name != user.display_name) {
             user.display_name = name;

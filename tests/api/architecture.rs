@@ -10,3 +10,16 @@ fn domain_knows_no_diesel_actix_or_clock() {
         }
     }
 }
+
+#[test]
+fn workflows_know_no_http_auth_or_api_errors() {
+    for dir in ["src/workflows", "src/db", "src/outbox", "src/credentials"] {
+        for entry in std::fs::read_dir(dir).expect(dir) {
+            let path = entry.expect("entry").path();
+            let source = std::fs::read_to_string(&path).expect("read");
+            for forbidden in ["actix_web", "crate::http", "crate::auth", "crate::error", "ApiError"] {
+                assert!(!source.contains(forbidden), "{} mentions {forbidden}", path.display());
+            }
+        }
+    }
+}

@@ -104,9 +104,9 @@ async fn pending_retraining_gates_the_template_until_proven(#[values(Sqlite, Pos
     safety_critical(&app, &job).await;
 
     let refused = app.post("/v1/jobs", &app.token("dana"), &common::job_body("tess", GAS)).await;
-    let detail = refused.problem(StatusCode::FORBIDDEN)["detail"].as_str().unwrap().to_owned();
+    let detail = refused.refused("retraining-required")["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("retraining") && detail.contains(GAS), "{detail}");
-    sign(&app, "tess", &issued_before, &[]).await.problem(StatusCode::FORBIDDEN);
+    sign(&app, "tess", &issued_before, &[]).await.refused("retraining-required");
     assert_eq!(
         app.post("/v1/jobs", &app.token("dana"), &common::job_body("tess", "broadband-install")).await.status,
         StatusCode::CREATED,
@@ -118,7 +118,7 @@ async fn pending_retraining_gates_the_template_until_proven(#[values(Sqlite, Pos
     let done_path = format!("/v1/retraining/{retraining_id}/training-done");
     app.post(&done_path, &app.token("dana"), &json!({ "note": "toolbox talk on tightness testing" }))
         .await
-        .problem(StatusCode::FORBIDDEN);
+        .refused("wrong-role");
     let done = app
         .post(&done_path, &app.token("sam"), &json!({ "note": "toolbox talk on tightness testing, observed test" }))
         .await;
@@ -298,9 +298,7 @@ async fn disciplinary_review_is_fair_by_design(#[values(Sqlite, Postgres)] backe
 
     let decide = json!({ "outcome": "written_warning", "reason": "skipped the tightness test under time pressure" });
     app.post(&path("decide"), &app.token("sam"), &decide).await.problem(StatusCode::CONFLICT);
-    app.post(&path("review"), &app.token("tess"), &json!({ "behaviour": "human_error" }))
-        .await
-        .problem(StatusCode::FORBIDDEN);
+    app.post(&path("review"), &app.token("tess"), &json!({ "behaviour": "human_error" })).await.refused("wrong-role");
     let statement = app
         .post(
             &path("statement"),
@@ -322,7 +320,7 @@ async fn disciplinary_review_is_fair_by_design(#[values(Sqlite, Postgres)] backe
     assert_eq!(short.error_fields(), vec!["reason"]);
     let proposed = app.post(&path("decide"), &app.token("sam"), &decide).await.json();
     assert_eq!(proposed["status"], "awaiting_approval", "a warning for an honest error needs a second opinion");
-    app.post(&path("approve"), &app.token("sam"), &json!({})).await.problem(StatusCode::FORBIDDEN);
+    app.post(&path("approve"), &app.token("sam"), &json!({})).await.refused("second-approver-required");
     app.post(&path("statement"), &app.token("tess"), &json!({ "statement": "late addition" }))
         .await
         .problem(StatusCode::CONFLICT);

@@ -246,6 +246,13 @@ impl Response {
         body
     }
 
+    /// A 403 refusal whose problem type is the stable code `code` (`wrong-role`, ...).
+    pub fn refused(&self, code: &str) -> Value {
+        let body = self.problem(StatusCode::FORBIDDEN);
+        assert_eq!(body["type"], format!("https://fieldproof.dev/problems/{code}"), "{body}");
+        body
+    }
+
     /// The `field` names of a 422 problem's `errors`.
     pub fn error_fields(&self) -> Vec<String> {
         let body = self.problem(StatusCode::UNPROCESSABLE_ENTITY);

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::workflows::Error;
 
 /// The audience of feedback tokens: a sign-in token is not a feedback link, nor the other way round.
 const AUDIENCE: &str = "fieldproof-feedback";
@@ -54,12 +54,12 @@ impl FeedbackLinks {
     }
 
     /// The feedback request a token names: 404 when it is not ours, 410 when it has expired.
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<String, ApiError> {
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<String, Error> {
         let claims = decode::<LinkClaims>(token, &self.decoding, &self.validation)
-            .map_err(|_| ApiError::NotFound("this feedback link is not valid".to_owned()))?
+            .map_err(|_| Error::NotFound("this feedback link is not valid".to_owned()))?
             .claims;
         if claims.exp < now.timestamp() {
-            return Err(ApiError::Gone("this feedback link has expired".to_owned()));
+            return Err(Error::Gone("this feedback link has expired".to_owned()));
         }
         Ok(claims.sub)
     }
