@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod db;
 pub mod domain;

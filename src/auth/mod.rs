@@ -192,6 +192,13 @@ fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))
 }
 
+/// The caller behind a token carried elsewhere than the `Authorization` header (the console's
+/// session cookie), checked exactly as a bearer token is: signature, expiry and session epoch.
+pub async fn from_token(req: &HttpRequest, token: &str) -> Result<AuthUser, ApiError> {
+    let user = app_state(req).and_then(|state| verify(state, token));
+    current(req.clone(), user).await
+}
+
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let state = app_state(req)?;
     let header = req
@@ -205,6 +212,10 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned()))?;
+    verify(state, token)
+}
+
+fn verify(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
     let claims = state.tokens.verify(token)?;
     let role =
         Role::parse(&claims.role).ok_or_else(|| ApiError::Unauthorized("token has an unknown role".to_owned()))?;

@@ -39,6 +39,15 @@ pub struct FailureItemRow {
     pub reported_at: NaiveDateTime,
 }
 
+/// The notes of the failures `ids`, by failure id (one query for a page of incidents).
+pub fn descriptions(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<std::collections::HashMap<String, String>> {
+    failure_reports::table
+        .filter(failure_reports::id.eq_any(ids))
+        .select((failure_reports::id, failure_reports::description))
+        .load::<(String, String)>(conn)
+        .map(|rows| rows.into_iter().collect())
+}
+
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<FailureRow>> {
     failure_reports::table.find(id).select(FailureRow::as_select()).first(conn).optional()
 }

@@ -38,11 +38,36 @@ pub async fn token(
     body: ValidJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ValidJson(TokenRequest { username, password: plain }) = body;
-    let address = req.peer_addr().map(|a| a.ip());
-    if let Err(locked) = state.sign_ins.check(&username, address) {
-        return Ok(too_many(locked));
+    let signed_in = match sign_in(&state, &username, plain, req.peer_addr().map(|a| a.ip())).await? {
+        Ok(signed_in) => signed_in,
+        Err(locked) => return Ok(too_many(locked)),
+    };
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(TokenResponse {
+        access_token: signed_in.token,
+        token_type: "Bearer",
+        expires_in: state.tokens.ttl.num_seconds(),
+        role: signed_in.role,
+    }))
+}
+
+/// Who signed in, with their new token.
+pub struct SignedIn {
+    pub token: String,
+    pub role: Role,
+}
+
+/// Signs a user in (the API's token route and the console's login page): the throttle, the
+/// password check off the pool, the audit entry. `Ok(Err(_))` is a lockout (answer 429).
+pub async fn sign_in(
+    state: &AppState,
+    username: &str,
+    plain: String,
+    address: Option<std::net::IpAddr>,
+) -> Result<Result<SignedIn, LockedOut>, ApiError> {
+    if let Err(locked) = state.sign_ins.check(username, address) {
+        return Ok(Err(locked));
     }
-    let lookup = username.clone();
+    let lookup = username.to_owned();
     let user = state.db.query(move |conn| db::users::by_username(conn, &lookup)).await?;
     let permit = state
         .password_checks
@@ -64,8 +89,8 @@ pub async fn token(
     let user = match user {
         Some(user) if matches && user.active => user,
         known => {
-            if let Some(locked) = state.sign_ins.failed(&username, address) {
-                let (user_id, who) = (known.map(|u| u.id), username.clone());
+            if let Some(locked) = state.sign_ins.failed(username, address) {
+                let (user_id, who) = (known.map(|u| u.id), username.to_owned());
                 let why = if locked.username { "username" } else { "client address" };
                 state
                     .db
@@ -85,18 +110,13 @@ pub async fn token(
             return Err(ApiError::Unauthorized("unknown username or wrong password".to_owned()));
         }
     };
-    state.sign_ins.succeeded(&username);
+    state.sign_ins.succeeded(username);
     let role = Role::parse(&user.role).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("user has unknown role")))?;
     let (user_id, name) = (user.id.clone(), user.username.clone());
     state.db.run(move |conn| workflows::users::record_sign_in(conn, &user_id, &name, address, now)).await?;
     // why: token expiry is checked against the system clock, so tokens are issued by it too.
-    let access_token = state.tokens.issue(&user.id, &user.username, role, user.session_epoch, chrono::Utc::now())?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: state.tokens.ttl.num_seconds(),
-        role,
-    }))
+    let token = state.tokens.issue(&user.id, &user.username, role, user.session_epoch, chrono::Utc::now())?;
+    Ok(Ok(SignedIn { token, role }))
 }
 
 /// 429 with `Retry-After` (whole seconds, rounded up) as problem+json.

@@ -30,6 +30,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // The customer's feedback page answers in HTML (errors too), so it sits outside the
     // problem+json error handling below.
     cfg.service(web::resource("/feedback/{token}").get(feedback::form).post(feedback::submit));
+    // The console answers in HTML too, under its own content policy (its script and styles).
+    crate::console::routes(cfg);
     cfg.service(
         web::scope("")
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))

@@ -10,6 +10,7 @@ mod architecture;
 mod auth;
 mod checklists;
 mod cli;
+mod console;
 mod errors;
 mod failures;
 mod feedback;

@@ -312,4 +312,6 @@ impl Drop for TestDatabase {
         }
     }
 }
+#[macro_use]
+pub mod browser;
 pub mod receivers;

@@ -1,0 +1,224 @@
+//! The console in a real headless Chromium: dispatchers and safety officers work through the
+//! pages as they would all day; every page is checked with axe-core and photographed.
+
+use crate::common;
+
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use common::Backend::{self, Postgres, Sqlite};
+use common::TestApp;
+use common::browser::Browser;
+
+const GAS: &str = "gas-boiler-annual-service";
+
+async fn report(app: &TestApp, job: &Value, description: &str, items: &[&str]) -> Value {
+    let body =
+        json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": description, "item_ids": items });
+    let response = app.post("/v1/failures", &app.token("dana"), &body).await;
+    assert_eq!(response.status, actix_web::http::StatusCode::CREATED, "{}", response.text());
+    response.json()
+}
+
+async fn incident(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/incidents/{id}"), &app.token("dana")).await.json()
+}
+
+/// The number of rows in the work queue as the browser shows it now.
+async fn queue_rows(browser: &Browser) -> usize {
+    browser.client.find_all(fantoccini::Locator::Css("#queue tbody tr")).await.expect("rows").len()
+}
+
+#[rstest]
+#[actix_web::test]
+async fn dispatcher_takes_a_new_safety_critical_report_from_the_top_of_the_queue(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let app = spawn_app!(backend);
+    let mut browser = open_browser!(app, &format!("dispatcher-safety-{backend:?}"));
+    let ordinary = app.issue_job("tess", "broadband-install").await;
+    report(&app, &ordinary, "no internet since the install", &[]).await;
+
+    browser.sign_in("dana").await;
+    assert_eq!(browser.path().await, "/console/queue");
+    let before = queue_rows(&browser).await;
+    browser.check_page("queue").await;
+
+    // A safety-critical report arrives while the page is open: it appears at the top, unreloaded.
+    let job = app.issue_job("tess", GAS).await;
+    let graded = report(&app, &job, "customer smells gas near the boiler", &["gas-tightness-test"]).await;
+    assert_eq!(graded["severity"], "safety_critical");
+    let incident_id = graded["incident_id"].as_str().unwrap().to_owned();
+    let mut rows = before;
+    for _ in 0..40 {
+        rows = queue_rows(&browser).await;
+        if rows > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(rows, before + 1, "the new report appeared without a reload");
+    let top = browser.text("#queue tbody tr:first-child").await;
+    assert!(top.contains("Safety-critical") && top.contains("make-safe"), "{top}");
+    browser.screenshot("queue-with-new-report").await;
+
+    browser.click("#queue tbody tr:first-child a").await;
+    assert_eq!(browser.path().await, format!("/console/incidents/{incident_id}"));
+    let marked = browser.text("blockquote mark").await;
+    assert!(marked.to_lowercase().contains("gas"), "the words that fired a rule are marked: {marked}");
+    browser.check_page("incident").await;
+
+    browser.click("form[action$='/acknowledge'] button").await;
+    assert_eq!(browser.flash().await, "Acknowledged.");
+    browser.select("#visit-technician", "tom").await;
+    browser.click("form[action*='/make-safe/'] button").await;
+    assert_eq!(browser.flash().await, "Make-safe visit assigned to tom.");
+    browser.check_page("incident-acknowledged").await;
+
+    let after = incident(&app, &incident_id).await;
+    assert_eq!(after["status"], "acknowledged");
+    let actions: Vec<&str> =
+        after["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"incident.acknowledged"), "{actions:?}");
+    let visits = app.get("/v1/make-safe-visits?status=assigned", &app.token("dana")).await.json();
+    assert_eq!(visits["items"][0]["incident_id"], incident_id.as_str(), "{visits}");
+    browser.close().await;
+}
+
+#[rstest]
+#[actix_web::test]
+async fn safety_officer_audits_the_incident_and_records_the_training(#[values(Sqlite)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let mut browser = open_browser!(app, "safety-officer");
+    let job = app.issue_job("tess", GAS).await;
+    let graded = report(&app, &job, "customer smells gas near the boiler", &["gas-tightness-test"]).await;
+    let incident_id = graded["incident_id"].as_str().unwrap().to_owned();
+
+    browser.sign_in("sam").await;
+    assert_eq!(browser.path().await, "/console/safety");
+    browser.check_page("safety").await;
+    browser.click(&format!("a[href='/console/safety?audit={incident_id}']")).await;
+    browser.select("#root-cause", "procedure_not_followed").await;
+    browser.fill("#root-cause-detail", "The tightness test was skipped to save time on a busy day.").await;
+    browser.fill("#corrective", "Toolbox talk on tightness testing\nManometer check added to the van audit").await;
+    browser.check_page("audit-form").await;
+    browser.click("form[action$='/audit'] button").await;
+    assert_eq!(browser.flash().await, "Audit recorded.");
+
+    browser.fill("input[name=note]", "Observed tightness test on a training rig").await;
+    browser.click("form[action$='/done'] button").await;
+    assert_eq!(browser.flash().await, "Training recorded.");
+    browser.check_page("training-done").await;
+
+    let audit = app.get(&format!("/v1/incidents/{incident_id}/audit-file"), &app.token("sam")).await.json();
+    assert_eq!(audit["audit"]["root_cause"], "procedure_not_followed", "{audit}");
+    let retraining = app.get("/v1/retraining", &app.token("sam")).await.json();
+    assert_eq!(
+        (retraining["items"][0]["status"].as_str(), retraining["items"][0]["trained_by"].as_str()),
+        (Some("trained"), Some("sam"))
+    );
+    browser.close().await;
+}
+
+#[rstest]
+#[actix_web::test]
+async fn dispatcher_takes_an_ordinary_failure_from_report_to_recovered(#[values(Sqlite)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let mut browser = open_browser!(app, "recovery");
+    let job = app.issue_job("tess", "broadband-install").await;
+    let graded = report(&app, &job, "no internet since the install", &[]).await;
+    assert_eq!(graded["severity"], "service_impacting");
+
+    browser.sign_in("dana").await;
+    browser.click("#queue a[href^='/console/recovery/']").await;
+    let case_path = browser.path().await;
+    browser.check_page("recovery-case").await;
+
+    // The company-voice check refuses an apology that blames a colleague; the text stays.
+    browser.fill("#apology-text", "Sorry, Tess forgot to activate your line.").await;
+    browser.click("form[action$='/apology'] button").await;
+    assert!(browser.text("#apology-error").await.contains("apologise as the company"));
+    assert_eq!(
+        browser.find("#apology-text").await.prop("value").await.unwrap().as_deref(),
+        Some("Sorry, Tess forgot to activate your line.")
+    );
+    browser.check_page("apology-refused").await;
+    browser.fill("#apology-text", "Dear Amelia, we are sorry you have been without broadband since our visit.").await;
+    browser.click("form[action$='/apology'] button").await;
+    assert_eq!(browser.flash().await, "Apology sent.");
+
+    browser.click("#remedy-0").await;
+    browser.click("form[action$='/remedy'] button").await;
+    assert_eq!(browser.flash().await, "Remedy recorded.");
+    browser.click("form[action$='/fixed'] button").await;
+    assert_eq!(browser.flash().await, "Marked fixed.");
+    browser.select("#root-cause", "procedure_not_followed").await;
+    browser.fill("#what-went-wrong", "The line was not activated at the exchange after the install.").await;
+    browser.fill("#what-changed", "Activation is now a required checklist step before we leave.").await;
+    browser.click("form[action$='/explanation'] button").await;
+    assert_eq!(browser.flash().await, "Explanation sent.");
+    browser.check_page("recovered").await;
+
+    let case_id = case_path.rsplit('/').next().unwrap();
+    let cases = app.get("/v1/recovery-cases?status=recovered", &app.token("dana")).await.json();
+    let case = cases["items"].as_array().unwrap().iter().find(|c| c["id"] == case_id).expect("the case is recovered");
+    assert_eq!(case["recovered_within_target"], true);
+    assert!(case["explained_at"].is_string() && case["remedy_id"].is_string(), "{case}");
+    browser.close().await;
+}
+
+#[rstest]
+#[actix_web::test]
+async fn technicians_and_signed_out_visitors_are_kept_out(#[values(Sqlite)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let mut browser = open_browser!(app, "kept-out");
+    browser.goto("/").await;
+    assert_eq!(browser.path().await, "/console/login", "a visitor is sent to sign in");
+    browser.check_page("login").await;
+    for page in ["/console/queue", "/console/safety", "/console/incidents/0192f000-0000-7000-8000-000000000000"] {
+        browser.goto(page).await;
+        assert_eq!(browser.path().await, "/console/login", "{page} without a session");
+    }
+    browser.sign_in("nobody").await;
+    assert_eq!(browser.flash().await, "Unknown username or wrong password.");
+    browser.sign_in("tess").await;
+    assert!(browser.flash().await.contains("Technicians work in the fieldproof app"));
+    browser.goto("/console/queue").await;
+    assert_eq!(browser.path().await, "/console/login", "the technician got no session");
+
+    browser.sign_in("dana").await;
+    browser.goto("/console/safety").await;
+    assert_eq!(browser.text("h1").await, "Not for your role", "a dispatcher does not audit");
+    browser.goto("/console/queue").await;
+    browser.click("header form.signout button").await;
+    browser.goto("/console/queue").await;
+    assert_eq!(browser.path().await, "/console/login", "signed out");
+    browser.close().await;
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_stale_page_says_someone_else_changed_it(#[values(Sqlite)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let mut browser = open_browser!(app, "stale");
+    let job = app.issue_job("tess", "broadband-install").await;
+    let graded = report(&app, &job, "no internet since the install", &[]).await;
+    let incident_id = graded["incident_id"].as_str().unwrap().to_owned();
+
+    browser.sign_in("dana").await;
+    browser.goto(&format!("/console/incidents/{incident_id}")).await;
+    // A colleague assigns it through the API while this page is open.
+    let path = format!("/v1/incidents/{incident_id}/assign");
+    let request = actix_web::test::TestRequest::post()
+        .uri(&path)
+        .insert_header(("Authorization", format!("Bearer {}", app.token("sam"))))
+        .insert_header(("If-Match", "*"))
+        .set_json(json!({ "assignee": "sam" }));
+    assert_eq!(app.send(request).await.status, actix_web::http::StatusCode::OK);
+
+    browser.click("form[action$='/acknowledge'] button").await;
+    assert!(browser.flash().await.starts_with("Someone else changed this"), "{}", browser.flash().await);
+    browser.check_page("stale").await;
+    assert_eq!(incident(&app, &incident_id).await["status"], "assigned", "the colleague's change stands");
+    browser.close().await;
+}
