@@ -208,16 +208,18 @@ impl Normaliser {
         let stems: Vec<Option<String>> = tokens.iter().map(|t| t.as_ref().map(|w| self.stem(w))).collect();
         let mut clauses = Vec::new();
         let mut current = Clause { words: Vec::new(), stems: Vec::new() };
-        for (i, token) in tokens.into_iter().enumerate() {
-            match token {
-                None => close_clause(&mut current, &mut clauses),
-                Some(word) if self.clause_breaks.contains(&word) && !self.joins(&stems, i) => {
-                    close_clause(&mut current, &mut clauses);
-                }
-                Some(word) => {
-                    current.stems.push(stems[i].clone().unwrap_or_default());
+        let breaks: Vec<bool> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.as_ref().is_some_and(|w| self.clause_breaks.contains(w)) && !self.joins(&stems, i))
+            .collect();
+        for ((token, stem), is_break) in tokens.into_iter().zip(stems).zip(breaks) {
+            match (token, stem) {
+                (Some(word), Some(stem)) if !is_break => {
+                    current.stems.push(stem);
                     current.words.push(word);
                 }
+                _ => close_clause(&mut current, &mut clauses),
             }
         }
         close_clause(&mut current, &mut clauses);
