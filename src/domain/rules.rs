@@ -201,6 +201,13 @@ impl RuleSet {
             .chain(intended)
             .collect();
         normaliser.set_vocabulary(vocabulary);
+        normaliser.set_joined_phrases(
+            file.signals
+                .iter()
+                .flat_map(|s| s.phrases.iter().chain(&s.together).chain(&s.anywhere))
+                .map(expand)
+                .flat_map(|p| p.split(['+', '|']).map(|alt| alt.trim().to_owned()).collect::<Vec<_>>()),
+        );
         let negators: FxHashSet<String> =
             file.negation.negators.iter().map(|w| normaliser.stem(&w.to_lowercase())).collect();
         let after: Vec<Vec<String>> = file.negation.after.iter().map(|p| normaliser.phrase(p)).collect();

@@ -42,6 +42,9 @@ pub struct Normaliser {
     /// Every vocabulary word with one letter deleted → the words it came from (indexes into
     /// `vocabulary`): a near miss is found by a few lookups instead of comparing every word.
     deletions: FxHashMap<String, Vec<usize>>,
+    /// Rule phrases (as stems) holding a clause-breaking word ("pins and needles", "t and p valve"):
+    /// where a note has one, its "and" joins rather than breaks.
+    joined: Vec<Vec<String>>,
 }
 
 /// Shortest word that near-miss spelling repair applies to (shorter words are too alike).
@@ -86,7 +89,22 @@ impl Normaliser {
             vocabulary: Vec::new(),
             known: FxHashSet::default(),
             deletions: FxHashMap::default(),
+            joined: Vec::new(),
         }
+    }
+
+    /// Rule phrases whose clause-breaking words ("and", "but") must not split a clause where a note
+    /// holds the whole phrase ("pins and needles", "green and yellow"). Phrases without one are ignored.
+    pub fn set_joined_phrases(&mut self, phrases: impl IntoIterator<Item = String>) {
+        let mut joined: Vec<Vec<String>> = phrases
+            .into_iter()
+            .map(|p| self.words(&p))
+            .filter(|words| words.len() > 1 && words.iter().any(|w| self.clause_breaks.contains(w)))
+            .map(|words| words.iter().map(|w| self.stem(w)).collect())
+            .collect();
+        joined.sort();
+        joined.dedup();
+        self.joined = joined;
     }
 
     /// Words that near-misses are repaired to (the rule set's own words).
@@ -125,6 +143,11 @@ impl Normaliser {
         if word.chars().count() < FUZZY_MIN_LEN || self.known.contains(word) || is_english_word(word) {
             return word.to_owned();
         }
+        // A possessive or plural of an English word, its apostrophe dropped ("wife's" → "wifes"), is
+        // that word, not a near miss of a rule word ("wires").
+        if word.strip_suffix('s').is_some_and(is_english_word) {
+            return word.to_owned();
+        }
         let by_deletion = |w: &str| self.deletions.get(w).into_iter().flatten().copied();
         let exact = |w: &str| self.vocabulary.binary_search_by(|v| v.as_str().cmp(w)).ok();
         let candidates =
@@ -153,11 +176,12 @@ impl Normaliser {
         Pattern { source: source.trim().to_owned(), groups }
     }
 
-    /// Splits a note into clauses at punctuation and at clause-breaking words ("but", "and", …).
+    /// Splits a note into clauses at punctuation and at clause-breaking words ("but", "and", …),
+    /// except where a clause-breaking word is part of a rule phrase the note holds ("pins and needles").
     pub fn clauses(&self, text: &str) -> Vec<Clause> {
         let lowered = text.to_lowercase().replace(['\'', '’', '`'], "");
-        let mut clauses = Vec::new();
-        let mut current = Clause { words: Vec::new(), stems: Vec::new() };
+        // Words (corrected, expanded) and `None` for a punctuation stop.
+        let mut tokens: Vec<Option<String>> = Vec::new();
         let mut start = None;
         let mut previous = ' ';
         let mut chars = lowered.char_indices().peekable();
@@ -168,37 +192,57 @@ impl Normaliser {
                 continue;
             }
             if let Some(from) = start.take() {
-                self.push_word(&lowered[from..i], &mut current, &mut clauses);
+                self.push_word(&lowered[from..i], &mut tokens);
             }
             // A point between digits ("0.2", "4.1 bar") is part of a number, not the end of a sentence.
             let decimal =
                 c == '.' && previous.is_ascii_digit() && chars.peek().is_some_and(|(_, n)| n.is_ascii_digit());
             if matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '\n' | '(' | ')') && !decimal {
-                close_clause(&mut current, &mut clauses);
+                tokens.push(None);
             }
             previous = c;
         }
         if let Some(from) = start {
-            self.push_word(&lowered[from..], &mut current, &mut clauses);
+            self.push_word(&lowered[from..], &mut tokens);
+        }
+        let stems: Vec<Option<String>> = tokens.iter().map(|t| t.as_ref().map(|w| self.stem(w))).collect();
+        let mut clauses = Vec::new();
+        let mut current = Clause { words: Vec::new(), stems: Vec::new() };
+        let breaks: Vec<bool> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.as_ref().is_some_and(|w| self.clause_breaks.contains(w)) && !self.joins(&stems, i))
+            .collect();
+        for ((token, stem), is_break) in tokens.into_iter().zip(stems).zip(breaks) {
+            match (token, stem) {
+                (Some(word), Some(stem)) if !is_break => {
+                    current.stems.push(stem);
+                    current.words.push(word);
+                }
+                _ => close_clause(&mut current, &mut clauses),
+            }
         }
         close_clause(&mut current, &mut clauses);
         clauses
     }
 
-    /// Adds one lowercase word (corrected, expanded, stemmed) to the clause, or closes the clause
-    /// at a clause-breaking word.
-    fn push_word(&self, word: &str, current: &mut Clause, clauses: &mut Vec<Clause>) {
-        let mut add = |word: String| {
-            if self.clause_breaks.contains(&word) {
-                close_clause(current, clauses);
-                return;
-            }
-            current.stems.push(self.stem(&word));
-            current.words.push(word);
-        };
+    /// Whether the clause-breaking word at `at` stands inside a joined rule phrase.
+    fn joins(&self, stems: &[Option<String>], at: usize) -> bool {
+        let Some(Some(word)) = stems.get(at) else { return false };
+        self.joined.iter().any(|phrase| {
+            phrase.iter().enumerate().filter(|(_, s)| *s == word).any(|(k, _)| {
+                at >= k
+                    && at - k + phrase.len() <= stems.len()
+                    && phrase.iter().zip(&stems[at - k..]).all(|(p, s)| s.as_ref() == Some(p))
+            })
+        })
+    }
+
+    /// Adds one lowercase word (corrected, expanded) to the note's tokens.
+    fn push_word(&self, word: &str, tokens: &mut Vec<Option<String>>) {
         match self.spelling.get(word) {
-            Some(fixed) => fixed.split_whitespace().for_each(|w| add(w.to_owned())),
-            None => add(self.repair(word)),
+            Some(fixed) => tokens.extend(fixed.split_whitespace().map(|w| Some(w.to_owned()))),
+            None => tokens.push(Some(self.repair(word))),
         }
     }
 }
@@ -415,6 +459,26 @@ mod tests {
         let texts: Vec<String> =
             n.clauses("no gas yesterday but today gas, again. and more").iter().map(Clause::text).collect();
         assert_eq!(texts, vec!["no gas yesterday", "today gas", "again", "more"]);
+    }
+
+    #[test]
+    fn a_rule_phrase_holding_a_break_word_is_not_split() {
+        let mut n = normaliser();
+        n.set_joined_phrases(["pins and needles".to_owned(), "smell of gas".to_owned()]);
+        let texts: Vec<String> =
+            n.clauses("pins and needles in my hand and the sink hums").iter().map(Clause::text).collect();
+        assert_eq!(texts, vec!["pins and needles in my hand", "the sink hums"]);
+        let texts: Vec<String> = n.clauses("pins and the needles").iter().map(Clause::text).collect();
+        assert_eq!(texts, vec!["pins", "the needles"], "only the whole phrase joins");
+    }
+
+    #[test]
+    fn a_possessive_of_an_english_word_is_not_repaired() {
+        let spelling = BTreeMap::new();
+        let mut n = Normaliser::new(spelling, &[]);
+        n.set_vocabulary(["wires".to_owned()]);
+        assert_eq!(n.words("my wife's hair dryer"), vec!["my", "wifes", "hair", "dryer"]);
+        assert_eq!(n.words("the wirres"), vec!["the", "wires"], "a real near miss is still repaired");
     }
 
     #[test]
