@@ -23,11 +23,12 @@ use fieldproof::domain::severity::{FailureFacts, Severity, classify};
 
 /// Safety recall on `test`, in per cent: the target, and the floor reached (raise it as rules improve).
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-03 with rule set v2 on the 1,420-note test split: 553 / 647 = 85.47 %, 67, 5.35 %.
+// Measured 2026-12-03 with rule set v3 on the 1,723-note test split: 658 / 770 = 85.45 %, 84, 5.40 %.
+// (The split grew by a sixth round of 303 unseen notes; v2 scores 84.3 %, 91 and 5.6 % on it.)
 const RECALL_FLOOR: f64 = 85.4;
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 67;
+const MISSED_CEILING: usize = 84;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 const TRIAGE_CEILING: f64 = 5.4;

@@ -62,16 +62,16 @@ async fn dispatcher_takes_a_new_safety_critical_report_from_the_top_of_the_queue
     assert!(top.contains("Safety-critical") && top.contains("make-safe"), "{top}");
     browser.screenshot("queue-with-new-report").await;
 
-    browser.click("#queue tbody tr:first-child a").await;
+    browser.submit("#queue tbody tr:first-child a").await;
     assert_eq!(browser.path().await, format!("/console/incidents/{incident_id}"));
     let marked = browser.text("blockquote mark").await;
     assert!(marked.to_lowercase().contains("gas"), "the words that fired a rule are marked: {marked}");
     browser.check_page("incident").await;
 
-    browser.click("form[action$='/acknowledge'] button").await;
+    browser.submit("form[action$='/acknowledge'] button").await;
     assert_eq!(browser.flash().await, "Acknowledged.");
     browser.select("#visit-technician", "tom").await;
-    browser.click("form[action*='/make-safe/'] button").await;
+    browser.submit("form[action*='/make-safe/'] button").await;
     assert_eq!(browser.flash().await, "Make-safe visit assigned to tom.");
     browser.check_page("incident-acknowledged").await;
 
@@ -97,16 +97,16 @@ async fn safety_officer_audits_the_incident_and_records_the_training(#[values(Sq
     browser.sign_in("sam").await;
     assert_eq!(browser.path().await, "/console/safety");
     browser.check_page("safety").await;
-    browser.click(&format!("a[href='/console/safety?audit={incident_id}']")).await;
+    browser.submit(&format!("a[href='/console/safety?audit={incident_id}']")).await;
     browser.select("#root-cause", "procedure_not_followed").await;
     browser.fill("#root-cause-detail", "The tightness test was skipped to save time on a busy day.").await;
     browser.fill("#corrective", "Toolbox talk on tightness testing\nManometer check added to the van audit").await;
     browser.check_page("audit-form").await;
-    browser.click("form[action$='/audit'] button").await;
+    browser.submit("form[action$='/audit'] button").await;
     assert_eq!(browser.flash().await, "Audit recorded.");
 
     browser.fill("input[name=note]", "Observed tightness test on a training rig").await;
-    browser.click("form[action$='/done'] button").await;
+    browser.submit("form[action$='/done'] button").await;
     assert_eq!(browser.flash().await, "Training recorded.");
     browser.check_page("training-done").await;
 
@@ -130,13 +130,13 @@ async fn dispatcher_takes_an_ordinary_failure_from_report_to_recovered(#[values(
     assert_eq!(graded["severity"], "service_impacting");
 
     browser.sign_in("dana").await;
-    browser.click("#queue a[href^='/console/recovery/']").await;
+    browser.submit("#queue a[href^='/console/recovery/']").await;
     let case_path = browser.path().await;
     browser.check_page("recovery-case").await;
 
     // The company-voice check refuses an apology that blames a colleague; the text stays.
     browser.fill("#apology-text", "Sorry, Tess forgot to activate your line.").await;
-    browser.click("form[action$='/apology'] button").await;
+    browser.submit("form[action$='/apology'] button").await;
     assert!(browser.text("#apology-error").await.contains("apologise as the company"));
     assert_eq!(
         browser.find("#apology-text").await.prop("value").await.unwrap().as_deref(),
@@ -144,18 +144,18 @@ async fn dispatcher_takes_an_ordinary_failure_from_report_to_recovered(#[values(
     );
     browser.check_page("apology-refused").await;
     browser.fill("#apology-text", "Dear Amelia, we are sorry you have been without broadband since our visit.").await;
-    browser.click("form[action$='/apology'] button").await;
+    browser.submit("form[action$='/apology'] button").await;
     assert_eq!(browser.flash().await, "Apology sent.");
 
     browser.click("#remedy-0").await;
-    browser.click("form[action$='/remedy'] button").await;
+    browser.submit("form[action$='/remedy'] button").await;
     assert_eq!(browser.flash().await, "Remedy recorded.");
-    browser.click("form[action$='/fixed'] button").await;
+    browser.submit("form[action$='/fixed'] button").await;
     assert_eq!(browser.flash().await, "Marked fixed.");
     browser.select("#root-cause", "procedure_not_followed").await;
     browser.fill("#what-went-wrong", "The line was not activated at the exchange after the install.").await;
     browser.fill("#what-changed", "Activation is now a required checklist step before we leave.").await;
-    browser.click("form[action$='/explanation'] button").await;
+    browser.submit("form[action$='/explanation'] button").await;
     assert_eq!(browser.flash().await, "Explanation sent.");
     browser.check_page("recovered").await;
 
@@ -190,7 +190,7 @@ async fn technicians_and_signed_out_visitors_are_kept_out(#[values(Sqlite)] back
     browser.goto("/console/safety").await;
     assert_eq!(browser.text("h1").await, "Not for your role", "a dispatcher does not audit");
     browser.goto("/console/queue").await;
-    browser.click("header form.signout button").await;
+    browser.submit("header form.signout button").await;
     browser.goto("/console/queue").await;
     assert_eq!(browser.path().await, "/console/login", "signed out");
     browser.close().await;
@@ -216,7 +216,7 @@ async fn a_stale_page_says_someone_else_changed_it(#[values(Sqlite)] backend: Ba
         .set_json(json!({ "assignee": "sam" }));
     assert_eq!(app.send(request).await.status, actix_web::http::StatusCode::OK);
 
-    browser.click("form[action$='/acknowledge'] button").await;
+    browser.submit("form[action$='/acknowledge'] button").await;
     assert!(browser.flash().await.starts_with("Someone else changed this"), "{}", browser.flash().await);
     browser.check_page("stale").await;
     assert_eq!(incident(&app, &incident_id).await["status"], "assigned", "the colleague's change stands");

@@ -111,7 +111,7 @@ impl Browser {
         self.goto("/console/login").await;
         self.fill("#username", username).await;
         self.fill("#password", super::PASSWORD).await;
-        self.click("main.login button[type=submit]").await;
+        self.submit("main.login button[type=submit]").await;
     }
 
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
@@ -137,6 +137,23 @@ impl Browser {
 
     pub async fn click(&self, css: &str) {
         self.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Clicks something that loads a new page (a link, a form's button) and waits for that page.
+    pub async fn submit(&self, css: &str) {
+        self.client.execute("window.fieldproofOldPage = true;", vec![]).await.expect("mark the page");
+        self.click(css).await;
+        for _ in 0..100 {
+            let loaded = self
+                .client
+                .execute("return window.fieldproofOldPage !== true && document.readyState === 'complete';", vec![])
+                .await;
+            if loaded.is_ok_and(|v| v == serde_json::Value::Bool(true)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("clicking {css} loaded no new page");
     }
 
     /// The message the last action left on the page (`done` or `failed`).
