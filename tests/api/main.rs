@@ -16,6 +16,7 @@ mod feedback;
 mod incidents;
 mod jobs;
 mod migrations;
+mod openapi;
 mod outbox;
 mod recovery;
 mod safety;
