@@ -70,14 +70,20 @@ impl ApiError {
     }
 }
 
-/// The RFC 9457 body.
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem, as every error is sent (`application/problem+json`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem<'a> {
+    /// `https://fieldproof.dev/problems/<slug>`: the stable kind of error (`validation`, `not-found`,
+    /// `wrong-role`, ...), which clients switch on.
     #[serde(rename = "type")]
+    #[schema(example = "https://fieldproof.dev/problems/not-found")]
     kind: String,
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// What went wrong, in English, for people.
     detail: String,
+    /// With `validation` (422): every offending field, by its JSON path.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
 }

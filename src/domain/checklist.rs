@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::severity::{Hazard, Severity};
 
 /// The trade a checklist belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Trade {
     Gas,
@@ -18,7 +18,7 @@ pub enum Trade {
 }
 
 /// How an item is answered (see the contract's table of item kinds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemKind {
     Check,
@@ -41,7 +41,7 @@ pub struct Template {
 }
 
 /// One line of a checklist. Kind-specific fields are only allowed on their kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Item {
     pub id: String,
@@ -75,7 +75,7 @@ pub struct Item {
 }
 
 /// A published version of a checklist: the body served to apps, byte for byte, forever.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistVersion {
     pub key: String,

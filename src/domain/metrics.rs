@@ -24,7 +24,7 @@ pub struct RecoveryRecord {
 }
 
 /// Recovery within target for a group of cases.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Share {
     /// Cases whose outcome is known: recovered, or past the deadline.
     pub decided: usize,
@@ -35,7 +35,7 @@ pub struct Share {
     pub pending: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RecoverySummary {
     #[serde(flatten)]
     pub overall: Share,

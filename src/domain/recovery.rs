@@ -67,7 +67,7 @@ pub struct Surprise {
 }
 
 /// A suggested surprise and the preference that led to it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SurpriseSuggestion {
     pub id: String,
     pub suggest: String,
@@ -105,7 +105,7 @@ pub struct Policy {
 }
 
 /// What kind of failure an apology is about, decided from the classifier's reasons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     Outage,

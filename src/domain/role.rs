@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a user may do. Technicians work jobs; dispatchers issue them and handle incidents;
 /// safety officers audit high-severity failures; admins publish checklists and manage users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum Role {

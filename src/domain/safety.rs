@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::signoff::FailedItem;
 
 /// What kind of behaviour led to the failure, as the reviewer judges it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Behaviour {
     /// An honest slip, lapse or mistake.
@@ -18,7 +18,7 @@ pub enum Behaviour {
 }
 
 /// How the system contributed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SystemFactor {
     UnclearChecklistItem,
@@ -31,7 +31,7 @@ pub enum SystemFactor {
 }
 
 /// The decision of a disciplinary review, mildest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     NoAction,
@@ -43,7 +43,7 @@ pub enum Outcome {
 }
 
 /// Root causes a safety audit records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RootCause {
     ChecklistUnclear,

@@ -8,7 +8,7 @@ use super::rules::RuleSet;
 use super::signoff::FailedItem;
 
 /// How bad a failure is, from a nuisance to a danger to people. Ordered: a higher grade is worse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Nuisance,
@@ -38,7 +38,7 @@ impl Severity {
 }
 
 /// What a failure can put at risk. The first seven are dangers to people.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Hazard {
     Gas,
@@ -113,7 +113,7 @@ impl<'a> FailureFacts<'a> {
 }
 
 /// Why a grade was given: the rule and the evidence that fired it, and the grade it points to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     pub rule: String,
     pub evidence: String,

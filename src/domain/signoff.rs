@@ -13,7 +13,7 @@ pub const MAX_NOTE_LEN: usize = 2_000;
 pub const MAX_TEXT_LEN: usize = 10_000;
 
 /// One answer as the app sent it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Answer {
     pub item_id: String,
@@ -23,7 +23,7 @@ pub struct Answer {
 }
 
 /// An item answered with a failing value: input to failure classification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FailedItem {
     pub item_id: String,
     /// Why the answer fails, in words a dispatcher understands.

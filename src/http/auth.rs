@@ -5,15 +5,16 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::extract::ValidJson;
+use super::openapi as doc;
 use crate::AppState;
 use crate::auth::Role;
 use crate::auth::throttle::LockedOut;
 use crate::credentials::password;
 use crate::db;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::workflows;
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     #[validate(length(min = 1, max = 64))]
@@ -22,7 +23,7 @@ pub struct TokenRequest {
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenResponse {
     access_token: String,
     token_type: &'static str,
@@ -32,6 +33,19 @@ struct TokenResponse {
 
 /// Checks the password off the database pool (the connection goes back first) on a bounded number
 /// of blocking threads, behind the sign-in throttle; audits sign-ins and lockouts.
+#[utoipa::path(post, path = "/v1/auth/token", tag = "auth", security(()),
+    summary = "Signs in: a short-lived bearer token for a username and password.",
+    description = "Failed sign-ins are throttled per username and per client address: past the allowance, 429 \
+        with `Retry-After` before any password is checked.",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "A bearer token (`Cache-Control: no-store`)", body = TokenResponse),
+        (status = 401, response = doc::Unauthorized),
+        (status = 429, description = "Too many failed sign-ins (`too-many-requests`)", body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the next attempt is allowed"))),
+        (status = 503, response = doc::Unavailable),
+    ))]
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -134,6 +148,8 @@ fn too_many(locked: LockedOut) -> HttpResponse {
 }
 
 /// `POST /v1/auth/logout-all`: every token the caller holds, this one included, stops working.
+#[utoipa::path(post, path = "/v1/auth/logout-all", tag = "auth",
+    responses((status = 204, description = "Every token the caller holds, this one included, stops working")))]
 pub async fn logout_all(state: web::Data<AppState>, user: crate::auth::AuthUser) -> Result<HttpResponse, ApiError> {
     let (actor, id, now) = (workflows::Actor::from(&user), user.id.clone(), state.clock.now());
     state.db.run(move |conn| workflows::users::sign_out_everywhere(conn, &actor, now)).await?;

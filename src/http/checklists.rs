@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use super::extract::Json;
+use super::openapi as doc;
 use crate::AppState;
 use crate::auth::{Admins, AuthUser, Require};
 use crate::catalogue::PublishedVersion;
@@ -20,7 +21,7 @@ const PINNED_CACHE: &str = "private, max-age=31536000, immutable";
 /// "Latest" moves when a version is published: revalidate every time (cheap with the ETag).
 const LATEST_CACHE: &str = "private, no-cache";
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ChecklistSummary {
     key: String,
     title: String,
@@ -28,6 +29,9 @@ struct ChecklistSummary {
     latest_version: i32,
 }
 
+/// Every checklist with its latest version.
+#[utoipa::path(get, path = "/v1/checklists", tag = "checklists", operation_id = "list_checklists",
+    responses((status = 200, description = "Every checklist with its latest version", body = [ChecklistSummary])))]
 pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, ApiError> {
     let rows = state.db.query(db::checklists::list_latest).await?;
     let summaries: Vec<ChecklistSummary> = rows
@@ -37,6 +41,17 @@ pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(summaries))
 }
 
+/// The latest version of a checklist (revalidate with `If-None-Match`).
+#[utoipa::path(get, path = "/v1/checklists/{key}", tag = "checklists",
+    params(("key" = String, Path, description = "The checklist key, e.g. `broadband-install`"),
+        doc::IfNoneMatch,
+    ),
+    responses(
+        (status = 200, description = "The latest version (`Cache-Control: private, no-cache`)", body = ChecklistVersion,
+            headers(("ETag" = String, description = "Strong ETag of this version"))),
+        (status = 304, description = "`If-None-Match` names the latest version", headers(("ETag" = String))),
+        (status = 404, response = doc::NotFound),
+    ))]
 pub async fn latest(
     state: web::Data<AppState>,
     _user: AuthUser,
@@ -59,6 +74,20 @@ pub async fn latest(
     Ok(serve(&req, &published, LATEST_CACHE))
 }
 
+/// A pinned version, the same bytes for ever (cache it; `If-None-Match` gives 304).
+#[utoipa::path(get, path = "/v1/checklists/{key}/versions/{version}", tag = "checklists",
+    params(
+        ("key" = String, Path, description = "The checklist key"),
+        ("version" = String, Path, description = "The version number, `1` or `v1`"),
+        doc::IfNoneMatch,
+    ),
+    responses(
+        (status = 200, description = "The pinned version, never changed \
+            (`Cache-Control: private, max-age=31536000, immutable`)", body = ChecklistVersion,
+            headers(("ETag" = String, description = "Strong ETag of this version"))),
+        (status = 304, description = "`If-None-Match` names this version", headers(("ETag" = String))),
+        (status = 404, response = doc::NotFound),
+    ))]
 pub async fn version(
     state: web::Data<AppState>,
     _user: AuthUser,
@@ -96,6 +125,16 @@ fn serve(req: &HttpRequest, published: &Arc<PublishedVersion>, cache_control: &'
     }
 }
 
+/// Publishes a checklist version (admin): new → 201, identical → 200, changed → 409.
+#[utoipa::path(post, path = "/v1/checklists", tag = "checklists", request_body = ChecklistVersion,
+    responses(
+        (status = 201, description = "Published", body = ChecklistVersion,
+            headers(("Location" = String, description = "The pinned version's URL"), ("ETag" = String))),
+        (status = 200, description = "The identical version was already published", body = ChecklistVersion,
+            headers(("Location" = String), ("ETag" = String))),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn publish(
     state: web::Data<AppState>,
     user: Require<Admins>,

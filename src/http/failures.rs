@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::extract::ValidJson;
+use super::openapi as doc;
 use crate::AppState;
 use crate::auth::{FailureReporters, Require};
 use crate::domain::severity::{Hazard, Reason, ServiceLoss};
@@ -12,7 +13,7 @@ use crate::error::ApiError;
 use crate::workflows::Recorded;
 use crate::workflows::failures::{FailureOutcome, NewFailure};
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailureRequest {
     id: uuid::Uuid,
@@ -34,7 +35,7 @@ pub struct FailureRequest {
     service_lost: Option<ServiceLostInput>,
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceLostInput {
     /// E.g. `heating`, `hot_water`, `power`, `water`, `gas`, `internet`, `phone`.
@@ -62,7 +63,7 @@ impl From<FailureRequest> for NewFailure {
 }
 
 /// The classification as made when the failure was reported (a later re-grade shows on the incident).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FailureResponse {
     id: String,
     severity: String,
@@ -88,6 +89,16 @@ impl TryFrom<FailureOutcome> for FailureResponse {
     }
 }
 
+/// Reports a failure: graded, with its incident; idempotent on `id`.
+#[utoipa::path(post, path = "/v1/failures", tag = "incidents", operation_id = "report_failure",
+    request_body = FailureRequest,
+    responses(
+        (status = 201, description = "Graded, with its incident", body = FailureResponse),
+        (status = 200, description = "A retry with the same id and body: the original", body = FailureResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn create(
     state: web::Data<AppState>,
     user: Require<FailureReporters>,

@@ -14,7 +14,7 @@ use super::extract;
 use crate::AppState;
 use crate::db::DbConnection;
 use crate::db::feedback::FeedbackRow;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, Problem};
 use crate::workflows::{
     self,
     messages::{self, FeedbackAnswer},
@@ -23,7 +23,7 @@ use crate::workflows::{
 const TEXT_LIMIT: usize = 2000;
 
 /// The form's fields as posted (all text, so every mistake can be named rather than rejected whole).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct FormFields {
     satisfaction: Option<String>,
     surprised: Option<String>,
@@ -32,7 +32,7 @@ struct FormFields {
 }
 
 /// The same answer as JSON.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonAnswer {
     satisfaction: i64,
@@ -41,7 +41,7 @@ struct JsonAnswer {
     comment: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FeedbackResponse {
     id: String,
     recovery_case_id: String,
@@ -67,6 +67,13 @@ impl From<FeedbackRow> for FeedbackResponse {
 }
 
 /// `GET /feedback/{token}`: the form, or a page saying why it is not available.
+#[utoipa::path(get, path = "/feedback/{token}", tag = "feedback", security(()),
+    params(("token" = String, Path, description = "The signed token of the customer's link")),
+    responses(
+        (status = 200, description = "The feedback form", content_type = "text/html"),
+        (status = 404, description = "Not a link of ours (a page)", content_type = "text/html"),
+        (status = 410, description = "The link was used or has expired (a page)", content_type = "text/html"),
+    ))]
 pub async fn form(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
     match open(&state, token.into_inner()).await {
         Ok(_) => page(StatusCode::OK, form_page(&FormFields::default(), &[])),
@@ -75,6 +82,20 @@ pub async fn form(state: web::Data<AppState>, token: web::Path<String>) -> HttpR
 }
 
 /// `POST /feedback/{token}`: stores the answer, once.
+#[utoipa::path(post, path = "/feedback/{token}", tag = "feedback", security(()),
+    params(("token" = String, Path, description = "The signed token of the customer's link")),
+    request_body(description = "The form as a browser posts it, or the same answer as JSON",
+        content((FormFields = "application/x-www-form-urlencoded"), (JsonAnswer = "application/json"))),
+    responses(
+        (status = 200, description = "Stored: a thank-you page for a form, the answer for JSON", content(
+            ("text/html"), (FeedbackResponse = "application/json"))),
+        (status = 404, description = "Not a link of ours",
+            content(("text/html"), (Problem = "application/problem+json"))),
+        (status = 410, description = "The link was used or has expired",
+            content(("text/html"), (Problem = "application/problem+json"))),
+        (status = 422, description = "Invalid fields: the form again naming them, or a problem listing them",
+            content(("text/html"), (Problem = "application/problem+json"))),
+    ))]
 pub async fn submit(
     state: web::Data<AppState>,
     token: web::Path<String>,

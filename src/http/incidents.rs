@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::extract::{Query, ValidJson};
+use super::openapi as doc;
 use crate::AppState;
 use crate::auth::{IncidentHandlers, Require, SafetyReaders};
 use crate::db::{self, DbConnection, incidents::IncidentRow, incidents::QueueFilter, incidents::QueuePosition};
@@ -18,7 +19,7 @@ use crate::workflows::{self, Actor};
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct IncidentResponse {
     id: String,
     failure_id: String,
@@ -41,14 +42,14 @@ pub struct IncidentResponse {
     updated_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TriageView {
     due_at: DateTime<Utc>,
     overdue: bool,
     graded_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HistoryEntry {
     at: DateTime<Utc>,
     actor: String,
@@ -57,7 +58,7 @@ struct HistoryEntry {
 }
 
 /// One incident with its audit history, as `GET /v1/incidents/{id}` returns it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct IncidentDetail {
     #[serde(flatten)]
     incident: IncidentResponse,
@@ -116,19 +117,27 @@ fn etag(revision: i64) -> EntityTag {
     EntityTag::new_strong(format!("rev-{revision}"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QueueQuery {
+    /// `nuisance`, `service_impacting` or `safety_critical`.
     severity: Option<String>,
+    /// A workflow status, or `triage` for the reports waiting for a person to grade them.
     status: Option<String>,
+    /// A technician's username.
     technician: Option<String>,
+    /// A customer id.
     customer: Option<String>,
+    /// Only incidents reported at or after this time.
     since: Option<DateTime<Utc>>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct IncidentPage {
     items: Vec<IncidentResponse>,
     next_cursor: Option<String>,
@@ -147,6 +156,13 @@ fn decode_cursor(raw: &str) -> Option<QueuePosition> {
     Some(QueuePosition { queue_rank, reported_at, id })
 }
 
+/// The incident queue, filtered and paged.
+#[utoipa::path(get, path = "/v1/incidents", tag = "incidents", operation_id = "list_incidents", params(QueueQuery),
+    responses(
+        (status = 200, description = "The triage lane first, then most urgent first, newest first within a grade",
+            body = IncidentPage),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     _user: Require<IncidentHandlers>,
@@ -203,6 +219,15 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(IncidentPage { items, next_cursor }))
 }
 
+/// One incident with its history and ETag.
+#[utoipa::path(get, path = "/v1/incidents/{id}", tag = "incidents", operation_id = "get_incident",
+    params(("id" = Uuid, Path, description = "The incident")),
+    responses(
+        (status = 200, description = "The incident with its audit history", body = IncidentDetail,
+            headers(("ETag" = String, description = "The revision, for `If-Match`"))),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ))]
 pub async fn get(
     state: web::Data<AppState>,
     _user: Require<IncidentHandlers>,
@@ -273,6 +298,18 @@ async fn apply(
     Ok(HttpResponse::Ok().insert_header(ETag(etag(revision))).json(incident))
 }
 
+/// Acknowledges an open incident (`If-Match`).
+#[utoipa::path(post, path = "/v1/incidents/{id}/acknowledge", tag = "incidents",
+    params(("id" = Uuid, Path, description = "The incident"), doc::IfMatch),
+    responses(
+        (status = 200, description = "The incident as changed", body = IncidentResponse,
+            headers(("ETag" = String, description = "The new revision"))),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 412, response = doc::PreconditionFailed),
+        (status = 428, response = doc::PreconditionRequired),
+    ))]
 pub async fn acknowledge(
     state: web::Data<AppState>,
     user: Require<IncidentHandlers>,
@@ -282,13 +319,25 @@ pub async fn acknowledge(
     apply(state, &req, id.into_inner(), Actor::from(&*user), Change::Acknowledge).await
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     #[validate(length(min = 1, max = 64))]
     assignee: String,
 }
 
+/// Assigns an incident to a dispatcher, safety officer or admin (`If-Match`).
+#[utoipa::path(post, path = "/v1/incidents/{id}/assign", tag = "incidents", operation_id = "assign_incident",
+    request_body = AssignRequest, params(("id" = Uuid, Path, description = "The incident"), doc::IfMatch),
+    responses(
+        (status = 200, description = "The incident as changed", body = IncidentResponse,
+            headers(("ETag" = String, description = "The new revision"))),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 412, response = doc::PreconditionFailed),
+        (status = 428, response = doc::PreconditionRequired),
+    ))]
 pub async fn assign(
     state: web::Data<AppState>,
     user: Require<IncidentHandlers>,
@@ -300,7 +349,7 @@ pub async fn assign(
     apply(state, &req, id.into_inner(), Actor::from(&*user), change).await
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegradeRequest {
     severity: Severity,
@@ -310,6 +359,17 @@ pub struct RegradeRequest {
 }
 
 /// A safety officer re-grades any incident; a dispatcher grades one waiting in triage.
+#[utoipa::path(post, path = "/v1/incidents/{id}/regrade", tag = "incidents",
+    request_body = RegradeRequest, params(("id" = Uuid, Path, description = "The incident"), doc::IfMatch),
+    responses(
+        (status = 200, description = "The incident as changed", body = IncidentResponse,
+            headers(("ETag" = String, description = "The new revision"))),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 412, response = doc::PreconditionFailed),
+        (status = 428, response = doc::PreconditionRequired),
+    ))]
 pub async fn regrade(
     state: web::Data<AppState>,
     user: Require<IncidentHandlers>,
@@ -325,15 +385,17 @@ pub async fn regrade(
     apply(state, &req, id.into_inner(), Actor::from(&*user), change).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
+    /// Must be `true`: only the reports a person graded are exported.
     regraded: bool,
 }
 
 /// One labelled note: the report as written, the machine's grade and the person's. The fields
 /// `note` and `expected` are what `fieldproof rules eval --notes` reads.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LabelledReport {
     incident_id: String,
     note: String,
@@ -347,6 +409,12 @@ struct LabelledReport {
 
 /// `GET /v1/incidents/export?regraded=true`: every report a person re-graded or graded out of
 /// triage, as JSON lines, so the evaluation set can grow from real use.
+#[utoipa::path(get, path = "/v1/incidents/export", tag = "incidents", params(ExportQuery),
+    responses(
+        (status = 200, description = "JSON lines, one per report a person graded", body = LabelledReport,
+            content_type = "application/x-ndjson"),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn export(
     state: web::Data<AppState>,
     _user: Require<SafetyReaders>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::extract::{Query, ValidJson};
+use super::openapi as doc;
 use crate::AppState;
 use crate::auth::{AuthUser, JobIssuers, Require, Role, Technicians};
 use crate::db::{self, jobs::JobView};
@@ -16,7 +17,7 @@ use crate::workflows::{self, Actor};
 /// Largest page of `GET /v1/me/jobs`.
 const PAGE_SIZE: i64 = 100;
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJobRequest {
     id: Option<uuid::Uuid>,
@@ -32,7 +33,7 @@ pub struct CreateJobRequest {
     scheduled_for: DateTime<Utc>,
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
     id: Option<uuid::Uuid>,
@@ -49,7 +50,7 @@ pub struct CustomerInput {
     notes: Option<String>,
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteInput {
     #[validate(length(min = 1, max = 500))]
@@ -87,7 +88,7 @@ impl TryFrom<CreateJobRequest> for NewJob {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct JobResponse {
     id: String,
     customer: CustomerSummary,
@@ -102,13 +103,13 @@ pub struct JobResponse {
     updated_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CustomerSummary {
     id: String,
     name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SiteResponse {
     address: String,
     postcode: String,
@@ -135,6 +136,15 @@ impl From<JobView> for JobResponse {
     }
 }
 
+/// Issues a job, pinned to the checklist's latest version (dispatcher, admin).
+#[utoipa::path(post, path = "/v1/jobs", tag = "jobs", operation_id = "create_job", request_body = CreateJobRequest,
+    responses(
+        (status = 201, description = "The job, pinned to the checklist's latest version", body = JobResponse,
+            headers(("Location" = String, description = "`/v1/jobs/{id}`"))),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn create(
     state: web::Data<AppState>,
     user: Require<JobIssuers>,
@@ -148,6 +158,13 @@ pub async fn create(
     Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/v1/jobs/{}", response.id))).json(response))
 }
 
+/// One job; technicians see their own only (others answer 404).
+#[utoipa::path(get, path = "/v1/jobs/{job_id}", tag = "jobs", operation_id = "get_job",
+    params(("job_id" = Uuid, Path, description = "The job")),
+    responses(
+        (status = 200, description = "The job (technicians: their own only)", body = JobResponse),
+        (status = 404, response = doc::NotFound),
+    ))]
 pub async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -164,18 +181,27 @@ pub fn visible_to(user: &AuthUser, view: Option<JobView>) -> Option<JobView> {
     view.filter(|v| user.role != Role::Technician || v.job.technician_id == user.id)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SyncQuery {
+    /// The `next_cursor` of the previous response; absent for everything.
     since: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct JobPage {
     items: Vec<JobResponse>,
     next_cursor: String,
 }
 
+/// The technician's jobs created or changed after `since` (sync), 100 per page.
+#[utoipa::path(get, path = "/v1/me/jobs", tag = "jobs", params(SyncQuery),
+    responses(
+        (status = 200, description = "The technician's jobs created or changed after the cursor, 100 per page",
+            body = JobPage),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn mine(
     state: web::Data<AppState>,
     user: Require<Technicians>,

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Query, status_filter};
+use super::openapi as doc;
+use super::page::Page;
 use crate::AppState;
 use crate::auth::{IncidentHandlers, Require};
 use crate::db::{self, outbox::MessageRow};
@@ -14,7 +16,7 @@ use crate::workflows::{self, Actor};
 
 const PAGE: i64 = 50;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MessageResponse {
     id: String,
     dedup_key: String,
@@ -56,17 +58,24 @@ impl From<MessageRow> for MessageResponse {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Comma-separated statuses; default all.
     status: Option<String>,
     /// Only the messages of one recovery case.
     recovery_case: Option<uuid::Uuid>,
+    /// The `next_cursor` of the previous page (50 per page).
     cursor: Option<uuid::Uuid>,
 }
 
 /// `GET /v1/messages`: newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/messages", tag = "recovery", operation_id = "list_messages", params(ListQuery),
+    responses(
+        (status = 200, description = "Customer messages, newest first, 50 per page", body = Page<MessageResponse>),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     _user: Require<IncidentHandlers>,
@@ -86,10 +95,18 @@ pub async fn list(
         .then(|| rows.last().map(|r| r.id.clone()))
         .flatten();
     let items: Vec<MessageResponse> = rows.into_iter().map(MessageResponse::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
 }
 
 /// `POST /v1/messages/{id}/retry`: queues a given-up message again, due now.
+#[utoipa::path(post, path = "/v1/messages/{id}/retry", tag = "recovery",
+    params(("id" = Uuid, Path, description = "The message")),
+    responses(
+        (status = 200, description = "Queued again, due now", body = MessageResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn retry(
     state: web::Data<AppState>,
     user: Require<IncidentHandlers>,

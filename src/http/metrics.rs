@@ -5,27 +5,29 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::extract::Query;
+use super::openapi as doc;
 use crate::AppState;
 use crate::auth::{IncidentHandlers, Require};
 use crate::db;
 use crate::domain::metrics::{RecoverySummary, summarise};
 use crate::error::ApiError;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsQuery {
     /// 7, 30 or 90 (default 30).
     days: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FailingItem {
     checklist_key: String,
     item_id: String,
     failures: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RecoveryMetrics {
     window_days: i64,
     from: DateTime<Utc>,
@@ -39,6 +41,11 @@ struct RecoveryMetrics {
     failing_items: Vec<FailingItem>,
 }
 
+#[utoipa::path(get, path = "/v1/metrics/recovery", tag = "recovery", params(MetricsQuery),
+    responses(
+        (status = 200, description = "How well ordinary failures are recovered", body = RecoveryMetrics),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn recovery(
     state: web::Data<AppState>,
     _user: Require<IncidentHandlers>,

@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod jobs;
 pub mod messages;
 pub mod metrics;
+pub mod openapi;
 pub mod page;
 pub mod recovery;
 pub mod safety;
@@ -25,68 +26,98 @@ use actix_web::{ResponseError, web};
 
 use crate::error::ApiError;
 
+/// A registered route, as the OpenAPI document must describe it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Route {
+    /// Lower case, as in the document: `get`, `post`, `patch`.
+    pub method: &'static str,
+    /// Actix's pattern, which is also OpenAPI's: `/v1/jobs/{job_id}`.
+    pub path: &'static str,
+}
+
+/// The route table, written once: it expands to the actix resources of each group and to
+/// `ROUTES`, the list the OpenAPI test compares with the document. Paths are matched in order.
+macro_rules! route_table {
+    ($( $group:ident { $( $path:literal => $( $method:ident : $handler:path ),+ ; )* } )*) => {
+        /// Every route of the service (method and path).
+        pub const ROUTES: &[Route] = &[$($($(Route { method: stringify!($method), path: $path },)+)*)*];
+
+        $(
+            fn $group() -> Vec<actix_web::Resource> {
+                vec![$(web::resource($path)$(.route(web::$method().to($handler)))+),*]
+            }
+        )*
+    };
+}
+
+route_table! {
+    // The customer's feedback page answers in HTML (errors too), so it sits outside the
+    // problem+json error handling.
+    pages {
+        "/feedback/{token}" => get: feedback::form, post: feedback::submit;
+    }
+    api {
+        "/healthz" => get: health::healthz;
+        "/readyz" => get: health::readyz;
+        "/openapi.json" => get: openapi::document;
+        "/docs" => get: openapi::docs_page;
+        "/docs/rapidoc-min.js" => get: openapi::docs_script;
+        "/v1/auth/token" => post: auth::token;
+        "/v1/auth/logout-all" => post: auth::logout_all;
+        "/v1/users" => get: users::list, post: users::create;
+        "/v1/users/{id}" => patch: users::update;
+        "/v1/checklists" => get: checklists::list, post: checklists::publish;
+        "/v1/checklists/{key}" => get: checklists::latest;
+        "/v1/checklists/{key}/versions/{version}" => get: checklists::version;
+        "/v1/jobs" => post: jobs::create;
+        "/v1/jobs/{job_id}" => get: jobs::get;
+        "/v1/jobs/{job_id}/signoffs" => get: signoffs::list, post: signoffs::create;
+        "/v1/me/jobs" => get: jobs::mine;
+        "/v1/failures" => post: failures::create;
+        "/v1/incidents" => get: incidents::list;
+        "/v1/incidents/export" => get: incidents::export;
+        "/v1/incidents/{id}" => get: incidents::get;
+        "/v1/incidents/{id}/acknowledge" => post: incidents::acknowledge;
+        "/v1/incidents/{id}/assign" => post: incidents::assign;
+        "/v1/incidents/{id}/regrade" => post: incidents::regrade;
+        "/v1/incidents/{id}/audit-file" => get: safety::audit_file;
+        "/v1/incidents/{id}/audit" => post: safety::record_audit;
+        "/v1/safety/audit-queue" => get: safety::audit_queue;
+        "/v1/make-safe-visits" => get: safety::visits;
+        "/v1/make-safe-visits/{id}/assign" => post: safety::assign_visit;
+        "/v1/messages" => get: messages::list;
+        "/v1/messages/{id}/retry" => post: messages::retry;
+        "/v1/metrics/recovery" => get: metrics::recovery;
+        "/v1/recovery-cases" => get: recovery::list;
+        "/v1/recovery-cases/{id}/fixed" => post: recovery::fixed;
+        "/v1/recovery-cases/{id}/fix-visit" => post: recovery::fix_visit;
+        "/v1/recovery-cases/{id}/explanation" => post: recovery::explain;
+        "/v1/recovery-cases/{id}/apology" => get: recovery::apology_draft, post: recovery::apologise;
+        "/v1/recovery-cases/{id}/remedies" => get: recovery::remedies;
+        "/v1/recovery-cases/{id}/surprise" => get: recovery::surprise, post: recovery::record_surprise;
+        "/v1/recovery-cases/{id}/remedy" => post: recovery::choose_remedy;
+        "/v1/recovery-cases/{id}/remedy/approve" => post: recovery::approve_remedy;
+        "/v1/retraining" => get: safety::retraining;
+        "/v1/retraining/{id}/training-done" => post: safety::training_done;
+        "/v1/disciplinary-cases" => get: safety::cases;
+        "/v1/disciplinary-cases/{id}" => get: safety::case;
+        "/v1/disciplinary-cases/{id}/review" => post: safety::review;
+        "/v1/disciplinary-cases/{id}/statement" => post: safety::statement;
+        "/v1/disciplinary-cases/{id}/decide" => post: safety::decide;
+        "/v1/disciplinary-cases/{id}/approve" => post: safety::approve;
+    }
+}
+
 /// Registers every route. Shared by `main` and the tests, so both run the same app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // The customer's feedback page answers in HTML (errors too), so it sits outside the
-    // problem+json error handling below.
-    cfg.service(web::resource("/feedback/{token}").get(feedback::form).post(feedback::submit));
+    cfg.service(pages());
     // The console answers in HTML too, under its own content policy (its script and styles).
     crate::console::routes(cfg);
     cfg.service(
         web::scope("")
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
             .app_data(extract::path_config())
-            .service(web::resource("/healthz").get(health::healthz))
-            .service(web::resource("/readyz").get(health::readyz))
-            .service(web::resource("/v1/auth/token").post(auth::token))
-            .service(web::resource("/v1/auth/logout-all").post(auth::logout_all))
-            .service(web::resource("/v1/users").get(users::list).post(users::create))
-            .service(web::resource("/v1/users/{id}").patch(users::update))
-            .service(web::resource("/v1/checklists").get(checklists::list).post(checklists::publish))
-            .service(web::resource("/v1/checklists/{key}").get(checklists::latest))
-            .service(web::resource("/v1/checklists/{key}/versions/{version}").get(checklists::version))
-            .service(web::resource("/v1/jobs").post(jobs::create))
-            .service(web::resource("/v1/jobs/{job_id}").get(jobs::get))
-            .service(web::resource("/v1/jobs/{job_id}/signoffs").get(signoffs::list).post(signoffs::create))
-            .service(web::resource("/v1/me/jobs").get(jobs::mine))
-            .service(web::resource("/v1/failures").post(failures::create))
-            .service(web::resource("/v1/incidents").get(incidents::list))
-            .service(web::resource("/v1/incidents/export").get(incidents::export))
-            .service(web::resource("/v1/incidents/{id}").get(incidents::get))
-            .service(web::resource("/v1/incidents/{id}/acknowledge").post(incidents::acknowledge))
-            .service(web::resource("/v1/incidents/{id}/assign").post(incidents::assign))
-            .service(web::resource("/v1/incidents/{id}/regrade").post(incidents::regrade))
-            .service(web::resource("/v1/incidents/{id}/audit-file").get(safety::audit_file))
-            .service(web::resource("/v1/incidents/{id}/audit").post(safety::record_audit))
-            .service(web::resource("/v1/safety/audit-queue").get(safety::audit_queue))
-            .service(web::resource("/v1/make-safe-visits").get(safety::visits))
-            .service(web::resource("/v1/make-safe-visits/{id}/assign").post(safety::assign_visit))
-            .service(web::resource("/v1/messages").get(messages::list))
-            .service(web::resource("/v1/messages/{id}/retry").post(messages::retry))
-            .service(web::resource("/v1/metrics/recovery").get(metrics::recovery))
-            .service(web::resource("/v1/recovery-cases").get(recovery::list))
-            .service(web::resource("/v1/recovery-cases/{id}/fixed").post(recovery::fixed))
-            .service(web::resource("/v1/recovery-cases/{id}/fix-visit").post(recovery::fix_visit))
-            .service(web::resource("/v1/recovery-cases/{id}/explanation").post(recovery::explain))
-            .service(
-                web::resource("/v1/recovery-cases/{id}/apology").get(recovery::apology_draft).post(recovery::apologise),
-            )
-            .service(web::resource("/v1/recovery-cases/{id}/remedies").get(recovery::remedies))
-            .service(
-                web::resource("/v1/recovery-cases/{id}/surprise")
-                    .get(recovery::surprise)
-                    .post(recovery::record_surprise),
-            )
-            .service(web::resource("/v1/recovery-cases/{id}/remedy").post(recovery::choose_remedy))
-            .service(web::resource("/v1/recovery-cases/{id}/remedy/approve").post(recovery::approve_remedy))
-            .service(web::resource("/v1/retraining").get(safety::retraining))
-            .service(web::resource("/v1/retraining/{id}/training-done").post(safety::training_done))
-            .service(web::resource("/v1/disciplinary-cases").get(safety::cases))
-            .service(web::resource("/v1/disciplinary-cases/{id}").get(safety::case))
-            .service(web::resource("/v1/disciplinary-cases/{id}/review").post(safety::review))
-            .service(web::resource("/v1/disciplinary-cases/{id}/statement").post(safety::statement))
-            .service(web::resource("/v1/disciplinary-cases/{id}/decide").post(safety::decide))
-            .service(web::resource("/v1/disciplinary-cases/{id}/approve").post(safety::approve))
+            .service(api())
             .default_service(web::to(not_found)),
     );
 }

@@ -2,8 +2,22 @@
 //! `?limit=&cursor=`, answered with `next_cursor` (null on the last page).
 
 use chrono::{DateTime, NaiveDateTime};
+use serde::Serialize;
 
 use crate::error::{ApiError, FieldError};
+
+/// A whole list: `{"items": [...]}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// One page of a list: `next_cursor` goes back as `?cursor=` for the next page; null on the last.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 500;

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::extract::{Query, ValidJson, status_filter};
-use super::page::DuePage;
+use super::openapi as doc;
+use super::page::{DuePage, Page};
 use crate::AppState;
 use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require};
 use crate::db::recovery::{CaseView, RecoveryCaseRow};
@@ -14,9 +15,10 @@ use crate::db::{self, DbConnection};
 use crate::domain::recovery::{self, Urgency};
 use crate::domain::safety::RootCause;
 use crate::error::ApiError;
+use crate::workflows::recovery::ApologyDraft;
 use crate::workflows::{self, Actor};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CaseResponse {
     id: String,
     incident_id: String,
@@ -53,7 +55,7 @@ struct CaseResponse {
     feedback: Option<Feedback>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Feedback {
     answered_at: DateTime<Utc>,
     satisfaction: Option<i32>,
@@ -111,16 +113,25 @@ fn response((row, severity, feedback): CaseView, now: DateTime<Utc>) -> CaseResp
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Comma-separated statuses; default `open`.
     status: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1 to 500 (default 100).
     limit: Option<i64>,
 }
 
 /// Recovery cases, soonest deadline first.
+#[utoipa::path(get, path = "/v1/recovery-cases", tag = "recovery", operation_id = "list_recovery_cases",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Recovery cases, soonest deadline first", body = Page<CaseResponse>),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     _user: Require<IncidentHandlers>,
@@ -140,7 +151,7 @@ pub async fn list(
             Ok((views.into_iter().map(|view| response(view, now)).collect::<Vec<_>>(), next))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
 }
 
 async fn change(
@@ -164,6 +175,14 @@ async fn change(
 }
 
 /// The failure is fixed (frontline staff record it without waiting for approval).
+#[utoipa::path(post, path = "/v1/recovery-cases/{id}/fixed", tag = "recovery",
+    params(("id" = Uuid, Path, description = "The recovery case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn fixed(
     state: web::Data<AppState>,
     user: Require<JobIssuers>,
@@ -177,6 +196,13 @@ pub async fn fixed(
 }
 
 /// The apology draft for the case.
+#[utoipa::path(get, path = "/v1/recovery-cases/{id}/apology", tag = "recovery",
+    params(("id" = Uuid, Path, description = "The recovery case")),
+    responses(
+        (status = 200, description = "The apology draft", body = ApologyDraft),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ))]
 pub async fn apology_draft(
     state: web::Data<AppState>,
     _user: Require<IncidentHandlers>,
@@ -187,7 +213,7 @@ pub async fn apology_draft(
     Ok(HttpResponse::Ok().json(draft))
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApologyRequest {
     /// The edited apology; without it the draft is sent as it is.
@@ -196,6 +222,14 @@ pub struct ApologyRequest {
 }
 
 /// Sends the apology (the draft as is, or edited) and records it.
+#[utoipa::path(post, path = "/v1/recovery-cases/{id}/apology", tag = "recovery", request_body = ApologyRequest,
+    params(("id" = Uuid, Path, description = "The recovery case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn apologise(
     state: web::Data<AppState>,
     user: Require<JobIssuers>,
@@ -209,7 +243,7 @@ pub async fn apologise(
     .await
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OfferResponse {
     tier: u8,
     explanation: Vec<String>,
@@ -217,7 +251,7 @@ struct OfferResponse {
     policy_version: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OptionResponse {
     id: String,
     label: String,
@@ -227,6 +261,13 @@ struct OptionResponse {
 }
 
 /// The remedies the customer chooses from.
+#[utoipa::path(get, path = "/v1/recovery-cases/{id}/remedies", tag = "recovery",
+    params(("id" = Uuid, Path, description = "The recovery case")),
+    responses(
+        (status = 200, description = "The remedies the customer chooses from", body = OfferResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ))]
 pub async fn remedies(
     state: web::Data<AppState>,
     _user: Require<IncidentHandlers>,
@@ -252,7 +293,7 @@ pub async fn remedies(
     }))
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemedyRequest {
     #[validate(length(min = 1, max = 64))]
@@ -260,6 +301,14 @@ pub struct RemedyRequest {
 }
 
 /// Records the customer's choice.
+#[utoipa::path(post, path = "/v1/recovery-cases/{id}/remedy", tag = "recovery", request_body = RemedyRequest,
+    params(("id" = Uuid, Path, description = "The recovery case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn choose_remedy(
     state: web::Data<AppState>,
     user: Require<JobIssuers>,
@@ -274,6 +323,14 @@ pub async fn choose_remedy(
 }
 
 /// The policy's approver approves a remedy above the frontline limit.
+#[utoipa::path(post, path = "/v1/recovery-cases/{id}/remedy/approve", tag = "recovery",
+    params(("id" = Uuid, Path, description = "The recovery case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn approve_remedy(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -286,7 +343,19 @@ pub async fn approve_remedy(
     .await
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+struct Suggestions {
+    suggestions: Vec<recovery::SurpriseSuggestion>,
+}
+
 /// Surprises that fit the customer's known preferences (with the preference behind each).
+#[utoipa::path(get, path = "/v1/recovery-cases/{id}/surprise", tag = "recovery",
+    params(("id" = Uuid, Path, description = "The recovery case")),
+    responses(
+        (status = 200, description = "Personal touches that fit the customer's preferences", body = Suggestions),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ))]
 pub async fn surprise(
     state: web::Data<AppState>,
     _user: Require<IncidentHandlers>,
@@ -295,10 +364,10 @@ pub async fn surprise(
     let (id, app) = (id.into_inner().to_string(), state.clone());
     let suggestions =
         state.db.run(move |conn| workflows::recovery::surprise_suggestions(conn, app.context(), &id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "suggestions": suggestions })))
+    Ok(HttpResponse::Ok().json(Suggestions { suggestions }))
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SurpriseRequest {
     given: bool,
@@ -307,6 +376,14 @@ pub struct SurpriseRequest {
 }
 
 /// Records whether a surprise was given.
+#[utoipa::path(post, path = "/v1/recovery-cases/{id}/surprise", tag = "recovery", request_body = SurpriseRequest,
+    params(("id" = Uuid, Path, description = "The recovery case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn record_surprise(
     state: web::Data<AppState>,
     user: Require<JobIssuers>,
@@ -320,7 +397,7 @@ pub async fn record_surprise(
     .await
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FixVisitRequest {
     #[validate(length(min = 1, max = 64))]
@@ -328,6 +405,14 @@ pub struct FixVisitRequest {
 }
 
 /// Sends an expedited fix visit (service-impacting failures).
+#[utoipa::path(post, path = "/v1/recovery-cases/{id}/fix-visit", tag = "recovery", request_body = FixVisitRequest,
+    params(("id" = Uuid, Path, description = "The recovery case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn fix_visit(
     state: web::Data<AppState>,
     user: Require<JobIssuers>,
@@ -341,7 +426,7 @@ pub async fn fix_visit(
     .await
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExplanationRequest {
     root_cause: RootCause,
@@ -352,6 +437,14 @@ pub struct ExplanationRequest {
 }
 
 /// Records the explanation sent to the customer after the fix.
+#[utoipa::path(post, path = "/v1/recovery-cases/{id}/explanation", tag = "recovery",
+    request_body = ExplanationRequest, params(("id" = Uuid, Path, description = "The recovery case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn explain(
     state: web::Data<AppState>,
     user: Require<JobIssuers>,

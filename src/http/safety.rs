@@ -8,7 +8,8 @@ use validator::Validate;
 
 use super::extract::{Query, ValidJson, status_filter};
 use super::incidents::{IncidentResponse, expected, response as incident_response, responses as incident_responses};
-use super::page::DuePage;
+use super::openapi as doc;
+use super::page::{DuePage, Items, Page};
 use crate::AppState;
 use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require, Role, SafetyOfficers, SafetyReaders};
 use crate::db::safety::{DisciplinaryRow, MakeSafeVisitRow, RetrainingRow};
@@ -53,7 +54,7 @@ fn json_list<T: serde::de::DeserializeOwned>(raw: &str) -> Result<Vec<T>, ApiErr
 
 // ---- make-safe visits ----
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VisitResponse {
     id: String,
     incident_id: String,
@@ -107,16 +108,24 @@ fn visit_response(row: MakeSafeVisitRow, involved: Option<String>, now: DateTime
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VisitQuery {
     /// Comma-separated statuses; default `open,assigned`.
     status: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1 to 500 (default 100).
     limit: Option<i64>,
 }
 
 /// Make-safe visits, soonest due first: the top of the dispatcher's day.
+#[utoipa::path(get, path = "/v1/make-safe-visits", tag = "safety", params(VisitQuery),
+    responses(
+        (status = 200, description = "Make-safe visits, soonest due first", body = Page<VisitResponse>),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn visits(
     state: web::Data<AppState>,
     _user: Require<IncidentHandlers>,
@@ -136,10 +145,10 @@ pub async fn visits(
             Ok((visit_responses(conn, rows, now)?, next))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignVisitRequest {
     #[validate(length(min = 1, max = 64))]
@@ -149,6 +158,15 @@ pub struct AssignVisitRequest {
     override_reason: Option<String>,
 }
 
+/// Sends a technician on a make-safe visit (a job at the same site).
+#[utoipa::path(post, path = "/v1/make-safe-visits/{id}/assign", tag = "safety", request_body = AssignVisitRequest,
+    params(("id" = Uuid, Path, description = "The make-safe visit")),
+    responses(
+        (status = 200, description = "The visit, with the job created for it", body = VisitResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn assign_visit(
     state: web::Data<AppState>,
     user: Require<JobIssuers>,
@@ -172,6 +190,12 @@ pub async fn assign_visit(
 // ---- safety audits ----
 
 /// Safety-critical incidents not yet audited, oldest first.
+#[utoipa::path(get, path = "/v1/safety/audit-queue", tag = "safety",
+    responses(
+        (status = 200, description = "Safety-critical incidents not yet audited, oldest first",
+            body = Items<IncidentResponse>),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn audit_queue(state: web::Data<AppState>, _user: Require<SafetyReaders>) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let items = state
@@ -181,10 +205,10 @@ pub async fn audit_queue(state: web::Data<AppState>, _user: Require<SafetyReader
             incident_responses(conn, rows, now)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items { items }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AuditFile {
     incident: IncidentResponse,
     failure: serde_json::Value,
@@ -197,7 +221,7 @@ struct AuditFile {
     audit: Option<serde_json::Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TechnicianHistory {
     earlier_incidents: Vec<serde_json::Value>,
     retraining: Vec<RetrainingResponse>,
@@ -205,6 +229,13 @@ struct TechnicianHistory {
 }
 
 /// Everything a safety officer needs to judge an incident, in one response.
+#[utoipa::path(get, path = "/v1/incidents/{id}/audit-file", tag = "safety",
+    params(("id" = Uuid, Path, description = "The incident")),
+    responses(
+        (status = 200, description = "Everything needed to judge the incident", body = AuditFile),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ))]
 pub async fn audit_file(
     state: web::Data<AppState>,
     _user: Require<SafetyReaders>,
@@ -277,7 +308,17 @@ pub async fn audit_file(
     Ok(HttpResponse::Ok().json(file))
 }
 
-#[derive(Deserialize, Validate)]
+/// A recorded safety audit (fields in the order they have always been sent).
+#[derive(Serialize, utoipa::ToSchema)]
+struct AuditRecorded {
+    confirmed_severity: String,
+    id: String,
+    incident_id: String,
+    recorded_at: DateTime<Utc>,
+    root_cause: String,
+}
+
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRequest {
     confirmed_severity: Severity,
@@ -291,6 +332,17 @@ pub struct AuditRequest {
     corrective_actions: Vec<String>,
 }
 
+/// Records the safety audit of an incident, once (`If-Match`).
+#[utoipa::path(post, path = "/v1/incidents/{id}/audit", tag = "safety", request_body = AuditRequest,
+    params(("id" = Uuid, Path, description = "The incident"), doc::IfMatch),
+    responses(
+        (status = 201, description = "The audit, recorded once per incident", body = AuditRecorded),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 412, response = doc::PreconditionFailed),
+        (status = 428, response = doc::PreconditionRequired),
+    ))]
 pub async fn record_audit(
     state: web::Data<AppState>,
     user: Require<SafetyOfficers>,
@@ -317,15 +369,18 @@ pub async fn record_audit(
             workflows::safety::record_audit(conn, app.context(), &id, record, &expected, &actor, app.clock.now())
         })
         .await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "id": row.id, "incident_id": row.incident_id, "confirmed_severity": row.confirmed_severity,
-        "root_cause": row.root_cause, "recorded_at": row.recorded_at.and_utc(),
-    })))
+    Ok(HttpResponse::Created().json(AuditRecorded {
+        confirmed_severity: row.confirmed_severity,
+        id: row.id,
+        incident_id: row.incident_id,
+        recorded_at: row.recorded_at.and_utc(),
+        root_cause: row.root_cause,
+    }))
 }
 
 // ---- retraining ----
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RetrainingResponse {
     id: String,
     incident_id: String,
@@ -365,6 +420,12 @@ fn retraining_response(row: RetrainingRow, names: &Names) -> Result<RetrainingRe
 }
 
 /// Technicians see their own assignments; safety officers and admins see all.
+#[utoipa::path(get, path = "/v1/retraining", tag = "safety",
+    responses(
+        (status = 200, description = "Retraining assignments (a technician: their own)",
+            body = Items<RetrainingResponse>),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn retraining(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let own = match user.role {
         Role::Technician => Some(user.id.clone()),
@@ -383,10 +444,10 @@ pub async fn retraining(state: web::Data<AppState>, user: AuthUser) -> Result<Ht
             retraining_responses(conn, rows)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items { items }))
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingDone {
     /// What training was given, by whom, and how it was checked.
@@ -394,6 +455,15 @@ pub struct TrainingDone {
     note: String,
 }
 
+/// Records that retraining was given: the gate opens.
+#[utoipa::path(post, path = "/v1/retraining/{id}/training-done", tag = "safety", request_body = TrainingDone,
+    params(("id" = Uuid, Path, description = "The retraining assignment")),
+    responses(
+        (status = 200, description = "Trained: the gate opens", body = RetrainingResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn training_done(
     state: web::Data<AppState>,
     user: Require<SafetyOfficers>,
@@ -413,7 +483,7 @@ pub async fn training_done(
 
 // ---- disciplinary cases ----
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CaseResponse {
     id: String,
     incident_id: String,
@@ -493,6 +563,12 @@ fn case_scope(user: &AuthUser) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Disciplinary cases: all for safety officers, their own for a technician.
+#[utoipa::path(get, path = "/v1/disciplinary-cases", tag = "safety",
+    responses(
+        (status = 200, description = "Disciplinary cases (a technician: their own)", body = Items<CaseResponse>),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn cases(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let own = case_scope(&user)?;
     let items = state
@@ -502,9 +578,18 @@ pub async fn cases(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRes
             case_responses(conn, rows, false)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items { items }))
 }
 
+/// One disciplinary case, with the technician's other safety-critical incidents.
+#[utoipa::path(get, path = "/v1/disciplinary-cases/{id}", tag = "safety",
+    params(("id" = Uuid, Path, description = "The disciplinary case")),
+    responses(
+        (status = 200, description = "The case, with the technician's other safety-critical incidents",
+            body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ))]
 pub async fn case(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -524,7 +609,7 @@ pub async fn case(
     Ok(HttpResponse::Ok().json(case))
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
     behaviour: Behaviour,
@@ -532,14 +617,14 @@ pub struct ReviewRequest {
     system_factors: Vec<SystemFactor>,
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatementRequest {
     #[validate(length(min = 1, max = 10000))]
     statement: String,
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecideRequest {
     outcome: Outcome,
@@ -565,6 +650,15 @@ async fn step(
     Ok(HttpResponse::Ok().json(case))
 }
 
+/// Reviews the behaviour and system factors: open → under review.
+#[utoipa::path(post, path = "/v1/disciplinary-cases/{id}/review", tag = "safety", request_body = ReviewRequest,
+    params(("id" = Uuid, Path, description = "The disciplinary case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn review(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -575,6 +669,15 @@ pub async fn review(
     step(state, user, id.into_inner(), CaseStep::Review { behaviour, system_factors }).await
 }
 
+/// The technician's statement, before the decision.
+#[utoipa::path(post, path = "/v1/disciplinary-cases/{id}/statement", tag = "safety", request_body = StatementRequest,
+    params(("id" = Uuid, Path, description = "The disciplinary case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn statement(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -584,6 +687,15 @@ pub async fn statement(
     step(state, user, id.into_inner(), CaseStep::Statement { text: body.0.statement.trim().to_owned() }).await
 }
 
+/// Decides the outcome; one out of line with the behaviour awaits a second safety officer.
+#[utoipa::path(post, path = "/v1/disciplinary-cases/{id}/decide", tag = "safety", request_body = DecideRequest,
+    params(("id" = Uuid, Path, description = "The disciplinary case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn decide(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -594,6 +706,15 @@ pub async fn decide(
     step(state, user, id.into_inner(), CaseStep::Decide { outcome, reason: reason.trim().to_owned() }).await
 }
 
+/// A second safety officer decides an out-of-line outcome.
+#[utoipa::path(post, path = "/v1/disciplinary-cases/{id}/approve", tag = "safety", operation_id = "approve_case",
+    params(("id" = Uuid, Path, description = "The disciplinary case")),
+    responses(
+        (status = 200, description = "The case after this step", body = CaseResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn approve(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -7,6 +7,7 @@ use validator::Validate;
 
 use super::extract::ValidJson;
 use super::jobs::visible_to;
+use super::openapi as doc;
 use crate::AppState;
 use crate::auth::{AuthUser, Require, Technicians};
 use crate::db;
@@ -15,7 +16,7 @@ use crate::error::ApiError;
 use crate::workflows::Recorded;
 use crate::workflows::signoffs::{NewSignOff, StoredSignOff};
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignOffRequest {
     id: uuid::Uuid,
@@ -29,7 +30,7 @@ pub struct SignOffRequest {
     meaning: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SignOffResponse {
     id: String,
     job_id: String,
@@ -70,6 +71,16 @@ impl TryFrom<StoredSignOff> for SignOffResponse {
     }
 }
 
+/// Signs off a job (the assigned technician); a retry with the same id and body returns the original.
+#[utoipa::path(post, path = "/v1/jobs/{job_id}/signoffs", tag = "sign-offs", operation_id = "sign_off",
+    request_body = SignOffRequest, params(("job_id" = Uuid, Path, description = "The job")),
+    responses(
+        (status = 201, description = "Accepted", body = SignOffResponse),
+        (status = 200, description = "A retry with the same id and body: the original", body = SignOffResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn create(
     state: web::Data<AppState>,
     user: Require<Technicians>,
@@ -99,11 +110,18 @@ pub async fn create(
     Ok(response.json(SignOffResponse::try_from(stored)?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SignOffList {
     items: Vec<SignOffResponse>,
 }
 
+/// The job's sign-offs, in the order received.
+#[utoipa::path(get, path = "/v1/jobs/{job_id}/signoffs", tag = "sign-offs", operation_id = "list_signoffs",
+    params(("job_id" = Uuid, Path, description = "The job")),
+    responses(
+        (status = 200, description = "The job's sign-offs in the order received", body = SignOffList),
+        (status = 404, response = doc::NotFound),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,

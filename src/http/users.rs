@@ -6,13 +6,15 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::extract::ValidJson;
+use super::openapi as doc;
+use super::page::Items;
 use crate::AppState;
 use crate::auth::{Admins, Require, Role};
 use crate::db::{self, users::UserRow};
 use crate::error::ApiError;
 use crate::workflows::{self, Actor, users::UserChange};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UserResponse {
     id: String,
     username: String,
@@ -35,7 +37,7 @@ impl From<UserRow> for UserResponse {
     }
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     #[validate(length(min = 1, max = 64))]
@@ -47,7 +49,7 @@ pub struct NewUser {
     password: String,
 }
 
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     #[validate(length(max = 200))]
@@ -59,13 +61,24 @@ pub struct UserPatch {
 }
 
 /// `GET /v1/users`: everyone, by username.
+#[utoipa::path(get, path = "/v1/users", tag = "users", operation_id = "list_users",
+    responses(
+        (status = 200, description = "Everyone, by username (admin)", body = Items<UserResponse>),
+        (status = 403, response = doc::Forbidden),
+    ))]
 pub async fn list(state: web::Data<AppState>, _admin: Require<Admins>) -> Result<HttpResponse, ApiError> {
     let rows = state.db.query(db::users::list).await?;
     let items: Vec<UserResponse> = rows.into_iter().map(UserResponse::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items { items }))
 }
 
 /// `POST /v1/users`: a new active user (409 when the username is taken).
+#[utoipa::path(post, path = "/v1/users", tag = "users", operation_id = "create_user", request_body = NewUser,
+    responses(
+        (status = 201, description = "The new active user", body = UserResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn create(
     state: web::Data<AppState>,
     admin: Require<Admins>,
@@ -83,6 +96,14 @@ pub async fn create(
 }
 
 /// `PATCH /v1/users/{id}`: display name, role, active, or a password reset.
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", operation_id = "update_user", request_body = UserPatch,
+    params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 200, description = "The user as changed (audited without the password)", body = UserResponse),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ))]
 pub async fn update(
     state: web::Data<AppState>,
     admin: Require<Admins>,

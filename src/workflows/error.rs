@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::db;
 
 /// One offending field of an action's input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -180,7 +180,7 @@ fn subject(conn: &mut DbConnection, case: &RecoveryCaseRow) -> Result<Subject, E
 }
 
 /// An apology draft for a case.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ApologyDraft {
     pub kind: FailureKind,
     pub text: String,

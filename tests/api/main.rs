@@ -17,6 +17,7 @@ mod feedback;
 mod incidents;
 mod jobs;
 mod migrations;
+mod openapi;
 mod outbox;
 mod recovery;
 mod safety;
