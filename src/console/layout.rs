@@ -47,6 +47,11 @@ pub fn shell(staff: &Staff, title: &str, flash: Option<Flash>, body: Markup) -> 
                         @if matches!(role, Role::SafetyOfficer | Role::Admin) {
                             a href="/console/safety" { "Safety" }
                         }
+                        a href="/console/dashboard" { "Dashboard" }
+                        @if role == Role::Admin {
+                            a href="/console/users" { "Users" }
+                            a href="/console/checklists" { "Checklists" }
+                        }
                     }
                     form class="signout" method="post" action="/console/logout" {
                         input type="hidden" name="csrf" value=(staff.csrf);

@@ -6,6 +6,8 @@
 //! issues (so the session epoch ends it the same way); every form carries a CSRF token derived
 //! from that session. After an action the page redirects (303) and shows the outcome once.
 
+mod admin;
+mod dashboard;
 mod incidents;
 mod layout;
 mod queue;
@@ -66,6 +68,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/recovery/{id}/{step}").post(recovery::act))
             .service(web::resource("/messages/{id}/retry").post(recovery::retry_message))
             .service(web::resource("/safety").get(safety::page))
+            .service(web::resource("/cases/{id}").get(safety::case_page))
+            .service(web::resource("/cases/{id}/{step}").post(safety::case_step))
+            .service(web::resource("/dashboard").get(dashboard::page))
+            .service(web::resource("/users").get(admin::users).post(admin::add_user))
+            .service(web::resource("/users/{id}").post(admin::change_user))
+            .service(web::resource("/checklists").get(admin::checklists))
+            .service(web::resource("/checklists/{key}/v{version}").get(admin::checklist))
             .service(web::resource("/retraining/{id}/done").post(safety::training_done))
             .default_service(web::to(|| async { Err::<HttpResponse, _>(ConsoleError::NotFound) })),
     );

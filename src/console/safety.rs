@@ -15,7 +15,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::safety::RootCause;
 use crate::domain::severity::Severity;
 use crate::workflows::incidents::Expected;
-use crate::workflows::safety::{AuditRecord, GATING};
+use crate::workflows::safety::{AuditRecord, CaseStep, GATING};
 use crate::workflows::{self, Context};
 
 const READERS: [Role; 2] = [Role::SafetyOfficer, Role::Admin];
@@ -153,7 +153,7 @@ pub async fn page(
         section class="card" aria-labelledby="cases" {
             h2 id="cases" { "Disciplinary cases" }
             @if view.cases.is_empty() { p class="muted" { "None." } }
-            ul { @for (case, technician) in &view.cases { li { (technician) ": " (case.status) @if let Some(outcome) = &case.outcome { " · " (outcome) } } } }
+            ul { @for (case, technician) in &view.cases { li { a href={ "/console/cases/" (case.id) } { (technician) } ": " (case.status) @if let Some(outcome) = &case.outcome { " · " (outcome) } } } }
         }
     };
     Ok(super::page(&req, layout::shell(&staff, "Safety", Flash::read(&req), body)))
@@ -238,4 +238,180 @@ pub async fn training_done(
         .run(move |conn| workflows::safety::record_training(conn, &id, note.trim(), &actor, app.clock.now()))
         .await;
     after_action(&state, "/console/safety", "Training recorded.", result)
+}
+
+const BEHAVIOURS: [(&str, &str, &str); 3] = [
+    ("human_error", "Human error", "an honest slip, lapse or mistake: console the person, fix the system"),
+    ("at_risk", "At-risk behaviour", "a shortcut taken without seeing the risk: coach"),
+    ("reckless", "Reckless behaviour", "conscious disregard of a substantial risk: sanction"),
+];
+
+const SYSTEM_FACTORS: [(&str, &str); 7] = [
+    ("unclear_checklist_item", "Unclear checklist item"),
+    ("missing_tool", "Missing tool"),
+    ("time_pressure", "Time pressure"),
+    ("missing_information", "Missing information"),
+    ("faulty_equipment", "Faulty equipment"),
+    ("inadequate_training", "Inadequate training"),
+    ("other", "Other"),
+];
+
+const OUTCOMES: [(&str, &str); 6] = [
+    ("no_action", "No action"),
+    ("coaching", "Coaching"),
+    ("verbal_warning", "Verbal warning"),
+    ("written_warning", "Written warning"),
+    ("skill_suspension", "Skill suspension"),
+    ("hr_referral", "HR referral"),
+];
+
+/// `GET /console/cases/{id}`: the just-culture form, in order: behaviour, then the system's part,
+/// then the decision; the technician's statement; and the second approval when it is needed.
+pub async fn case_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    staff: Staff,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ConsoleError> {
+    staff.require(&READERS)?;
+    let id = id.into_inner().to_string();
+    let (case, names) = state
+        .db
+        .run(move |conn| -> Result<_, ConsoleError> {
+            let case = db::safety::case(conn, &id)?.ok_or(ConsoleError::NotFound)?;
+            let ids: Vec<&str> =
+                [Some(case.technician_id.as_str()), case.proposed_by.as_deref(), case.approved_by.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            let names = db::users::usernames(conn, &ids)?;
+            Ok((case, names))
+        })
+        .await?;
+    let name = |id: &Option<String>| id.as_ref().and_then(|id| names.get(id).cloned()).unwrap_or_default();
+    let factors: Vec<String> = serde_json::from_str(&case.system_factors).unwrap_or_default();
+    let officer = staff.is(&[Role::SafetyOfficer]);
+    let action = |step: &str| format!("/console/cases/{}/{step}", case.id);
+    let body = html! {
+        p { a href="/console/safety" { "← Safety" } " · " a href={ "/console/incidents/" (case.incident_id) } { "the incident" } }
+        h1 { "Disciplinary review" }
+        dl class="facts" {
+            dt { "Technician" } dd { (name(&Some(case.technician_id.clone()))) }
+            dt { "Status" } dd { (case.status) }
+            dt { "Behaviour" } dd { (case.behaviour.as_deref().unwrap_or("not yet reviewed")) }
+            dt { "System factors" } dd { @if factors.is_empty() { "none recorded" } @else { (factors.join(", ")) } }
+            @if let Some(outcome) = &case.outcome {
+                dt { "Outcome" } dd { (outcome) ": " (case.outcome_reason.as_deref().unwrap_or_default()) }
+                dt { "Proposed by" } dd { (name(&case.proposed_by)) }
+            }
+            @if case.approved_by.is_some() { dt { "Approved by" } dd { (name(&case.approved_by)) } }
+        }
+        section class="card" aria-labelledby="statement" {
+            h2 id="statement" { "The technician's statement" }
+            @match &case.technician_statement {
+                Some(text) => blockquote { (text) },
+                None => p class="muted" { "None yet: the technician adds it in the app before the decision." },
+            }
+        }
+        @if officer && (case.status == "open" || case.status == "under_review") {
+            section class="card" aria-labelledby="review" {
+                h2 id="review" { "1. Behaviour, then 2. the system's part" }
+                form method="post" action=(action("review")) {
+                    (csrf(&staff))
+                    fieldset {
+                        legend { "What kind of behaviour was it?" }
+                        @for (n, (value, label, hint)) in BEHAVIOURS.iter().enumerate() {
+                            div {
+                                input type="radio" name="behaviour" id={ "behaviour-" (n) } value=(value) required checked[case.behaviour.as_deref() == Some(*value)];
+                                label class="inline" for={ "behaviour-" (n) } { strong { (label) } ": " (hint) }
+                            }
+                        }
+                    }
+                    fieldset {
+                        legend { "How did the system contribute?" }
+                        @for (n, (value, label)) in SYSTEM_FACTORS.iter().enumerate() {
+                            div {
+                                input type="checkbox" name="system_factors" id={ "factor-" (n) } value=(value) checked[factors.iter().any(|f| f == value)];
+                                label class="inline" for={ "factor-" (n) } { (label) }
+                            }
+                        }
+                    }
+                    button type="submit" { "Record the review" }
+                }
+            }
+        }
+        @if officer && case.status == "under_review" {
+            section class="card" aria-labelledby="decide" {
+                h2 id="decide" { "3. The decision" }
+                form method="post" action=(action("decide")) {
+                    (csrf(&staff))
+                    label for="outcome" { "Outcome" }
+                    select id="outcome" name="outcome" { @for (value, label) in OUTCOMES { option value=(value) { (label) } } }
+                    label for="outcome-reason" { "Reason" }
+                    textarea id="outcome-reason" name="reason" required {}
+                    button type="submit" { "Decide" }
+                }
+            }
+        }
+        @if officer && case.status == "awaiting_approval" {
+            section class="card" aria-labelledby="approve" {
+                h2 id="approve" { "Second approval" }
+                p { "This outcome is out of line with the behaviour recorded; a second safety officer must approve it." }
+                form method="post" action=(action("approve")) { (csrf(&staff)) button type="submit" { "Approve the outcome" } }
+            }
+        }
+    };
+    Ok(super::page(&req, layout::shell(&staff, "Disciplinary review", Flash::read(&req), body)))
+}
+
+/// One of a form's options, as its snake_case name.
+fn parse<T: serde::de::DeserializeOwned>(name: &str, value: Option<String>) -> Result<T, workflows::Error> {
+    serde_json::from_value(serde_json::Value::String(value.unwrap_or_default()))
+        .map_err(|_| workflows::Error::field(name, "choose one of the options"))
+}
+
+/// `POST /console/cases/{id}/{review|decide|approve}`. The form is read as pairs because the
+/// system factors are a repeated field.
+pub async fn case_step(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(uuid::Uuid, String)>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let fields = form.into_inner();
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    staff.check(&field("csrf").unwrap_or_default())?;
+    staff.require(&[Role::SafetyOfficer])?;
+    let (id, step) = path.into_inner();
+    let step = match step.as_str() {
+        "review" => parse("behaviour", field("behaviour")).and_then(|behaviour| {
+            let factors: Result<Vec<_>, _> = fields
+                .iter()
+                .filter(|(k, _)| k == "system_factors")
+                .map(|(_, v)| parse("system_factors", Some(v.clone())))
+                .collect();
+            Ok(CaseStep::Review { behaviour, system_factors: factors? })
+        }),
+        "decide" => parse("outcome", field("outcome")).and_then(|outcome| {
+            let reason = field("reason").unwrap_or_default().trim().to_owned();
+            if reason.chars().count() < 10 {
+                return Err(workflows::Error::field("reason", "give the reason in at least 10 characters"));
+            }
+            Ok(CaseStep::Decide { outcome, reason })
+        }),
+        "approve" => Ok(CaseStep::Approve),
+        _ => return Err(ConsoleError::NotFound),
+    };
+    let (case_id, app, actor, role) = (id.to_string(), state.clone(), staff.actor(), staff.user.role);
+    let location = format!("/console/cases/{id}");
+    let result = match step {
+        Ok(step) => {
+            state
+                .db
+                .run(move |conn| workflows::safety::case_step(conn, &case_id, step, &actor, role, app.clock.now()))
+                .await
+        }
+        Err(err) => Err(err),
+    };
+    after_action(&state, &location, "Recorded.", result)
 }

@@ -114,6 +114,38 @@ pub fn summarise(records: &[RecoveryRecord], now: NaiveDateTime) -> RecoverySumm
     }
 }
 
+/// The share recovered within 24 hours of the failures reported on each day, oldest day first
+/// (days with no decided case are left out).
+pub fn daily_shares(records: &[RecoveryRecord], now: NaiveDateTime) -> Vec<(chrono::NaiveDate, Share)> {
+    let mut days: BTreeMap<chrono::NaiveDate, Vec<&RecoveryRecord>> = BTreeMap::new();
+    for r in records {
+        days.entry(r.reported_at.date()).or_default().push(r);
+    }
+    days.into_iter().map(|(day, rs)| (day, share(rs.into_iter(), now))).filter(|(_, s)| s.decided > 0).collect()
+}
+
+/// Make-safe visits done by their deadline, of those done or already past it. Each visit is its
+/// deadline and, once done, when.
+pub fn make_safe_on_time(visits: &[(NaiveDateTime, Option<NaiveDateTime>)], now: NaiveDateTime) -> Share {
+    let (mut decided, mut within, mut pending) = (0, 0, 0);
+    for &(due, done) in visits {
+        match done {
+            Some(at) => {
+                decided += 1;
+                within += usize::from(at <= due);
+            }
+            None if now > due => decided += 1,
+            None => pending += 1,
+        }
+    }
+    Share {
+        decided,
+        within_24h: within,
+        share_within_24h: (decided > 0).then(|| within as f64 / decided as f64),
+        pending,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
@@ -151,5 +183,40 @@ mod tests {
         assert_eq!(at_25h.felt_surprised_rate, Some(1.0 / 3.0));
         let at_2h = summarise(&records, t0 + TimeDelta::hours(2));
         assert_eq!((at_2h.overall.decided, at_2h.overall.pending), (3, 1), "an open case not yet due is pending");
+    }
+
+    #[test]
+    fn daily_shares_group_by_the_day_reported_and_skip_undecided_days() {
+        let day = |d: u32, h: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 3, d).and_then(|x| x.and_hms_opt(h, 0, 0)).unwrap_or_default()
+        };
+        let record = |reported: NaiveDateTime, recovered: Option<NaiveDateTime>| RecoveryRecord {
+            severity: "nuisance".into(),
+            technician: "tess".into(),
+            checklist_key: "broadband-install".into(),
+            reported_at: reported,
+            recovered_at: recovered,
+            cancelled: false,
+            surprise_given: None,
+            feedback: None,
+        };
+        let records = [
+            record(day(1, 9), Some(day(1, 15))),
+            record(day(1, 10), Some(day(3, 10))),
+            record(day(2, 9), Some(day(2, 10))),
+            record(day(4, 9), None),
+        ];
+        let shares = daily_shares(&records, day(4, 12));
+        let figures: Vec<(u32, usize, usize)> =
+            shares.iter().map(|(d, s)| (chrono::Datelike::day(d), s.decided, s.within_24h)).collect();
+        assert_eq!(figures, vec![(1, 2, 1), (2, 1, 1)], "day 4 is still pending");
+    }
+
+    #[test]
+    fn make_safe_on_time_counts_done_by_the_deadline_and_overdue_ones_as_late() {
+        let t = |h: i64| chrono::DateTime::from_timestamp(1_772_442_000 + h * 3600, 0).unwrap_or_default().naive_utc();
+        let visits = [(t(4), Some(t(3))), (t(4), Some(t(5))), (t(2), None), (t(8), None)];
+        let on_time = make_safe_on_time(&visits, t(6));
+        assert_eq!((on_time.decided, on_time.within_24h, on_time.pending), (3, 1, 1));
     }
 }

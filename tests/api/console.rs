@@ -110,6 +110,21 @@ async fn safety_officer_audits_the_incident_and_records_the_training(#[values(Sq
     assert_eq!(browser.flash().await, "Training recorded.");
     browser.check_page("training-done").await;
 
+    // The audit opened a fair disciplinary review: behaviour, then the system's part, then the decision.
+    browser.submit("a[href^='/console/cases/']").await;
+    browser.click("#behaviour-0").await;
+    browser.click("#factor-4").await;
+    browser.check_page("disciplinary-review").await;
+    browser.submit("form[action$='/review'] button").await;
+    assert_eq!(browser.flash().await, "Recorded.");
+    browser.select("#outcome", "written_warning").await;
+    browser.fill("#outcome-reason", "Skipped the tightness test under time pressure").await;
+    browser.submit("form[action$='/decide'] button").await;
+    assert!(browser.text("main").await.contains("a second safety officer must approve it"));
+    browser.submit("form[action$='/approve'] button").await;
+    assert!(browser.flash().await.contains("second safety officer"), "{}", browser.flash().await);
+    browser.check_page("disciplinary-awaiting-approval").await;
+
     let audit = app.get(&format!("/v1/incidents/{incident_id}/audit-file"), &app.token("sam")).await.json();
     assert_eq!(audit["audit"]["root_cause"], "procedure_not_followed", "{audit}");
     let retraining = app.get("/v1/retraining", &app.token("sam")).await.json();
@@ -220,5 +235,65 @@ async fn a_stale_page_says_someone_else_changed_it(#[values(Sqlite)] backend: Ba
     assert!(browser.flash().await.starts_with("Someone else changed this"), "{}", browser.flash().await);
     browser.check_page("stale").await;
     assert_eq!(incident(&app, &incident_id).await["status"], "assigned", "the colleague's change stands");
+    browser.close().await;
+}
+
+#[rstest]
+#[actix_web::test]
+async fn admin_manages_users_and_reads_any_checklist_version(#[values(Sqlite)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let mut browser = open_browser!(app, "admin");
+    let toms_token = app.token("tom");
+    browser.sign_in("ada").await;
+    browser.goto("/console/users").await;
+    browser.check_page("users").await;
+    browser.fill("#new-username", "nina").await;
+    browser.fill("#new-display-name", "Nina Patel").await;
+    browser.select("#new-role", "dispatcher").await;
+    browser.fill("#new-password", "a long enough first password").await;
+    browser.submit("form[action='/console/users'] button").await;
+    assert_eq!(browser.flash().await, "Added nina.");
+
+    let tom = app.user_id("tom");
+    browser.select(&format!("#active-{tom}"), "false").await;
+    browser.submit(&format!("form[action='/console/users/{tom}'] button")).await;
+    assert_eq!(browser.flash().await, "Saved.");
+    let refused = app.get("/v1/me/jobs", &toms_token).await;
+    assert_eq!(refused.status, actix_web::http::StatusCode::UNAUTHORIZED, "a deactivated account's session ended");
+
+    browser.goto("/console/checklists").await;
+    browser.check_page("checklists").await;
+    browser.submit("a[href='/console/checklists/gas-boiler-annual-service/v1']").await;
+    assert!(browser.text("h1").await.ends_with("v1"));
+    assert!(browser.text("main table").await.contains("gas-tightness-test"));
+    browser.check_page("checklist-version").await;
+    browser.close().await;
+}
+
+#[rstest]
+#[actix_web::test]
+async fn dashboard_charts_recovery_with_a_table_behind_each_chart(#[values(Sqlite)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let mut browser = open_browser!(app, "dashboard");
+    let job = app.issue_job("tess", "broadband-install").await;
+    let graded = report(&app, &job, "no internet since the install", &[]).await;
+    let cases = app.get("/v1/recovery-cases", &app.token("dana")).await.json();
+    let case =
+        cases["items"].as_array().unwrap().iter().find(|c| c["incident_id"] == graded["incident_id"]).unwrap().clone();
+    let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
+    let dana = app.token("dana");
+    app.post(&format!("{base}/apology"), &dana, &json!({})).await;
+    let remedies = app.get(&format!("{base}/remedies"), &dana).await.json();
+    app.post(&format!("{base}/remedy"), &dana, &json!({ "remedy_id": remedies["options"][0]["id"] })).await;
+    let fixed = app.post(&format!("{base}/fixed"), &dana, &json!({})).await.json();
+    assert_eq!(fixed["status"], "recovered", "{fixed}");
+
+    browser.sign_in("dana").await;
+    browser.goto("/console/dashboard?days=7").await;
+    assert!(browser.text("#headline + dl").await.contains("100 % (1 of 1"), "{}", browser.text("main").await);
+    browser.find("svg.chart circle").await;
+    let table = browser.find("table.sr-only").await.prop("textContent").await.unwrap().unwrap_or_default();
+    assert!(table.contains("2026-03-02") && table.contains("100 %"), "{table}");
+    browser.check_page("dashboard").await;
     browser.close().await;
 }
