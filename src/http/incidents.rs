@@ -63,6 +63,27 @@ struct IncidentDetail {
     #[serde(flatten)]
     incident: IncidentResponse,
     history: Vec<HistoryEntry>,
+    /// What the grade opened, each where the API and the console show it.
+    links: IncidentLinks,
+}
+
+/// The follow-up an incident opened: null until it exists.
+#[derive(Serialize, utoipa::ToSchema)]
+struct IncidentLinks {
+    /// The make-safe visit (`GET /v1/make-safe-visits` lists it).
+    make_safe_visit: Option<Link>,
+    recovery_case: Option<Link>,
+    retraining: Option<Link>,
+    disciplinary_case: Option<Link>,
+    /// The incident's page in the console.
+    console: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Link {
+    id: String,
+    status: String,
+    href: String,
 }
 
 pub(crate) fn response(
@@ -249,7 +270,30 @@ pub async fn get(
                     details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
                 })
                 .collect();
-            Ok((IncidentDetail { incident: response(conn, row, now)?, history }, revision))
+            let links = IncidentLinks {
+                make_safe_visit: db::safety::visit_for_incident(conn, &id)?.map(|v| Link {
+                    href: "/v1/make-safe-visits".to_owned(),
+                    id: v.id,
+                    status: v.status,
+                }),
+                recovery_case: db::recovery::for_incident(conn, &id)?.map(|c| Link {
+                    href: format!("/v1/recovery-cases?status={}", c.status),
+                    id: c.id,
+                    status: c.status,
+                }),
+                retraining: db::safety::retraining_for_incident(conn, &id)?.map(|r| Link {
+                    href: "/v1/retraining".to_owned(),
+                    id: r.id,
+                    status: r.status,
+                }),
+                disciplinary_case: db::safety::case_for_incident(conn, &id)?.map(|c| Link {
+                    href: format!("/v1/disciplinary-cases/{}", c.id),
+                    id: c.id,
+                    status: c.status,
+                }),
+                console: format!("/console/incidents/{id}"),
+            };
+            Ok((IncidentDetail { incident: response(conn, row, now)?, history, links }, revision))
         })
         .await?;
     Ok(HttpResponse::Ok()

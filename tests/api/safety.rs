@@ -69,6 +69,10 @@ async fn safety_critical_grade_opens_the_whole_follow_up_once(#[values(Sqlite, P
     assert_eq!(visits.len(), 1);
     assert_eq!(visits[0]["incident_id"], incident_id);
     assert_eq!(visits[0]["checklist_key"], "make-safe-gas");
+    let links = app.get(&format!("/v1/incidents/{incident_id}"), &app.token("dana")).await.json()["links"].clone();
+    assert_eq!(links["make_safe_visit"]["id"], visits[0]["id"], "{links}");
+    assert_eq!((links["retraining"]["status"].as_str(), links["recovery_case"].is_null()), (Some("pending"), true));
+    assert_eq!(links["console"], format!("/console/incidents/{incident_id}"));
     assert_eq!(visits[0]["time_left_seconds"], 4 * 3600, "due within the default 4 hours");
     assert_eq!(visits[0]["technician_involved"], "tess");
     let one = app.get("/v1/make-safe-visits?limit=1", &app.token("dana")).await.json();
