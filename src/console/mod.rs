@@ -16,7 +16,7 @@ mod safety;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieAge};
 use actix_web::http::{StatusCode, header};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -226,8 +226,26 @@ impl FromRequest for Staff {
                 ));
             }
             let state = state(&req)?;
+            renew_if_half_spent(state, &req, &token, &user);
             Ok(Staff { csrf: csrf_token(&state.settings.jwt.secret, &token), user })
         })
+    }
+}
+
+/// A fresh session token for the page to set, once half the current one's lifetime has passed, so
+/// a dispatcher working all day is not signed out mid-form. It carries the same session epoch: a
+/// deactivation, role change or "sign out everywhere" still ends it.
+struct RenewedSession(String);
+
+fn renew_if_half_spent(state: &AppState, req: &HttpRequest, token: &str, user: &AuthUser) {
+    let Ok(claims) = state.tokens.verify(token) else { return };
+    let now = chrono::Utc::now();
+    if claims.exp - now.timestamp() > state.tokens.ttl.num_seconds() / 2 {
+        return;
+    }
+    // why: token expiry is checked against the system clock, so tokens are issued by it too.
+    if let Ok(fresh) = state.tokens.issue(&user.id, &user.username, user.role, user.epoch, now) {
+        req.extensions_mut().insert(RenewedSession(fresh));
     }
 }
 
@@ -319,6 +337,13 @@ fn after_action<T>(
 fn page(req: &HttpRequest, markup: Markup) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     response.content_type("text/html; charset=utf-8").insert_header((header::CACHE_CONTROL, "no-store"));
+    if let (Some(renewed), Some(state)) =
+        (req.extensions().get::<RenewedSession>(), req.app_data::<web::Data<AppState>>())
+    {
+        let mut session = cookie(state, SESSION_COOKIE, renewed.0.clone(), "/console");
+        session.set_max_age(CookieAge::seconds(state.tokens.ttl.num_seconds()));
+        response.cookie(session);
+    }
     if req.cookie(FLASH_COOKIE).is_some() {
         let mut gone = Cookie::build(FLASH_COOKIE, "").path("/console").finish();
         gone.make_removal();

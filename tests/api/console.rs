@@ -61,12 +61,14 @@ async fn dispatcher_takes_a_new_safety_critical_report_from_the_top_of_the_queue
     let top = browser.text("#queue tbody tr:first-child").await;
     assert!(top.contains("Safety-critical") && top.contains("make-safe"), "{top}");
     browser.screenshot("queue-with-new-report").await;
+    assert!(browser.fits_width(768).await, "the queue fits a tablet");
 
     browser.submit("#queue tbody tr:first-child a").await;
     assert_eq!(browser.path().await, format!("/console/incidents/{incident_id}"));
     let marked = browser.text("blockquote mark").await;
     assert!(marked.to_lowercase().contains("gas"), "the words that fired a rule are marked: {marked}");
     browser.check_page("incident").await;
+    assert!(browser.fits_width(768).await, "the incident page fits a tablet");
 
     browser.submit("form[action$='/acknowledge'] button").await;
     assert_eq!(browser.flash().await, "Acknowledged.");
@@ -296,4 +298,36 @@ async fn dashboard_charts_recovery_with_a_table_behind_each_chart(#[values(Sqlit
     assert!(table.contains("2026-03-02") && table.contains("100 %"), "{table}");
     browser.check_page("dashboard").await;
     browser.close().await;
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_session_past_half_its_life_is_renewed_and_an_ended_one_is_not(#[values(Sqlite)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let page = |token: String| {
+        actix_web::test::TestRequest::get()
+            .uri("/console/queue")
+            .cookie(actix_web::cookie::Cookie::new("fieldproof_session", token))
+    };
+    let renewed = |response: &common::Response| {
+        response
+            .headers
+            .get_all("set-cookie")
+            .filter_map(|v| v.to_str().ok())
+            .any(|c| c.starts_with("fieldproof_session="))
+    };
+    let fresh = app.send(page(app.token("dana"))).await;
+    assert_eq!((fresh.status.as_u16(), renewed(&fresh)), (200, false), "a fresh session is kept");
+    let older = app.token_issued_at("dana", chrono::Utc::now() - chrono::TimeDelta::minutes(10));
+    let aged = app.send(page(older.clone())).await;
+    assert_eq!((aged.status.as_u16(), renewed(&aged)), (200, true), "two thirds of 15 minutes spent: renewed");
+
+    app.post("/v1/auth/logout-all", &app.token("dana"), &json!({})).await;
+    app.state.sessions.forget(&app.user_id("dana"));
+    let ended = app.send(page(older)).await;
+    assert_eq!(
+        (ended.status.as_u16(), ended.header("location").as_deref(), renewed(&ended)),
+        (303, Some("/console/login"), false),
+        "signing out everywhere ends the console session too"
+    );
 }

@@ -190,6 +190,18 @@ impl Browser {
         assert!(violations.is_empty(), "accessibility violations on {}: {violations:#?}", self.path().await);
     }
 
+    /// Whether the page fits a window `width` pixels wide without scrolling sideways.
+    pub async fn fits_width(&self, width: u32) -> bool {
+        self.client.set_window_size(width, 1000).await.expect("resize");
+        let fits = self
+            .client
+            .execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![])
+            .await
+            .expect("measure");
+        self.client.set_window_size(1280, 1000).await.expect("resize back");
+        fits == serde_json::Value::Bool(true)
+    }
+
     pub async fn close(self) {
         let Browser { client, .. } = &self;
         let _ = client.clone().close().await;

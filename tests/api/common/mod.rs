@@ -108,6 +108,14 @@ impl TestApp {
         self.state.tokens.issue(&user.id, &user.username, role, user.session_epoch, Utc::now()).expect("token")
     }
 
+    /// A token issued at `at` (system time), as if signed in then.
+    pub fn token_issued_at(&self, username: &str, at: DateTime<Utc>) -> String {
+        let mut conn = self.state.db.get().expect("connection");
+        let user = fieldproof::db::users::by_username(&mut conn, username).expect("query").expect("seeded user");
+        let role = Role::parse(&user.role).expect("role");
+        self.state.tokens.issue(&user.id, &user.username, role, user.session_epoch, at).expect("token")
+    }
+
     pub fn user_id(&self, username: &str) -> String {
         let mut conn = self.state.db.get().expect("connection");
         fieldproof::db::users::by_username(&mut conn, username).expect("query").expect("seeded user").id
