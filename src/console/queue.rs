@@ -46,7 +46,8 @@ fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Queue, ConsoleErr
     let recovery = db::recovery::views(conn, &["open"], None, None, SHOWN)?;
     let failures: Vec<&str> = incidents.iter().map(|i| i.failure_id.as_str()).collect();
     let notes = db::failures::descriptions(conn, &failures)?;
-    let in_recovery: std::collections::HashSet<&str> = recovery.iter().map(|(c, ..)| c.incident_id.as_str()).collect();
+    let in_recovery: std::collections::HashSet<&str> =
+        recovery.iter().map(|view| view.case.incident_id.as_str()).collect();
     let (mut triage, mut safety, mut rest) = (Vec::new(), Vec::new(), Vec::new());
     for incident in incidents.iter().cloned() {
         let name = named(&incident);
@@ -142,7 +143,7 @@ fn table(queue: &Queue) -> Markup {
                             td { (incident.status) @if let Some(visit) = visit { br; span class="muted" { "visit " (visit.status) } } }
                         }
                     }
-                    @for (case, severity, _) in &queue.recovery {
+                    @for CaseView { case, severity, .. } in &queue.recovery {
                         tr {
                             td { span class={ "badge " (severity) } { "Recovery" } }
                             td { a href={ "/console/recovery/" (case.id) } { "Recover the customer: " (layout::severity_label(severity).to_lowercase()) " failure" } }

@@ -65,8 +65,15 @@ pub fn for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<O
         .optional()
 }
 
-/// A case as the dispatcher's list shows it: with its incident's grade and the customer's feedback.
-pub type CaseView = (RecoveryCaseRow, String, Option<FeedbackRow>);
+/// A case as the dispatcher's list shows it: with its incident's grade and report time and the
+/// customer's feedback.
+#[derive(Debug, Clone)]
+pub struct CaseView {
+    pub case: RecoveryCaseRow,
+    pub severity: String,
+    pub reported_at: NaiveDateTime,
+    pub feedback: Option<FeedbackRow>,
+}
 
 /// Cases in `statuses` (or the one case `only`), soonest due first after `after` (deadline, id), at
 /// most `limit`, with what the list shows beside them.
@@ -80,7 +87,12 @@ pub fn views(
     let mut query = recovery_cases::table
         .inner_join(incidents::table.on(incidents::id.eq(recovery_cases::incident_id)))
         .left_join(feedback_requests::table.on(feedback_requests::recovery_case_id.eq(recovery_cases::id)))
-        .select((RecoveryCaseRow::as_select(), incidents::severity, Option::<FeedbackRow>::as_select()))
+        .select((
+            RecoveryCaseRow::as_select(),
+            incidents::severity,
+            incidents::reported_at,
+            Option::<FeedbackRow>::as_select(),
+        ))
         .order((recovery_cases::due_at.asc(), recovery_cases::id.asc()))
         .into_boxed();
     if !statuses.is_empty() {
@@ -99,7 +111,11 @@ pub fn views(
                 .sql(")"),
         );
     }
-    query.limit(limit).load(conn)
+    let rows: Vec<(RecoveryCaseRow, String, NaiveDateTime, Option<FeedbackRow>)> = query.limit(limit).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(case, severity, reported_at, feedback)| CaseView { case, severity, reported_at, feedback })
+        .collect())
 }
 
 pub fn for_fix_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<RecoveryCaseRow>> {

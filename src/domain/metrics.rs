@@ -61,7 +61,7 @@ fn share<'a>(records: impl Iterator<Item = &'a RecoveryRecord>, now: NaiveDateTi
                 decided += 1;
                 within += usize::from(recovery::within_target(r.reported_at, at));
             }
-            None if now - r.reported_at > recovery::TARGET => decided += 1,
+            None if now - r.reported_at > recovery::RECOVERY_DEADLINE => decided += 1,
             None => pending += 1,
         }
     }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::checklist::is_slug;
 use super::severity::{Reason, Severity};
 
-/// The recovery target, counted from the report.
-pub const TARGET: TimeDelta = TimeDelta::hours(24);
+/// How long a customer recovery case has, counted from the failure report: 24 hours.
+pub const RECOVERY_DEADLINE: TimeDelta = TimeDelta::hours(24);
 /// The explanation to the customer is due this long after the fix.
 pub const EXPLANATION_WITHIN: TimeDelta = TimeDelta::days(1);
 /// How close to the deadline a case is flagged as due soon.
@@ -38,7 +38,7 @@ pub fn urgency(due_at: NaiveDateTime, now: NaiveDateTime) -> Urgency {
 
 /// Whether a case recovered at `recovered_at` met the target of one reported at `reported_at`.
 pub fn within_target(reported_at: NaiveDateTime, recovered_at: NaiveDateTime) -> bool {
-    recovered_at - reported_at <= TARGET
+    recovered_at - reported_at <= RECOVERY_DEADLINE
 }
 
 /// The policy file, `checklists/_recovery-policy/v<N>.toml`.
@@ -286,9 +286,9 @@ mod tests {
     fn the_target_is_24_hours_to_the_minute() {
         let reported = chrono::DateTime::from_timestamp(1_772_442_000, 0).unwrap_or_default().naive_utc();
         assert!(within_target(reported, reported + TimeDelta::minutes(23 * 60 + 59)));
-        assert!(within_target(reported, reported + TARGET));
+        assert!(within_target(reported, reported + RECOVERY_DEADLINE));
         assert!(!within_target(reported, reported + TimeDelta::minutes(24 * 60 + 1)));
-        let due = reported + TARGET;
+        let due = reported + RECOVERY_DEADLINE;
         assert_eq!(urgency(due, reported), Urgency::OnTrack);
         assert_eq!(urgency(due, reported + TimeDelta::hours(21)), Urgency::DueSoon);
         assert_eq!(urgency(due, reported + TimeDelta::hours(25)), Urgency::Overdue);

@@ -64,13 +64,12 @@ struct Feedback {
     comment: Option<String>,
 }
 
-fn response((row, severity, feedback): CaseView, now: DateTime<Utc>) -> CaseResponse {
+fn response(CaseView { case: row, severity, reported_at, feedback }: CaseView, now: DateTime<Utc>) -> CaseResponse {
     let urgency = (row.status == "open").then(|| match recovery::urgency(row.due_at, now.naive_utc()) {
         Urgency::OnTrack => "on_track",
         Urgency::DueSoon => "due_soon",
         Urgency::Overdue => "overdue",
     });
-    let reported_at = row.due_at - recovery::TARGET;
     let feedback = feedback.and_then(|f| {
         Some(Feedback {
             answered_at: f.answered_at?.and_utc(),
@@ -147,7 +146,7 @@ pub async fn list(
             let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
             let now = app.clock.now();
             let views = db::recovery::views(conn, &wanted, None, page.after.as_ref(), page.limit)?;
-            let next = page.next(views.len(), views.last().map(|(case, ..)| (case.due_at, case.id.as_str())));
+            let next = page.next(views.len(), views.last().map(|view| (view.case.due_at, view.case.id.as_str())));
             Ok((views.into_iter().map(|view| response(view, now)).collect::<Vec<_>>(), next))
         })
         .await?;

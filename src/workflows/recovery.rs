@@ -41,7 +41,7 @@ pub(crate) fn open(
                 id: uuid::Uuid::now_v7().to_string(),
                 incident_id: incident.id.clone(),
                 customer_id: incident.customer_id.clone(),
-                due_at: incident.reported_at + recovery::TARGET,
+                due_at: incident.reported_at + recovery::RECOVERY_DEADLINE,
                 status: "open".to_owned(),
                 fixed_at: None,
                 apologised_at: None,
@@ -153,8 +153,9 @@ fn mark(
     if case.fixed_at.is_some() && case.apologised_at.is_some() && case.remedy_settled_at.is_some() {
         case.status = "recovered".to_owned();
         case.recovered_at = Some(now.naive_utc());
-        let reported = case.due_at - recovery::TARGET;
-        let details = json!({ "within_target": recovery::within_target(reported, now.naive_utc()) });
+        let incident = db::incidents::find(conn, &case.incident_id)?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("recovery case without incident")))?;
+        let details = json!({ "within_target": recovery::within_target(incident.reported_at, now.naive_utc()) });
         audit(conn, actor, "recovery.recovered", ("recovery_case", &case.id), details, now)?;
     }
     case.updated_at = now.naive_utc();
