@@ -7,17 +7,40 @@ use maud::{DOCTYPE, Markup, html};
 use super::{Flash, Staff};
 use crate::auth::Role;
 
+/// The root causes an audit or an explanation names, as (value, label).
+pub const ROOT_CAUSES: [(&str, &str); 9] = [
+    ("procedure_not_followed", "Procedure not followed"),
+    ("checklist_unclear", "Checklist unclear"),
+    ("checklist_missing_item", "Checklist missing an item"),
+    ("training_gap", "Training gap"),
+    ("equipment_fault", "Equipment fault"),
+    ("time_pressure", "Time pressure"),
+    ("parts_or_materials", "Parts or materials"),
+    ("communication", "Communication"),
+    ("other", "Other"),
+];
+
+fn head(title: &str, scripts: bool) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            @if scripts {
+                meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false}"#;
+            }
+            title { (title) " · fieldproof" }
+            link rel="stylesheet" href="/console/assets/console.css";
+            @if scripts { script src="/console/assets/htmx.min.js" defer {} }
+        }
+    }
+}
+
 /// A page outside the signed-in shell (login, errors).
 pub fn bare(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · fieldproof" }
-                link rel="stylesheet" href="/console/assets/console.css";
-            }
+            (head(title, false))
             body { (body) }
         }
     }
@@ -29,14 +52,7 @@ pub fn shell(staff: &Staff, title: &str, flash: Option<Flash>, body: Markup) -> 
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false}"#;
-                title { (title) " · fieldproof" }
-                link rel="stylesheet" href="/console/assets/console.css";
-                script src="/console/assets/htmx.min.js" defer {}
-            }
+            (head(title, true))
             body {
                 header class="top" {
                     nav aria-label="Console" {

@@ -170,7 +170,7 @@ async fn render(
                         (csrf(&staff))
                         label for="root-cause" { "Root cause" }
                         select id="root-cause" name="root_cause" {
-                            @for (value, label) in ROOT_CAUSES { option value=(value) { (label) } }
+                            @for (value, label) in layout::ROOT_CAUSES { option value=(value) { (label) } }
                         }
                         label for="what-went-wrong" { "What went wrong" }
                         textarea id="what-went-wrong" name="what_went_wrong" required {}
@@ -192,18 +192,6 @@ async fn render(
     }
     Ok(response)
 }
-
-const ROOT_CAUSES: [(&str, &str); 9] = [
-    ("procedure_not_followed", "Procedure not followed"),
-    ("checklist_unclear", "Checklist unclear"),
-    ("checklist_missing_item", "Checklist missing an item"),
-    ("training_gap", "Training gap"),
-    ("equipment_fault", "Equipment fault"),
-    ("time_pressure", "Time pressure"),
-    ("parts_or_materials", "Parts or materials"),
-    ("communication", "Communication"),
-    ("other", "Other"),
-];
 
 fn messages(staff: &Staff, messages: &[MessageRow]) -> Markup {
     html! {

@@ -93,7 +93,7 @@ pub async fn page(
                         input id="regrade-reason" name="regrade_reason" type="text";
                         label for="root-cause" { "Root cause" }
                         select id="root-cause" name="root_cause" {
-                            @for (value, label) in ROOT_CAUSES { option value=(value) { (label) } }
+                            @for (value, label) in layout::ROOT_CAUSES { option value=(value) { (label) } }
                         }
                         label for="root-cause-detail" { "What happened, and why" }
                         textarea id="root-cause-detail" name="root_cause_detail" required {}
@@ -158,18 +158,6 @@ pub async fn page(
     };
     Ok(super::page(&req, layout::shell(&staff, "Safety", Flash::read(&req), body)))
 }
-
-const ROOT_CAUSES: [(&str, &str); 9] = [
-    ("procedure_not_followed", "Procedure not followed"),
-    ("checklist_unclear", "Checklist unclear"),
-    ("checklist_missing_item", "Checklist missing an item"),
-    ("training_gap", "Training gap"),
-    ("equipment_fault", "Equipment fault"),
-    ("time_pressure", "Time pressure"),
-    ("parts_or_materials", "Parts or materials"),
-    ("communication", "Communication"),
-    ("other", "Other"),
-];
 
 #[derive(Deserialize)]
 pub struct AuditForm {
