@@ -80,6 +80,12 @@ impl RoleSet for SafetyOfficers {
     const ROLES: &'static [Role] = &[Role::SafetyOfficer];
 }
 
+/// Dispatchers and safety officers: grading an incident (a dispatcher only a report in triage).
+pub struct Graders;
+impl RoleSet for Graders {
+    const ROLES: &'static [Role] = &[Role::Dispatcher, Role::SafetyOfficer];
+}
+
 /// Safety officers and admins: the safety audit queue.
 pub struct SafetyReaders;
 impl RoleSet for SafetyReaders {

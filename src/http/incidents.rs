@@ -9,7 +9,7 @@ use validator::Validate;
 use super::extract::{Query, ValidJson};
 use super::openapi as doc;
 use crate::AppState;
-use crate::auth::{IncidentHandlers, Require, SafetyReaders};
+use crate::auth::{Graders, IncidentHandlers, Require, SafetyReaders};
 use crate::db::{self, DbConnection, incidents::IncidentRow, incidents::QueueFilter, incidents::QueuePosition};
 use crate::domain::severity::{Reason, Severity};
 use crate::error::ApiError;
@@ -416,7 +416,7 @@ pub struct RegradeRequest {
     ))]
 pub async fn regrade(
     state: web::Data<AppState>,
-    user: Require<IncidentHandlers>,
+    user: Require<Graders>,
     req: HttpRequest,
     id: web::Path<uuid::Uuid>,
     body: ValidJson<RegradeRequest>,

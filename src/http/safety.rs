@@ -11,7 +11,7 @@ use super::incidents::{IncidentResponse, expected, response as incident_response
 use super::openapi as doc;
 use super::page::{DuePage, Items, Page};
 use crate::AppState;
-use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require, Role, SafetyOfficers, SafetyReaders};
+use crate::auth::{AuthUser, IncidentHandlers, JobIssuers, Require, Role, SafetyOfficers, SafetyReaders, Technicians};
 use crate::db::safety::{DisciplinaryRow, MakeSafeVisitRow, RetrainingRow};
 use crate::db::{self, DbConnection};
 use crate::domain::safety::{Behaviour, Outcome, RootCause, SystemFactor};
@@ -661,12 +661,12 @@ async fn step(
     ))]
 pub async fn review(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Require<SafetyOfficers>,
     id: web::Path<uuid::Uuid>,
     body: ValidJson<ReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ReviewRequest { behaviour, system_factors } = body.0;
-    step(state, user, id.into_inner(), CaseStep::Review { behaviour, system_factors }).await
+    step(state, user.0, id.into_inner(), CaseStep::Review { behaviour, system_factors }).await
 }
 
 /// The technician's statement, before the decision.
@@ -680,11 +680,11 @@ pub async fn review(
     ))]
 pub async fn statement(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Require<Technicians>,
     id: web::Path<uuid::Uuid>,
     body: ValidJson<StatementRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    step(state, user, id.into_inner(), CaseStep::Statement { text: body.0.statement.trim().to_owned() }).await
+    step(state, user.0, id.into_inner(), CaseStep::Statement { text: body.0.statement.trim().to_owned() }).await
 }
 
 /// Decides the outcome; one out of line with the behaviour awaits a second safety officer.
@@ -698,12 +698,12 @@ pub async fn statement(
     ))]
 pub async fn decide(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Require<SafetyOfficers>,
     id: web::Path<uuid::Uuid>,
     body: ValidJson<DecideRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let DecideRequest { outcome, reason } = body.0;
-    step(state, user, id.into_inner(), CaseStep::Decide { outcome, reason: reason.trim().to_owned() }).await
+    step(state, user.0, id.into_inner(), CaseStep::Decide { outcome, reason: reason.trim().to_owned() }).await
 }
 
 /// A second safety officer decides an out-of-line outcome.
@@ -717,8 +717,8 @@ pub async fn decide(
     ))]
 pub async fn approve(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Require<SafetyOfficers>,
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    step(state, user, id.into_inner(), CaseStep::Approve).await
+    step(state, user.0, id.into_inner(), CaseStep::Approve).await
 }

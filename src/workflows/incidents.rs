@@ -156,6 +156,15 @@ pub fn change_in(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<IncidentRow, Error> {
+    // The role first: a role that never grades learns nothing about which incidents exist.
+    if let Change::Regrade { by, .. } = &change
+        && ![Role::Dispatcher, Role::SafetyOfficer].contains(by)
+    {
+        return Err(Error::Refused(
+            Refusal::WrongRole,
+            "a safety officer re-grades an incident; a dispatcher grades a report in triage".to_owned(),
+        ));
+    }
     let current = db::incidents::find(conn, id)?.ok_or_else(|| Error::NotFound(format!("no incident {id}")))?;
     check_expected(&current, expected)?;
     let regrade_reason = match &change {

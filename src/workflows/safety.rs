@@ -472,6 +472,17 @@ pub fn case_step(
     role: Role,
     now: DateTime<Utc>,
 ) -> Result<DisciplinaryRow, Error> {
+    // The role first: a wrong role learns nothing about which cases exist or what state they are in.
+    let needed = match step {
+        CaseStep::Statement { .. } => Role::Technician,
+        _ => Role::SafetyOfficer,
+    };
+    if role != needed {
+        return Err(Error::Refused(
+            Refusal::WrongRole,
+            format!("this step of a disciplinary case needs the role {}", needed.as_str()),
+        ));
+    }
     write_transaction(conn, |conn| {
         let mut case =
             db::safety::case(conn, id)?.ok_or_else(|| Error::NotFound(format!("no disciplinary case {id}")))?;

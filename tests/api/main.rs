@@ -8,6 +8,7 @@ mod common;
 
 mod architecture;
 mod auth;
+mod authorization;
 mod checklists;
 mod cli;
 mod console;
