@@ -1,5 +1,5 @@
 //! The `fieldproof` command line: configuration → tracing → database (migrate, pool) →
-//! checklist sync → serve; plus the operator commands (migrate, checklists, users).
+//! checklist sync → serve; plus the operator commands (migrate, checklists, users, rules, audit).
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -57,6 +57,16 @@ enum Command {
     /// Test a severity rule set before it goes live (reads only; writes nothing).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Check the tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk each hash chain (audit entries, sign-offs, failure reports) and report the first broken
+    /// link with the row's id (edited, deleted, reordered); exits non-zero if any chain is broken.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -256,7 +266,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             rules_diff(&db, &rules, &from, &to, &since)
         }
         Command::CheckConfig(args) => check_config(database, cli.db_pool, &args),
+        Command::Audit(AuditCommand::Verify) => {
+            let db = open(&database, cli.db_pool)?;
+            verify_audit_chains(&db)
+        }
     }
+}
+
+/// Verifies every chain; prints each intact chain's row count and head hash (as `GET /v1/audit/head`
+/// shows them), and each broken chain's first broken link.
+fn verify_audit_chains(db: &Db) -> anyhow::Result<()> {
+    use fieldproof::db::chain::{self, Chain};
+    let pending = db.pending_migrations()?;
+    anyhow::ensure!(pending.is_empty(), "{} migrations pending: run `fieldproof migrate` first", pending.len());
+    let mut conn = db.get()?;
+    let (mut rows, mut broken) = (0, Vec::new());
+    for which in Chain::ALL {
+        let verdict = chain::verify(&mut conn, which)?;
+        match verdict.broken {
+            None => {
+                println!("{}: {} rows intact, head {}", which.name(), verdict.rows, verdict.head_hash);
+                rows += verdict.rows;
+            }
+            Some(at) => {
+                eprintln!("{}: BROKEN after {} intact rows: {at}", which.name(), verdict.rows);
+                broken.push(format!("{}: {at}", which.name()));
+            }
+        }
+    }
+    if !broken.is_empty() {
+        anyhow::bail!("audit chain broken: {}", broken.join("; "));
+    }
+    println!("ok: {} chains intact, {rows} rows", Chain::ALL.len());
+    Ok(())
 }
 
 /// The matrix, then every miss with its reasons; stops quietly when the reader goes (`| head`).

@@ -52,12 +52,15 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<FailureRow>
     failure_reports::table.find(id).select(FailureRow::as_select()).first(conn).optional()
 }
 
+/// Stores a failure report and its items; the report joins its chain when the transaction commits.
 pub fn insert(conn: &mut DbConnection, row: &FailureRow, items: &[FailureItemRow]) -> QueryResult<()> {
-    diesel::insert_into(failure_reports::table).values(row).execute(conn)?;
-    for item in items {
-        diesel::insert_into(failure_items::table).values(item).execute(conn)?;
-    }
-    Ok(())
+    super::appending(conn, |conn| {
+        diesel::insert_into(failure_reports::table).values(row).execute(conn)?;
+        for item in items {
+            diesel::insert_into(failure_items::table).values(item).execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
 /// Earlier incidents in which `technician_id` failed one of `item_ids` of `checklist_key`,

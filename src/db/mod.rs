@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL, the pool, migrations, write transactions and the row-level queries.
 
 pub mod audit;
+pub mod chain;
 pub mod checklists;
 pub mod customers;
 pub mod failures;
@@ -203,9 +204,13 @@ impl Db {
     }
 
     /// Applies pending migrations; returns the names of those applied.
+    /// Applies pending migrations, then links into the audit chains any rows written before them
+    /// (see [`chain`]); returns the names of the migrations applied.
     pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
         let mut conn = self.get()?;
-        run_migrations(&mut conn)
+        let applied = run_migrations(&mut conn)?;
+        write_transaction(&mut conn, chain::link_pending).context("cannot link rows into the audit chains")?;
+        Ok(applied)
     }
 }
 
@@ -240,7 +245,8 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
 }
 
 /// Runs `work` in a write transaction: `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` on PostgreSQL.
-/// Commits on `Ok`, rolls back on `Err`.
+/// Links the rows it wrote into the audit chains ([`chain::link_pending`]) and commits on `Ok`;
+/// rolls back on `Err`.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -253,7 +259,11 @@ where
         DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConnection::Postgresql(_) => Tm::begin_transaction(conn)?,
     }
-    match work(conn) {
+    let done = work(conn).and_then(|value| {
+        chain::link_pending(conn)?;
+        Ok(value)
+    });
+    match done {
         Ok(value) => {
             Tm::commit_transaction(conn)?;
             Ok(value)
@@ -264,6 +274,20 @@ where
             }
             Err(err)
         }
+    }
+}
+
+/// Runs `work` in the caller's transaction, or in a write transaction of its own when there is
+/// none, so a row of a chained table is linked into its chain when it commits.
+pub(crate) fn appending<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    type Tm = <DbConnection as Connection>::TransactionManager;
+    if Tm::transaction_manager_status_mut(conn).transaction_depth()?.is_some() {
+        work(conn)
+    } else {
+        write_transaction(conn, work)
     }
 }
 

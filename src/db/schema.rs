@@ -80,6 +80,9 @@ diesel::table! {
         signer_name -> Text,
         meaning -> Text,
         content_hash -> Text,
+        chain_seq -> Nullable<BigInt>,
+        prev_hash -> Nullable<Text>,
+        row_hash -> Nullable<Text>,
     }
 }
 
@@ -93,6 +96,17 @@ diesel::table! {
         entity_type -> Text,
         entity_id -> Text,
         details -> Text,
+        chain_seq -> Nullable<BigInt>,
+        prev_hash -> Nullable<Text>,
+        row_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_chain_heads (chain) {
+        chain -> Text,
+        length -> BigInt,
+        head_hash -> Text,
     }
 }
 
@@ -111,6 +125,9 @@ diesel::table! {
         vulnerable_occupant -> Bool,
         service_lost -> Nullable<Text>,
         content_hash -> Text,
+        chain_seq -> Nullable<BigInt>,
+        prev_hash -> Nullable<Text>,
+        row_hash -> Nullable<Text>,
     }
 }
 

@@ -29,8 +29,9 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SignOffRow>
     s::signoffs.find(id).select(SignOffRow::as_select()).first(conn).optional()
 }
 
+/// Stores a sign-off; it joins the sign-off chain when its transaction commits.
 pub fn insert(conn: &mut DbConnection, row: &SignOffRow) -> QueryResult<()> {
-    diesel::insert_into(s::signoffs).values(row).execute(conn).map(drop)
+    super::appending(conn, |conn| diesel::insert_into(s::signoffs).values(row).execute(conn).map(drop))
 }
 
 pub fn for_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Vec<SignOffRow>> {

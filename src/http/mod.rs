@@ -1,6 +1,7 @@
 //! The HTTP surface (the README's "HTTP API" table): one module per resource. Handlers only
 //! translate: extract → workflow (on the blocking pool) → response DTO.
 
+pub mod audit;
 pub mod auth;
 pub mod checklists;
 pub mod extract;
@@ -105,6 +106,7 @@ route_table! {
         "/v1/disciplinary-cases/{id}/statement" => post: safety::statement;
         "/v1/disciplinary-cases/{id}/decide" => post: safety::decide;
         "/v1/disciplinary-cases/{id}/approve" => post: safety::approve;
+        "/v1/audit/head" => get: audit::head;
     }
 }
 

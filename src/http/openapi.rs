@@ -10,7 +10,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, ToResponse};
 
-use super::{auth, checklists, failures, feedback, health, incidents, jobs, messages, metrics, recovery, safety};
+use super::{
+    audit, auth, checklists, failures, feedback, health, incidents, jobs, messages, metrics, recovery, safety,
+};
 use super::{signoffs, users};
 use crate::error::Problem;
 
@@ -93,6 +95,7 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self
         safety::approve,
         feedback::form,
         feedback::submit,
+        audit::head,
     ),
     components(
         schemas(Problem),

@@ -100,6 +100,7 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("post", "/v1/disciplinary-cases/{id}/decide", SAFETY_OFFICER),
     // A second safety officer (decided once the case is loaded).
     ("post", "/v1/disciplinary-cases/{id}/approve", SAFETY_OFFICER),
+    ("get", "/v1/audit/head", SAFETY_READERS),
 ];
 
 /// A seeded user of each role.

@@ -7,6 +7,7 @@
 mod common;
 
 mod architecture;
+mod audit_chain;
 mod auth;
 mod authorization;
 mod checklists;

@@ -1,0 +1,48 @@
+-- A tamper-evident trail (21 CFR 11.10(e)): audit entries, sign-offs and failure reports each form a
+-- hash chain of their own. A row's position (chain_seq), the hash of the row before it (prev_hash)
+-- and the hash of its content and prev_hash (row_hash) are set once, by the service, at the end of
+-- the transaction that wrote it (src/db/chain.rs). Rows written before this migration are chained
+-- at the next start-up, in the order they were written: the chain proves nothing about them before then.
+ALTER TABLE audit_log ADD COLUMN chain_seq BIGINT, ADD COLUMN prev_hash TEXT, ADD COLUMN row_hash TEXT;
+ALTER TABLE signoffs ADD COLUMN chain_seq BIGINT, ADD COLUMN prev_hash TEXT, ADD COLUMN row_hash TEXT;
+ALTER TABLE failure_reports ADD COLUMN chain_seq BIGINT, ADD COLUMN prev_hash TEXT, ADD COLUMN row_hash TEXT;
+
+CREATE UNIQUE INDEX audit_log_chain ON audit_log (chain_seq);
+CREATE UNIQUE INDEX signoffs_chain ON signoffs (chain_seq);
+CREATE UNIQUE INDEX failure_reports_chain ON failure_reports (chain_seq);
+-- The rows not yet chained: found at every commit, so kept in small partial indexes.
+CREATE INDEX audit_log_unchained ON audit_log (at, id) WHERE row_hash IS NULL;
+CREATE INDEX signoffs_unchained ON signoffs (received_at, id) WHERE row_hash IS NULL;
+CREATE INDEX failure_reports_unchained ON failure_reports (reported_at, id) WHERE row_hash IS NULL;
+
+-- The end of each chain: how many rows it holds and the last row's hash (genesis: 64 zeros).
+CREATE TABLE audit_chain_heads (
+    chain     TEXT PRIMARY KEY NOT NULL CHECK (chain IN ('audit_log', 'signoffs', 'failure_reports')),
+    length    BIGINT NOT NULL,
+    head_hash TEXT NOT NULL
+);
+INSERT INTO audit_chain_heads (chain, length, head_hash) VALUES
+    ('audit_log', 0, '0000000000000000000000000000000000000000000000000000000000000000'),
+    ('signoffs', 0, '0000000000000000000000000000000000000000000000000000000000000000'),
+    ('failure_reports', 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+-- why: the rows stay immutable; the only change allowed is setting a row's link once.
+CREATE FUNCTION fieldproof_chain_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.row_hash IS NULL
+        AND to_jsonb(NEW) - ARRAY['chain_seq', 'prev_hash', 'row_hash']
+            = to_jsonb(OLD) - ARRAY['chain_seq', 'prev_hash', 'row_hash'] THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+END;
+$$;
+DROP TRIGGER signoffs_immutable ON signoffs;
+CREATE TRIGGER signoffs_immutable BEFORE UPDATE OR DELETE ON signoffs
+FOR EACH ROW EXECUTE FUNCTION fieldproof_chain_once();
+DROP TRIGGER audit_log_immutable ON audit_log;
+CREATE TRIGGER audit_log_immutable BEFORE UPDATE OR DELETE ON audit_log
+FOR EACH ROW EXECUTE FUNCTION fieldproof_chain_once();
+DROP TRIGGER failure_reports_immutable ON failure_reports;
+CREATE TRIGGER failure_reports_immutable BEFORE UPDATE OR DELETE ON failure_reports
+FOR EACH ROW EXECUTE FUNCTION fieldproof_chain_once();

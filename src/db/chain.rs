@@ -1,0 +1,392 @@
+//! The tamper-evident trail (21 CFR 11.10(e)): audit entries, sign-offs and failure reports are each
+//! a hash chain. Every row carries its position (`chain_seq`), the hash of the row before it
+//! (`prev_hash`) and `row_hash` = SHA-256 over the chain's name, `prev_hash` and a canonical
+//! serialization of the row's content (every column but the three link columns). Editing a row
+//! breaks its own hash; deleting or reordering rows breaks the links; `audit_chain_heads` holds each
+//! chain's length and last hash, which operators copy elsewhere (`GET /v1/audit/head`) so that
+//! truncating the end, or rewriting the whole chain, shows too.
+//!
+//! One chain per table, not one across the three: each table is verified on its own, and a table's
+//! order is the order of its own rows. Rows are linked at the end of the transaction that wrote them
+//! ([`link_pending`], called by `write_transaction` just before commit), not at insert time, so the
+//! lock that serializes linking is the last lock a transaction takes and it never waits on anything
+//! while holding it (see [`lock_chains`]).
+//!
+//! Rows written before the chain existed (migration `audit_chain`) are linked by the next
+//! `fieldproof migrate` or `serve`, in the order they were written: the chain vouches for them from
+//! then on, not before.
+
+use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::DbConnection;
+use super::audit::AuditEntryRow;
+use super::failures::FailureRow;
+use super::schema::audit_chain_heads::dsl as heads;
+use super::signoffs::SignOffRow;
+
+/// The `prev_hash` of a chain's first row.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Rows read at a time when verifying.
+const PAGE: i64 = 1000;
+
+/// One of the three chains, named after its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chain {
+    AuditLog,
+    SignOffs,
+    FailureReports,
+}
+
+impl Chain {
+    /// Every chain, in the order they are linked and verified.
+    pub const ALL: [Chain; 3] = [Chain::AuditLog, Chain::SignOffs, Chain::FailureReports];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AuditLog => "audit_log",
+            Self::SignOffs => "signoffs",
+            Self::FailureReports => "failure_reports",
+        }
+    }
+}
+
+/// A chain's end as recorded: how many rows it holds and the last row's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct Head {
+    pub chain: String,
+    pub length: i64,
+    pub head_hash: String,
+}
+
+/// One row as the chain sees it: its id, its link columns and its canonical content.
+struct Linked {
+    id: String,
+    seq: Option<i64>,
+    prev_hash: Option<String>,
+    row_hash: Option<String>,
+    content: String,
+}
+
+/// Which rows of a table to read.
+#[derive(Clone, Copy)]
+enum Rows {
+    /// Not yet linked, in the order they were written.
+    Unlinked,
+    /// Linked, after this position, in chain order (a page).
+    After(i64),
+}
+
+/// SHA-256 (hex) of a row: the chain's name, the previous row's hash and the row's content.
+fn link_hash(chain: Chain, prev_hash: &str, content: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [chain.name(), prev_hash, content] {
+        hasher.update(part.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Times as the database returns them, with every fractional digit.
+fn time(at: NaiveDateTime) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.9f").to_string()
+}
+
+// Canonical content: a JSON array of every content column in table order (an array, so no map
+// ordering can change it; serde_json writes strings, numbers and null one way only).
+
+fn audit_content(r: &AuditEntryRow) -> String {
+    json!([r.id, time(r.at), r.actor_id, r.actor, r.action, r.entity_type, r.entity_id, r.details]).to_string()
+}
+
+fn signoff_content(r: &SignOffRow) -> String {
+    json!([
+        r.id,
+        r.job_id,
+        r.technician_id,
+        r.checklist_key,
+        r.checklist_version,
+        r.answers,
+        r.failed_items,
+        time(r.signed_at),
+        time(r.received_at),
+        r.signer_name,
+        r.meaning,
+        r.content_hash
+    ])
+    .to_string()
+}
+
+fn failure_content(r: &FailureRow) -> String {
+    json!([
+        r.id,
+        r.source,
+        r.job_id,
+        r.signoff_id,
+        r.reported_by,
+        time(r.reported_at),
+        r.description,
+        r.item_ids,
+        r.hazards,
+        r.injury,
+        r.vulnerable_occupant,
+        r.service_lost,
+        r.content_hash
+    ])
+    .to_string()
+}
+
+/// The queries one chained table needs, written once for the three.
+macro_rules! chained_table {
+    ($module:ident, $table:ident, $row:ty, $time:ident, $content:path) => {
+        mod $module {
+            use super::*;
+            use crate::db::schema::$table::dsl as t;
+
+            pub(super) fn load(conn: &mut DbConnection, rows: Rows) -> QueryResult<Vec<Linked>> {
+                let query =
+                    t::$table.select((<$row>::as_select(), t::chain_seq, t::prev_hash, t::row_hash)).into_boxed();
+                let query = match rows {
+                    Rows::Unlinked => query.filter(t::row_hash.is_null()).order((t::$time.asc(), t::id.asc())),
+                    Rows::After(seq) => query.filter(t::chain_seq.gt(seq)).order(t::chain_seq.asc()).limit(PAGE),
+                };
+                let loaded: Vec<($row, Option<i64>, Option<String>, Option<String>)> = query.load(conn)?;
+                Ok(loaded
+                    .into_iter()
+                    .map(|(row, seq, prev_hash, row_hash)| Linked {
+                        content: $content(&row),
+                        id: row.id,
+                        seq,
+                        prev_hash,
+                        row_hash,
+                    })
+                    .collect())
+            }
+
+            pub(super) fn link(conn: &mut DbConnection, id: &str, seq: i64, prev: &str, hash: &str) -> QueryResult<()> {
+                diesel::update(t::$table.find(id))
+                    .set((t::chain_seq.eq(seq), t::prev_hash.eq(prev), t::row_hash.eq(hash)))
+                    .execute(conn)
+                    .map(drop)
+            }
+
+            /// The row whose hash is `hash`, as (id, position).
+            pub(super) fn by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<(String, Option<i64>)>> {
+                t::$table.filter(t::row_hash.eq(hash)).select((t::id, t::chain_seq)).first(conn).optional()
+            }
+        }
+    };
+}
+
+chained_table!(audit_rows, audit_log, AuditEntryRow, at, audit_content);
+chained_table!(signoff_rows, signoffs, SignOffRow, received_at, signoff_content);
+chained_table!(failure_rows, failure_reports, FailureRow, reported_at, failure_content);
+
+fn load(conn: &mut DbConnection, chain: Chain, rows: Rows) -> QueryResult<Vec<Linked>> {
+    match chain {
+        Chain::AuditLog => audit_rows::load(conn, rows),
+        Chain::SignOffs => signoff_rows::load(conn, rows),
+        Chain::FailureReports => failure_rows::load(conn, rows),
+    }
+}
+
+fn link(conn: &mut DbConnection, chain: Chain, id: &str, seq: i64, prev: &str, hash: &str) -> QueryResult<()> {
+    match chain {
+        Chain::AuditLog => audit_rows::link(conn, id, seq, prev, hash),
+        Chain::SignOffs => signoff_rows::link(conn, id, seq, prev, hash),
+        Chain::FailureReports => failure_rows::link(conn, id, seq, prev, hash),
+    }
+}
+
+fn by_hash(conn: &mut DbConnection, chain: Chain, hash: &str) -> QueryResult<Option<(String, Option<i64>)>> {
+    match chain {
+        Chain::AuditLog => audit_rows::by_hash(conn, hash),
+        Chain::SignOffs => signoff_rows::by_hash(conn, hash),
+        Chain::FailureReports => failure_rows::by_hash(conn, hash),
+    }
+}
+
+/// Serializes linking across concurrent writers, until the transaction ends.
+fn lock_chains(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        // why: two PostgreSQL transactions linking at once would both extend a chain from the same
+        // head (a fork). One transaction-scoped lock covers the three chains; it is taken just before
+        // commit, after every other lock the transaction holds, and while holding it the transaction
+        // only touches rows it wrote itself and the heads (which only this lock's holder touches), so
+        // it never waits for another writer: no lock cycle with `next_change_seq`, incident rows, etc.
+        DbConnection::Postgresql(c) => c.batch_execute("SELECT pg_advisory_xact_lock(726153002)"),
+        // why: SQLite write transactions are already serialized (`BEGIN IMMEDIATE`, one writer).
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
+/// Links every row not yet in its chain, at the end of the caller's write transaction. Cheap when
+/// nothing was written: one indexed look-up per chain, and no lock.
+pub fn link_pending(conn: &mut DbConnection) -> QueryResult<()> {
+    let mut pending = false;
+    for chain in Chain::ALL {
+        pending |= !load(conn, chain, Rows::Unlinked)?.is_empty();
+    }
+    if !pending {
+        return Ok(());
+    }
+    lock_chains(conn)?;
+    for chain in Chain::ALL {
+        // Read again under the lock: another writer may have linked committed rows meanwhile.
+        let rows = load(conn, chain, Rows::Unlinked)?;
+        if rows.is_empty() {
+            continue;
+        }
+        let (mut length, mut prev): (i64, String) =
+            heads::audit_chain_heads.find(chain.name()).select((heads::length, heads::head_hash)).first(conn)?;
+        for row in rows {
+            length += 1;
+            let hash = link_hash(chain, &prev, &row.content);
+            link(conn, chain, &row.id, length, &prev, &hash)?;
+            prev = hash;
+        }
+        diesel::update(heads::audit_chain_heads.find(chain.name()))
+            .set((heads::length.eq(length), heads::head_hash.eq(&prev)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Each chain's recorded end.
+pub fn heads(conn: &mut DbConnection) -> QueryResult<Vec<Head>> {
+    let mut found: Vec<Head> =
+        heads::audit_chain_heads.select((heads::chain, heads::length, heads::head_hash)).load(conn)?;
+    found.sort_by_key(|h| Chain::ALL.iter().position(|c| c.name() == h.chain));
+    Ok(found)
+}
+
+/// What is wrong at the first broken link of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The row's content (or its recorded previous hash) no longer matches its hash.
+    Edited,
+    /// Rows are missing before this one (positions `from..=to`).
+    Deleted { from: i64, to: i64 },
+    /// The row was chained after another row, which now stands elsewhere.
+    Reordered { chained_after: String, now_at: Option<i64> },
+    /// The row before it is not the one it was chained to, and no row has that hash: it was
+    /// replaced, or edited and given a new hash.
+    PredecessorReplaced { predecessor: String },
+    /// The row is not in the chain at all.
+    Unlinked,
+    /// The chain ends before its recorded head: rows were deleted from the end.
+    Truncated { recorded: i64, found: i64 },
+    /// The chain's last hash is not the recorded head.
+    HeadDiffers { recorded: String },
+}
+
+/// The first broken link of a chain: the row it shows at and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// The row where the chain breaks (for a truncated chain: its last row, if any).
+    pub row_id: Option<String>,
+    pub position: Option<i64>,
+    pub fault: Fault,
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let row = self.row_id.as_deref().unwrap_or("(none)");
+        let at = self.position.map(|p| format!(" at position {p}")).unwrap_or_default();
+        match &self.fault {
+            Fault::Edited => write!(f, "row {row}{at} was edited: its content no longer matches its hash"),
+            Fault::Deleted { from, to } if from == to => {
+                write!(f, "row {row}{at}: the row before it (position {from}) was deleted")
+            }
+            Fault::Deleted { from, to } => {
+                write!(f, "row {row}{at}: the rows before it (positions {from} to {to}) were deleted")
+            }
+            Fault::Reordered { chained_after, now_at } => {
+                let now = now_at.map_or_else(|| "outside the chain".to_owned(), |p| format!("at position {p}"));
+                write!(f, "row {row}{at} was reordered: it was chained after row {chained_after}, which is now {now}")
+            }
+            Fault::PredecessorReplaced { predecessor } => write!(
+                f,
+                "row {row}{at}: the row before it, {predecessor}, is not the row it was chained to (edited and re-hashed, or replaced)"
+            ),
+            Fault::Unlinked => write!(
+                f,
+                "row {row} is not in the chain (inserted outside the service, or written before the chain existed and not yet linked by `fieldproof migrate`)"
+            ),
+            Fault::Truncated { recorded, found } => write!(
+                f,
+                "the chain ends after {found} rows (last row {row}) but its head records {recorded}: rows were deleted from the end"
+            ),
+            Fault::HeadDiffers { recorded } => {
+                write!(f, "the last row {row} does not hash to the recorded head {recorded}")
+            }
+        }
+    }
+}
+
+/// What verifying one chain found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub chain: Chain,
+    /// Rows walked (up to the first broken link).
+    pub rows: i64,
+    /// The hash of the last row walked.
+    pub head_hash: String,
+    pub broken: Option<Broken>,
+}
+
+/// Walks `chain` from its first row to its recorded head, recomputing every hash and link; stops at
+/// the first broken link. Rows written after the head was read are left for the next run.
+pub fn verify(conn: &mut DbConnection, chain: Chain) -> QueryResult<Verdict> {
+    let head: Head = heads::audit_chain_heads
+        .find(chain.name())
+        .select((heads::chain, heads::length, heads::head_hash))
+        .first(conn)?;
+    let mut verdict = Verdict { chain, rows: 0, head_hash: GENESIS.to_owned(), broken: None };
+    let mut last_id: Option<String> = None;
+    'pages: loop {
+        let page = load(conn, chain, Rows::After(verdict.rows))?;
+        if page.is_empty() {
+            break;
+        }
+        for row in page {
+            let seq = row.seq.unwrap_or_default();
+            if seq > head.length {
+                break 'pages;
+            }
+            let broken = |fault| Some(Broken { row_id: Some(row.id.clone()), position: Some(seq), fault });
+            let prev = row.prev_hash.as_deref().unwrap_or_default();
+            if seq != verdict.rows + 1 {
+                verdict.broken = broken(Fault::Deleted { from: verdict.rows + 1, to: seq - 1 });
+            } else if prev != verdict.head_hash {
+                let fault = match by_hash(conn, chain, prev)? {
+                    Some((id, now_at)) => Fault::Reordered { chained_after: id, now_at },
+                    None => Fault::PredecessorReplaced { predecessor: last_id.clone().unwrap_or_default() },
+                };
+                verdict.broken = broken(fault);
+            } else if row.row_hash.as_deref() != Some(link_hash(chain, prev, &row.content).as_str()) {
+                verdict.broken = broken(Fault::Edited);
+            }
+            if verdict.broken.is_some() {
+                return Ok(verdict);
+            }
+            verdict.rows = seq;
+            verdict.head_hash = row.row_hash.unwrap_or_default();
+            last_id = Some(row.id);
+        }
+    }
+    if let Some(row) = load(conn, chain, Rows::Unlinked)?.into_iter().next() {
+        verdict.broken = Some(Broken { row_id: Some(row.id), position: None, fault: Fault::Unlinked });
+    } else if verdict.rows != head.length {
+        let fault = Fault::Truncated { recorded: head.length, found: verdict.rows };
+        verdict.broken = Some(Broken { row_id: last_id, position: Some(verdict.rows), fault });
+    } else if verdict.head_hash != head.head_hash {
+        let fault = Fault::HeadDiffers { recorded: head.head_hash };
+        verdict.broken = Some(Broken { row_id: last_id, position: Some(verdict.rows), fault });
+    }
+    Ok(verdict)
+}

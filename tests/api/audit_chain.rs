@@ -1,0 +1,209 @@
+//! The tamper-evident trail: audit entries, sign-offs and failure reports each form a hash chain.
+//! `fieldproof audit verify` passes on what the service wrote, names the row where someone edited,
+//! deleted or reordered rows behind its back, and prints the heads `GET /v1/audit/head` serves.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+
+use actix_web::http::StatusCode;
+use diesel::prelude::*;
+use rstest::rstest;
+use serde_json::json;
+
+use common::Backend::{self, Postgres, Sqlite};
+use common::TestApp;
+use fieldproof::db::chain::{self, Chain};
+use fieldproof::db::schema::{audit_log, failure_reports, signoffs};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fieldproof");
+
+fn verify(app: &TestApp) -> Output {
+    Command::new(BIN)
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", app.database_url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("binary runs")
+}
+
+/// Three sign-offs and three failure reports through the API (each with its audit entries).
+async fn write_some_records(app: &TestApp) {
+    let tess = app.token("tess");
+    for _ in 0..3 {
+        let job = app.issue_job("tess", "broadband-install").await;
+        let answers = common::passing_answers(&app.checklist_of(&job).await);
+        let path = format!("/v1/jobs/{}/signoffs", job["id"].as_str().expect("id"));
+        let body = common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers);
+        let signed = app.post(&path, &tess, &body).await;
+        assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
+        let failure = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"],
+                              "description": "left the hallway dusty and the gate open" });
+        let filed = app.post("/v1/failures", &app.token("dana"), &failure).await;
+        assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.text());
+    }
+}
+
+/// `chain: N rows intact, head H` lines of a passing run, as chain → (rows, head).
+fn heads_printed(out: &Output) -> BTreeMap<String, (i64, String)> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (chain, rest) = line.split_once(": ")?;
+            let (rows, head) = rest.split_once(" rows intact, head ")?;
+            Some((chain.to_owned(), (rows.parse().ok()?, head.to_owned())))
+        })
+        .collect()
+}
+
+#[rstest]
+#[actix_web::test]
+async fn verify_passes_on_what_the_service_wrote_and_the_head_endpoint_agrees(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let app = spawn_app!(backend);
+    write_some_records(&app).await;
+    let out = verify(&app);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 3 chains intact"));
+    let printed = heads_printed(&out);
+    assert_eq!(printed["signoffs"].0, 3);
+    assert_eq!(printed["failure_reports"].0, 3, "{printed:?}");
+
+    let served = app.get("/v1/audit/head", &app.token("sam")).await;
+    assert_eq!(served.status, StatusCode::OK, "{}", served.text());
+    let served: BTreeMap<String, (i64, String)> = served.json()["chains"]
+        .as_array()
+        .expect("chains")
+        .iter()
+        .map(|c| {
+            let head = (c["rows"].as_i64().expect("rows"), c["head_hash"].as_str().expect("hash").to_owned());
+            (c["chain"].as_str().expect("chain").to_owned(), head)
+        })
+        .collect();
+    assert_eq!(served, printed, "the endpoint serves the heads verify computed");
+}
+
+/// A way to tamper with the stored trail through SQL, past the database's own guards.
+#[derive(Debug, Clone, Copy)]
+enum Tamper {
+    /// Rewrite the description of the second failure report.
+    Edit,
+    /// Delete the third audit entry.
+    Delete,
+    /// Swap the first two sign-offs' places in their chain.
+    Swap,
+}
+
+/// Lifts the immutability triggers of `table` (an attacker with database access can).
+fn unguard(app: &TestApp, backend: Backend, table: &str) {
+    let sql = match backend {
+        Sqlite => format!(
+            "DROP TRIGGER {table}_immutable_update; DROP TRIGGER {table}_immutable_delete; \
+             DROP TRIGGER {table}_chained_once;"
+        ),
+        Postgres => format!("ALTER TABLE {table} DISABLE TRIGGER {table}_immutable;"),
+    };
+    app.execute_sql(&sql).expect("triggers lifted");
+}
+
+#[rstest]
+#[actix_web::test]
+async fn verify_names_the_row_where_the_trail_was_tampered_with(
+    #[values(Sqlite, Postgres)] backend: Backend,
+    #[values(Tamper::Edit, Tamper::Delete, Tamper::Swap)] tamper: Tamper,
+) {
+    let app = spawn_app!(backend);
+    write_some_records(&app).await;
+    assert!(verify(&app).status.success());
+
+    let mut conn = app.state.db.get().expect("connection");
+    let (table, row, words) = match tamper {
+        Tamper::Edit => {
+            let id: String = failure_reports::table
+                .filter(failure_reports::chain_seq.eq(2_i64))
+                .select(failure_reports::id)
+                .first(&mut conn)
+                .expect("second failure report");
+            unguard(&app, backend, "failure_reports");
+            app.execute_sql(&format!("UPDATE failure_reports SET description = 'all fine' WHERE id = '{id}'"))
+                .expect("edited");
+            ("failure_reports", id, "was edited")
+        }
+        Tamper::Delete => {
+            let ids: Vec<String> = audit_log::table
+                .filter(audit_log::chain_seq.between(3_i64, 4_i64))
+                .order(audit_log::chain_seq)
+                .select(audit_log::id)
+                .load(&mut conn)
+                .expect("audit entries");
+            unguard(&app, backend, "audit_log");
+            app.execute_sql(&format!("DELETE FROM audit_log WHERE id = '{}'", ids[0])).expect("deleted");
+            // The deleted row is gone; the break shows at the row after it.
+            ("audit_log", ids[1].clone(), "(position 3) was deleted")
+        }
+        Tamper::Swap => {
+            let second: String = signoffs::table
+                .filter(signoffs::chain_seq.eq(2_i64))
+                .select(signoffs::id)
+                .first(&mut conn)
+                .expect("second sign-off");
+            unguard(&app, backend, "signoffs");
+            app.execute_sql(
+                "UPDATE signoffs SET chain_seq = -1 WHERE chain_seq = 1; \
+                 UPDATE signoffs SET chain_seq = 1 WHERE chain_seq = 2; \
+                 UPDATE signoffs SET chain_seq = 2 WHERE chain_seq = -1;",
+            )
+            .expect("swapped");
+            ("signoffs", second, "was reordered")
+        }
+    };
+    let out = verify(&app);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "verify passed a {tamper:?}ed trail: {}", String::from_utf8_lossy(&out.stdout));
+    let broken = stderr.lines().find(|l| l.starts_with(&format!("{table}: BROKEN"))).unwrap_or_else(|| {
+        panic!("no broken {table} chain reported: {stderr}");
+    });
+    assert!(broken.contains(&row), "the row is named: {broken}");
+    assert!(broken.contains(words), "{tamper:?} is told as such: {broken}");
+    assert_eq!(stderr.matches("BROKEN").count(), 1, "the other chains are intact: {stderr}");
+}
+
+/// Writers racing to append never fork a chain: every row lands in one line, one position each.
+#[rstest]
+#[actix_web::test]
+async fn concurrent_writers_extend_each_chain_in_one_line(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let job = app.issue_job("tess", "broadband-install").await;
+    let answers = common::passing_answers(&app.checklist_of(&job).await);
+    let path = format!("/v1/jobs/{}/signoffs", job["id"].as_str().expect("id"));
+    let (tess, dana) = (app.token("tess"), app.token("dana"));
+    let writes = (0..12).map(|i| {
+        let (app, path, job_id) = (&app, path.clone(), job["id"].clone());
+        let signoff = common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers.clone());
+        let failure = json!({ "id": uuid::Uuid::new_v4(), "job_id": job_id, "description": "left the hallway dusty" });
+        let (tess, dana) = (tess.clone(), dana.clone());
+        async move {
+            if i % 2 == 0 {
+                app.post(&path, &tess, &signoff).await
+            } else {
+                app.post("/v1/failures", &dana, &failure).await
+            }
+        }
+    });
+    let responses = futures_util::future::join_all(writes).await;
+    assert!(responses.iter().all(|r| r.status == StatusCode::CREATED), "every write is recorded");
+
+    let mut conn = app.state.db.get().expect("connection");
+    let counts = [
+        (Chain::AuditLog, audit_log::table.count().get_result::<i64>(&mut conn).expect("count")),
+        (Chain::SignOffs, signoffs::table.count().get_result::<i64>(&mut conn).expect("count")),
+        (Chain::FailureReports, failure_reports::table.count().get_result::<i64>(&mut conn).expect("count")),
+    ];
+    for (which, stored) in counts {
+        let verdict = chain::verify(&mut conn, which).expect("verify");
+        assert_eq!(verdict.broken, None, "{which:?}");
+        assert_eq!(verdict.rows, stored, "{which:?}: every stored row is in the chain");
+    }
+}
