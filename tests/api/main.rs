@@ -16,6 +16,7 @@ mod failures;
 mod feedback;
 mod incidents;
 mod jobs;
+mod metrics;
 mod migrations;
 mod openapi;
 mod outbox;
