@@ -50,6 +50,7 @@ fn state(url: &str) -> AppState {
         body_limit: 256 * 1024,
         safety: fieldproof::config::SafetyPolicy::default(),
         customers: fieldproof::config::CustomerContact::default(),
+        metrics: fieldproof::config::MetricsSettings::default(),
     };
     let policy = fieldproof::catalogue::read_policy(Path::new("checklists")).expect("policy");
     AppState::new(db, settings, rules, policy, Clock::System)

@@ -20,6 +20,64 @@ pub struct Settings {
     pub body_limit: usize,
     pub safety: SafetyPolicy,
     pub customers: CustomerContact,
+    pub metrics: MetricsSettings,
+}
+
+/// Who may scrape `GET /metrics`. Neither set: nobody (the route answers 404).
+#[derive(Clone, Default)]
+pub struct MetricsSettings {
+    /// A bearer token the scraper must send (`Authorization: Bearer <token>`).
+    pub token: Option<String>,
+    /// A listener of its own for `/metrics` (e.g. 127.0.0.1:9464); the main listener then has none.
+    pub addr: Option<std::net::SocketAddr>,
+}
+
+/// The shortest metrics token accepted: long enough that guessing it is hopeless.
+pub const MIN_METRICS_TOKEN_LEN: usize = 24;
+
+impl MetricsSettings {
+    /// Validates `FIELDPROOF_METRICS_TOKEN` and `FIELDPROOF_METRICS_ADDR`.
+    pub fn new(token: Option<&str>, addr: Option<&str>) -> anyhow::Result<Self> {
+        let token = token.filter(|t| !t.is_empty());
+        if let Some(token) = token {
+            anyhow::ensure!(
+                token.len() >= MIN_METRICS_TOKEN_LEN,
+                "FIELDPROOF_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LEN} characters"
+            );
+            anyhow::ensure!(
+                token.bytes().all(|b| b.is_ascii_graphic()),
+                "FIELDPROOF_METRICS_TOKEN must be printable ASCII without spaces"
+            );
+        }
+        let addr = match addr.filter(|a| !a.is_empty()) {
+            Some(addr) => Some(addr.parse().map_err(|_| {
+                anyhow::anyhow!("FIELDPROOF_METRICS_ADDR `{addr}` is not an address and port (e.g. 127.0.0.1:9464)")
+            })?),
+            None => None,
+        };
+        Ok(Self { token: token.map(str::to_owned), addr })
+    }
+
+    /// One line for `check-config` and the start-up log (never the token itself).
+    pub fn describe(&self) -> String {
+        let guard = if self.token.is_some() { "bearer token required" } else { "no token" };
+        match (&self.addr, &self.token) {
+            (Some(addr), _) => format!("metrics: GET /metrics on its own listener http://{addr} ({guard})"),
+            (None, Some(_)) => format!("metrics: GET /metrics on the main listener ({guard})"),
+            (None, None) => {
+                "metrics: off (set FIELDPROOF_METRICS_TOKEN or FIELDPROOF_METRICS_ADDR to serve /metrics)".to_owned()
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("addr", &self.addr)
+            .finish()
+    }
 }
 
 /// How the service reaches customers: their feedback links and the outbox's channels.

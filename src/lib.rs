@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod outbox;
+pub mod telemetry;
 pub mod workflows;
 
 use std::sync::Arc;
@@ -56,6 +57,8 @@ impl AppState {
         let contact = &settings.customers;
         let links = FeedbackLinks::new(&jwt.secret, &contact.public_url, contact.feedback_link_ttl);
         let clock = Arc::new(clock);
+        // Installs the process's metrics recorder before the first request is counted.
+        telemetry::prometheus();
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Self {
             db,

@@ -159,6 +159,12 @@ struct ServeArgs {
     /// Outbox workers in this instance (0: this instance only serves HTTP).
     #[arg(long, env = "FIELDPROOF_OUTBOX_WORKERS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=8))]
     outbox_workers: u32,
+    /// Bearer token a Prometheus scraper sends to `GET /metrics` (at least 24 characters).
+    #[arg(long, env = "FIELDPROOF_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Serve `GET /metrics` on this address only (e.g. 127.0.0.1:9464), not on the main listener.
+    #[arg(long, env = "FIELDPROOF_METRICS_ADDR")]
+    metrics_addr: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -398,9 +404,14 @@ fn service(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::Result
         ..config::OutboxSettings::default()
     };
     outbox.validate()?;
-    args.bind.parse::<std::net::SocketAddr>().with_context(|| {
+    let bind = args.bind.parse::<std::net::SocketAddr>().with_context(|| {
         format!("FIELDPROOF_BIND `{}` is not an address and port such as 127.0.0.1:8080", args.bind)
     })?;
+    let metrics = config::MetricsSettings::new(args.metrics_token.as_deref(), args.metrics_addr.as_deref())?;
+    anyhow::ensure!(
+        metrics.addr != Some(bind),
+        "FIELDPROOF_METRICS_ADDR must differ from FIELDPROOF_BIND (it is a listener of its own)"
+    );
     let settings = Settings {
         jwt: config::JwtSettings {
             secret: config::resolve_jwt_secret(args.jwt_secret.as_deref(), &database)?,
@@ -421,6 +432,7 @@ fn service(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::Result
             feedback_link_ttl: chrono::Duration::days(i64::from(args.feedback_link_days)),
             outbox,
         },
+        metrics,
     };
     let rules = read_rules(&args.checklists)?;
     let policy = read_policy(&args.checklists)?;
@@ -445,10 +457,12 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
             .map(|_| Outbox::new(state.db.clone(), state.clock.clone(), state.settings.customers.outbox.clone()))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let app_state = state.clone();
+        // Outermost first: the request id and metrics wrap the request's span, which wraps the app.
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(fieldproof::security_headers())
-                .wrap(tracing_actix_web::TracingLogger::default())
+                .wrap(fieldproof::telemetry::request_span())
+                .wrap(actix_web::middleware::from_fn(fieldproof::telemetry::request_telemetry))
                 .configure(configure(app_state.clone()))
         });
         if let Some(workers) = args.workers {
@@ -460,6 +474,25 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
             .bind(&args.bind)
             .with_context(|| format!("cannot listen on {}", args.bind))?;
         println!("fieldproof listening on http://{}", args.bind);
+        let metrics_server = match state.settings.metrics.addr {
+            Some(addr) => {
+                let metrics_state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(fieldproof::security_headers())
+                        .configure(fieldproof::http::monitoring::own_listener(metrics_state.clone()))
+                })
+                .workers(1)
+                .shutdown_timeout(grace.as_secs())
+                .bind(addr)
+                .with_context(|| format!("cannot listen on {addr} (FIELDPROOF_METRICS_ADDR)"))?;
+                println!("fieldproof metrics on http://{addr}/metrics");
+                Some(server.run())
+            }
+            None => None,
+        };
+        tracing::info!("{}", state.settings.metrics.describe());
+        let upkeep = actix_web::rt::spawn(fieldproof::telemetry::upkeep());
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let outboxes: Vec<_> = outboxes.into_iter().map(std::sync::Arc::new).collect();
         let workers: Vec<_> = outboxes
@@ -471,7 +504,15 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
             .collect();
         // Runs until SIGTERM or SIGINT: stops accepting connections, then lets in-flight requests
         // finish within the grace period.
-        let served = server.run().await;
+        let served = match metrics_server {
+            Some(metrics_server) => {
+                let (served, metrics_served) = futures_util::future::join(server.run(), metrics_server).await;
+                metrics_served.context("metrics server failed")?;
+                served
+            }
+            None => server.run().await,
+        };
+        upkeep.abort();
         // The outbox workers finish the pass under way (within the grace period) and stop; what
         // a worker still holds after that is given back for another instance to deliver at once.
         let _ = stop.send(true);
@@ -520,6 +561,7 @@ fn check_config(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::R
         anyhow::Ok(())
     })?;
     println!("ok: {} outbox workers", args.outbox_workers);
+    println!("ok: {}", settings.metrics.describe());
     Ok(())
 }
 

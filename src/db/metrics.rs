@@ -83,3 +83,61 @@ pub fn failing_items(
         .limit(limit)
         .load(conn)
 }
+
+/// The figures `/metrics` reads at each scrape; each is one indexed count or a small aggregate.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Operations {
+    /// Incidents not yet resolved, per grade (`nuisance`, `service_impacting`, `safety_critical`),
+    /// leaving out those waiting in triage.
+    pub open_by_grade: Vec<(String, i64)>,
+    /// Incidents the rules could not grade, waiting for a person.
+    pub in_triage: i64,
+    /// Make-safe visits not done whose deadline has passed.
+    pub make_safe_overdue: i64,
+    /// Recovery cases still open whose deadline has passed.
+    pub recovery_overdue: i64,
+    /// Customer messages not yet delivered nor given up.
+    pub outbox_pending: i64,
+    /// When the oldest of them was written.
+    pub outbox_oldest_pending: Option<NaiveDateTime>,
+}
+
+/// Reads [`Operations`] as of `now`.
+pub fn operations(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Operations> {
+    use super::incidents::TRIAGE_RANK;
+    use super::schema::{make_safe_visits, outbox_messages};
+    let unresolved = incidents::status.ne("resolved");
+    let open_by_grade = incidents::table
+        .filter(unresolved)
+        .filter(incidents::queue_rank.lt(TRIAGE_RANK))
+        .group_by(incidents::severity)
+        .select((incidents::severity, count_star()))
+        .order(incidents::severity.asc())
+        .load(conn)?;
+    let in_triage = incidents::table
+        .filter(incidents::status.ne("resolved"))
+        .filter(incidents::queue_rank.eq(TRIAGE_RANK))
+        .count()
+        .get_result(conn)?;
+    let make_safe_overdue = make_safe_visits::table
+        .filter(make_safe_visits::status.eq_any(["open", "assigned"]))
+        .filter(make_safe_visits::due_at.lt(now))
+        .count()
+        .get_result(conn)?;
+    let recovery_overdue = recovery_cases::table
+        .filter(recovery_cases::status.eq("open"))
+        .filter(recovery_cases::due_at.lt(now))
+        .count()
+        .get_result(conn)?;
+    let pending = outbox_messages::table.filter(outbox_messages::status.eq("pending"));
+    let (outbox_pending, outbox_oldest_pending) =
+        pending.select((count_star(), diesel::dsl::min(outbox_messages::created_at))).get_result(conn)?;
+    Ok(Operations {
+        open_by_grade,
+        in_triage,
+        make_safe_overdue,
+        recovery_overdue,
+        outbox_pending,
+        outbox_oldest_pending,
+    })
+}

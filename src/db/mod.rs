@@ -129,6 +129,18 @@ pub type Conn = PooledConnection<ConnectionManager>;
 pub struct Db {
     pool: Pool<ConnectionManager>,
     backend: Backend,
+    /// Units of work waiting for a pooled connection (r2d2 does not count them).
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// How the pool is doing, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub in_use: u32,
+    pub idle: u32,
+    /// Units of work waiting for a connection.
+    pub waiting: usize,
+    pub max_size: u32,
 }
 
 impl Db {
@@ -151,7 +163,17 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .context("cannot build the database connection pool")?;
-        Ok(Self { pool, backend: url.backend })
+        Ok(Self { pool, backend: url.backend, waiting: Default::default() })
+    }
+
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            in_use: state.connections.saturating_sub(state.idle_connections),
+            idle: state.idle_connections,
+            waiting: self.waiting.load(std::sync::atomic::Ordering::Relaxed),
+            max_size: self.pool.max_size(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -171,9 +193,15 @@ impl Db {
         E: From<RunError> + Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, waiting) = (self.pool.clone(), self.waiting.clone());
+        // why: what the work logs belongs to the request (its id) that asked for it.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| RunError::Unavailable(e.to_string()))?;
+            let _entered = span.enter();
+            waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let conn = pool.get();
+            waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            let mut conn = conn.map_err(|e| RunError::Unavailable(e.to_string()))?;
             work(&mut conn)
         })
         .await

@@ -20,12 +20,15 @@ pub struct FailureRequest {
     job_id: uuid::Uuid,
     /// What happened, in the reporter's or the customer's words.
     #[validate(length(min = 1, max = 5000))]
+    #[schema(min_length = 1, max_length = 5000)]
     description: String,
     #[serde(default)]
     #[validate(length(max = 200))]
+    #[schema(max_items = 200)]
     item_ids: Vec<String>,
     #[serde(default)]
     #[validate(length(max = 10))]
+    #[schema(max_items = 10)]
     hazards: Vec<Hazard>,
     #[serde(default)]
     injury: bool,
@@ -40,8 +43,10 @@ pub struct FailureRequest {
 pub struct ServiceLostInput {
     /// E.g. `heating`, `hot_water`, `power`, `water`, `gas`, `internet`, `phone`.
     #[validate(length(min = 1, max = 40))]
+    #[schema(min_length = 1, max_length = 40)]
     service: String,
     #[validate(range(min = 0.0, max = 8760.0))]
+    #[schema(minimum = 0.0, maximum = 8760.0)]
     hours: f64,
 }
 

@@ -35,6 +35,7 @@ struct FormFields {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonAnswer {
+    #[schema(minimum = 1, maximum = 5)]
     satisfaction: i64,
     surprised: bool,
     surprise_note: Option<String>,

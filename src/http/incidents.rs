@@ -143,8 +143,10 @@ fn etag(revision: i64) -> EntityTag {
 #[serde(deny_unknown_fields)]
 pub struct QueueQuery {
     /// `nuisance`, `service_impacting` or `safety_critical`.
+    #[param(pattern = "^(nuisance|service_impacting|safety_critical)$")]
     severity: Option<String>,
     /// A workflow status, or `triage` for the reports waiting for a person to grade them.
+    #[param(pattern = "^(triage|open|acknowledged|assigned|resolved)$")]
     status: Option<String>,
     /// A technician's username.
     technician: Option<String>,
@@ -153,8 +155,10 @@ pub struct QueueQuery {
     /// Only incidents reported at or after this time.
     since: Option<DateTime<Utc>>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-3]_[0-9]{1,16}_.+$")]
     cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -367,6 +371,7 @@ pub async fn acknowledge(
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     assignee: String,
 }
 
@@ -399,6 +404,7 @@ pub struct RegradeRequest {
     severity: Severity,
     /// Why the grade is wrong: kept in the audit log for ever.
     #[validate(length(min = 10, max = 2000, message = "give the reason in at least 10 characters"))]
+    #[schema(min_length = 10, max_length = 2000)]
     reason: String,
 }
 

@@ -27,8 +27,10 @@ pub struct CreateJobRequest {
     #[validate(nested)]
     site: SiteInput,
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     technician: String,
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     checklist_key: String,
     scheduled_for: DateTime<Utc>,
 }
@@ -38,15 +40,19 @@ pub struct CreateJobRequest {
 pub struct CustomerInput {
     id: Option<uuid::Uuid>,
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     #[validate(length(min = 3, max = 40))]
+    #[schema(min_length = 3, max_length = 40)]
     phone: Option<String>,
     #[validate(email)]
     email: Option<String>,
     #[serde(default)]
     #[validate(length(max = 50))]
+    #[schema(max_items = 50)]
     preferences: Vec<String>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     notes: Option<String>,
 }
 
@@ -54,10 +60,13 @@ pub struct CustomerInput {
 #[serde(deny_unknown_fields)]
 pub struct SiteInput {
     #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     address: String,
     #[validate(length(min = 2, max = 16))]
+    #[schema(min_length = 2, max_length = 16)]
     postcode: String,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     notes: Option<String>,
 }
 

@@ -63,6 +63,7 @@ impl From<MessageRow> for MessageResponse {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Comma-separated statuses; default all.
+    #[param(pattern = "^(pending|delivered|failed)(,(pending|delivered|failed))*$")]
     status: Option<String>,
     /// Only the messages of one recovery case.
     recovery_case: Option<uuid::Uuid>,

@@ -12,6 +12,7 @@ pub mod incidents;
 pub mod jobs;
 pub mod messages;
 pub mod metrics;
+pub mod monitoring;
 pub mod openapi;
 pub mod page;
 pub mod recovery;
@@ -60,6 +61,7 @@ route_table! {
     api {
         "/healthz" => get: health::healthz;
         "/readyz" => get: health::readyz;
+        "/metrics" => get: monitoring::metrics;
         "/openapi.json" => get: openapi::document;
         "/docs" => get: openapi::docs_page;
         "/docs/rapidoc-min.js" => get: openapi::docs_script;
@@ -128,6 +130,13 @@ async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such route".to_owned()))
 }
 
+/// The `Allow` header of a route-table path: its methods, upper case.
+fn allowed_methods(pattern: &str) -> Option<HeaderValue> {
+    let methods: Vec<String> =
+        ROUTES.iter().filter(|r| r.path == pattern).map(|r| r.method.to_ascii_uppercase()).collect();
+    if methods.is_empty() { None } else { HeaderValue::from_str(&methods.join(", ")).ok() }
+}
+
 /// Errors produced outside our handlers (405 from routing, actix's own 4xx) leave without a
 /// problem body; give them one, so every error a client sees is problem+json.
 fn problem_for_bare_errors<B: MessageBody + 'static>(
@@ -146,7 +155,13 @@ fn problem_for_bare_errors<B: MessageBody + 'static>(
         _ => ApiError::Internal(anyhow::anyhow!("unhandled {status} response")),
     };
     let (req, _) = res.into_parts();
-    let response = error.error_response().map_into_boxed_body();
+    let mut response = error.error_response().map_into_boxed_body();
+    // A 405 names the methods the resource does allow (RFC 9110 §15.5.6).
+    if status == actix_web::http::StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = req.match_pattern().and_then(|pattern| allowed_methods(&pattern))
+    {
+        response.headers_mut().insert(actix_web::http::header::ALLOW, allow);
+    }
     let response: actix_web::HttpResponse<EitherBody<B, BoxBody>> = response.map_into_right_body();
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response)))
 }

@@ -10,10 +10,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, ToResponse};
 
-use super::{
-    audit, auth, checklists, failures, feedback, health, incidents, jobs, messages, metrics, recovery, safety,
-};
-use super::{signoffs, users};
+use super::{audit, auth, checklists, failures, feedback, health, incidents, jobs, messages, metrics};
+use super::{monitoring, recovery, safety, signoffs, users};
 use crate::error::Problem;
 
 /// RapiDoc 9.3.8 (MIT licence, `src/http/assets/rapidoc-LICENSE.txt`), `dist/rapidoc-min.js` from
@@ -42,6 +40,7 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self
     paths(
         health::healthz,
         health::readyz,
+        monitoring::metrics,
         document,
         docs_page,
         docs_script,
@@ -185,7 +184,11 @@ struct CommonResponses;
 impl Modify for CommonResponses {
     fn modify(&self, doc: &mut Document) {
         let scheme = SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build());
-        doc.components.get_or_insert_with(Default::default).add_security_scheme("bearer", scheme);
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", scheme);
+        // The Prometheus scraper's token (`FIELDPROOF_METRICS_TOKEN`), not a user's JWT.
+        let scrape = SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).build());
+        components.add_security_scheme("metrics_token", scrape);
         for item in doc.paths.paths.values_mut() {
             for operation in [&mut item.get, &mut item.post, &mut item.patch].into_iter().flatten() {
                 let mut common: BTreeMap<&str, &str> = BTreeMap::new();

@@ -117,10 +117,13 @@ fn response(CaseView { case: row, severity, reported_at, feedback }: CaseView, n
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Comma-separated statuses; default `open`.
+    #[param(pattern = "^(open|recovered|cancelled)(,(open|recovered|cancelled))*$")]
     status: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,16}_[0-9A-Fa-f-]{36}$")]
     cursor: Option<String>,
     /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -217,6 +220,7 @@ pub async fn apology_draft(
 pub struct ApologyRequest {
     /// The edited apology; without it the draft is sent as it is.
     #[validate(length(min = 20, max = 5000))]
+    #[schema(min_length = 20, max_length = 5000)]
     text: Option<String>,
 }
 
@@ -296,6 +300,7 @@ pub async fn remedies(
 #[serde(deny_unknown_fields)]
 pub struct RemedyRequest {
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     remedy_id: String,
 }
 
@@ -371,6 +376,7 @@ pub async fn surprise(
 pub struct SurpriseRequest {
     given: bool,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     note: Option<String>,
 }
 
@@ -400,6 +406,7 @@ pub async fn record_surprise(
 #[serde(deny_unknown_fields)]
 pub struct FixVisitRequest {
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     technician: String,
 }
 
@@ -430,8 +437,10 @@ pub async fn fix_visit(
 pub struct ExplanationRequest {
     root_cause: RootCause,
     #[validate(length(min = 10, max = 5000))]
+    #[schema(min_length = 10, max_length = 5000)]
     what_went_wrong: String,
     #[validate(length(min = 10, max = 5000))]
+    #[schema(min_length = 10, max_length = 5000)]
     what_changed: String,
 }
 

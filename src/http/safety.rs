@@ -113,10 +113,13 @@ fn visit_response(row: MakeSafeVisitRow, involved: Option<String>, now: DateTime
 #[serde(deny_unknown_fields)]
 pub struct VisitQuery {
     /// Comma-separated statuses; default `open,assigned`.
+    #[param(pattern = "^(open|assigned|done|cancelled)(,(open|assigned|done|cancelled))*$")]
     status: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,16}_[0-9A-Fa-f-]{36}$")]
     cursor: Option<String>,
     /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -152,9 +155,11 @@ pub async fn visits(
 #[serde(deny_unknown_fields)]
 pub struct AssignVisitRequest {
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     technician: String,
     /// Required to send the technician who was involved in the incident.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     override_reason: Option<String>,
 }
 
@@ -323,12 +328,15 @@ struct AuditRecorded {
 pub struct AuditRequest {
     confirmed_severity: Severity,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     regrade_reason: Option<String>,
     root_cause: RootCause,
     #[validate(length(min = 1, max = 5000))]
+    #[schema(min_length = 1, max_length = 5000)]
     root_cause_detail: String,
     #[serde(default)]
     #[validate(length(max = 20))]
+    #[schema(max_items = 20)]
     corrective_actions: Vec<String>,
 }
 
@@ -452,6 +460,7 @@ pub async fn retraining(state: web::Data<AppState>, user: AuthUser) -> Result<Ht
 pub struct TrainingDone {
     /// What training was given, by whom, and how it was checked.
     #[validate(length(min = 10, max = 2000))]
+    #[schema(min_length = 10, max_length = 2000)]
     note: String,
 }
 
@@ -621,6 +630,7 @@ pub struct ReviewRequest {
 #[serde(deny_unknown_fields)]
 pub struct StatementRequest {
     #[validate(length(min = 1, max = 10000))]
+    #[schema(min_length = 1, max_length = 10000)]
     statement: String,
 }
 
@@ -629,6 +639,7 @@ pub struct StatementRequest {
 pub struct DecideRequest {
     outcome: Outcome,
     #[validate(length(min = 10, max = 5000, message = "give the reason in at least 10 characters"))]
+    #[schema(min_length = 10, max_length = 5000)]
     reason: String,
 }
 

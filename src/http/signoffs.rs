@@ -21,12 +21,15 @@ use crate::workflows::signoffs::{NewSignOff, StoredSignOff};
 pub struct SignOffRequest {
     id: uuid::Uuid,
     #[validate(length(max = 500))]
+    #[schema(max_items = 500)]
     answers: Vec<Answer>,
     signed_at: DateTime<Utc>,
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     signer_name: String,
     /// What the signature attests, e.g. "I carried out this work and the readings are true".
     #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     meaning: String,
 }
 

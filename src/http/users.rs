@@ -41,11 +41,14 @@ impl From<UserRow> for UserResponse {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     username: String,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     display_name: Option<String>,
     role: Role,
     #[validate(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     password: String,
 }
 
@@ -53,10 +56,12 @@ pub struct NewUser {
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     display_name: Option<String>,
     role: Option<Role>,
     active: Option<bool>,
     #[validate(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     password: Option<String>,
 }
 

@@ -116,22 +116,37 @@ impl Channels {
         if names.is_empty() { "none".to_owned() } else { names.join(", ") }
     }
 
-    /// Delivers one message: by webhook when the customer prefers texts or has no email address
-    /// (the company's gateway texts them), else by email, else to the log.
+    /// Which channel a message to this customer takes: by webhook when the customer prefers texts or
+    /// has no email address (the company's gateway texts them), else by email, else to the log.
+    fn route<'a>(&'a self, customer: &'a CustomerRow) -> Route<'a> {
+        let email_address = customer.email.as_deref().filter(|e| !e.trim().is_empty());
+        let prefers_texts = prefers_texts(customer);
+        match (&self.email, &self.webhook, email_address) {
+            (_, Some(webhook), _) if prefers_texts || email_address.is_none() || self.email.is_none() => {
+                Route::Webhook(webhook)
+            }
+            (Some(email), _, Some(address)) => Route::Email(email, address),
+            _ if self.log => Route::Log,
+            _ => Route::Unreachable,
+        }
+    }
+
+    /// The name of the channel a message to this customer takes (`none` when none reaches them).
+    pub fn channel_for(&self, customer: &CustomerRow) -> &'static str {
+        self.route(customer).name()
+    }
+
+    /// Delivers one message by the channel [`Channels::channel_for`] names.
     pub async fn deliver(
         &self,
         message: &MessageRow,
         customer: &CustomerRow,
         now: DateTime<Utc>,
     ) -> Result<Delivered, Failure> {
-        let email_address = customer.email.as_deref().filter(|e| !e.trim().is_empty());
-        let prefers_texts = prefers_texts(customer);
-        match (&self.email, &self.webhook, email_address) {
-            (_, Some(webhook), _) if prefers_texts || email_address.is_none() || self.email.is_none() => {
-                webhook.send(message, customer, now).await
-            }
-            (Some(email), _, Some(address)) => email.send(message, address).await,
-            _ if self.log => {
+        match self.route(customer) {
+            Route::Webhook(webhook) => webhook.send(message, customer, now).await,
+            Route::Email(email, address) => email.send(message, address).await,
+            Route::Log => {
                 tracing::info!(
                     target: "fieldproof::customer_messages",
                     // Escaped: a line break in a name or a message must not forge a log line.
@@ -141,10 +156,29 @@ impl Channels {
                 Ok(Delivered { channel: "log", recipient: customer.name.clone() })
             }
             // Transient: the operator may yet configure a channel that reaches them.
-            _ => Err(Failure::transient(format!(
+            Route::Unreachable => Err(Failure::transient(format!(
                 "no configured channel reaches this customer (channels: {})",
                 self.describe()
             ))),
+        }
+    }
+}
+
+/// The channel chosen for one customer.
+enum Route<'a> {
+    Webhook(&'a Webhook),
+    Email(&'a Email, &'a str),
+    Log,
+    Unreachable,
+}
+
+impl Route<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Webhook(_) => "webhook",
+            Self::Email(..) => "email",
+            Self::Log => "log",
+            Self::Unreachable => "none",
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::config::OutboxSettings;
 use crate::db::customers::CustomerRow;
 use crate::db::outbox::MessageRow;
 use crate::db::{self, Db, write_transaction};
+use crate::telemetry;
 use crate::workflows::Error;
 use crate::workflows::{Actor, audit};
 
@@ -105,8 +106,9 @@ impl Outbox {
         let mut pass = Pass { claimed: claimed.len(), ..Pass::default() };
         let attempts = claimed.iter().map(|(message, customer)| self.attempt(message, customer.as_ref()));
         let outcomes = join_all(attempts).await;
-        for ((message, _), outcome) in claimed.into_iter().zip(outcomes) {
-            match self.record(message, outcome).await? {
+        for ((message, customer), outcome) in claimed.into_iter().zip(outcomes) {
+            let channel = customer.as_ref().map_or("none", |c| self.channels.channel_for(c));
+            match self.record(message, channel, outcome).await? {
                 Outcome::Delivered => pass.delivered += 1,
                 Outcome::Retrying => pass.retrying += 1,
                 Outcome::GivenUp => pass.given_up += 1,
@@ -125,8 +127,18 @@ impl Outbox {
             .unwrap_or_else(|_| Err(Failure::transient(format!("no answer within {:?}", self.settings.timeout))))
     }
 
-    async fn record(&self, message: MessageRow, outcome: Result<Delivered, Failure>) -> Result<Outcome, Error> {
+    /// Records one attempt's outcome, and counts it for `/metrics` once recorded.
+    async fn record(
+        &self,
+        message: MessageRow,
+        channel: &'static str,
+        outcome: Result<Delivered, Failure>,
+    ) -> Result<Outcome, Error> {
         let now = self.clock.now();
+        let counter = match &outcome {
+            Ok(delivered) => metrics::counter!(telemetry::DELIVERIES, "channel" => delivered.channel),
+            Err(_) => metrics::counter!(telemetry::DELIVERY_FAILURES, "channel" => channel),
+        };
         let retry_at = match &outcome {
             Err(failure) if failure.permanent => None,
             _ => retry_at(&self.settings, message.attempts, now),
@@ -175,6 +187,7 @@ impl Outbox {
                 })
             })
             .await
+            .inspect(|_| counter.increment(1))
     }
 }
 

@@ -18,6 +18,7 @@ mod failures;
 mod feedback;
 mod incidents;
 mod jobs;
+mod metrics;
 mod migrations;
 mod openapi;
 mod outbox;

@@ -85,6 +85,12 @@ fn routes_needing_a_token_say_so_and_public_ones_do_not() {
     let public = ["/healthz", "/readyz", "/v1/auth/token", "/feedback/{token}", "/openapi.json", "/docs"];
     for (method, path) in documented(&doc) {
         let operation = &doc["paths"][&path][&method];
+        if path == "/metrics" {
+            // The scraper's own token (`FIELDPROOF_METRICS_TOKEN`), not a user's JWT.
+            assert_eq!(operation["security"], serde_json::json!([{ "metrics_token": [] }]));
+            assert!(operation["responses"].get("401").is_some());
+            continue;
+        }
         let is_public = public.contains(&path.as_str()) || path.starts_with("/docs/");
         // why: an operation without `security` inherits the document's bearer requirement.
         assert_eq!(operation.get("security").is_some(), is_public, "{method} {path}: security is {operation}");

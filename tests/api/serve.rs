@@ -195,6 +195,11 @@ async fn binary_with_every_delivery_setting_delivers_once_stops_on_sigterm_and_r
 
     let service = deployment.start().await;
     let dana = service.sign_in("dana").await;
+    // A feedback link (its token in the path) and a bearer token, both kept out of the logs.
+    let link = "c2VjcmV0LWZlZWRiYWNrLWxpbmstdG9rZW4";
+    let feedback = service.client.get(format!("{}/feedback/{link}?score=5", service.base));
+    let feedback = feedback.bearer_auth(&dana).header("x-request-id", "journey-1").send().await.unwrap();
+    assert_eq!(feedback.headers()["x-request-id"], "journey-1");
     let by_email = apologise_to(&service, &dana, json!({ "name": "Amelia Hart", "email": "amelia@example.com" })).await;
     let by_webhook = apologise_to(&service, &dana, json!({ "name": "Ravi Patel", "phone": "+44 7700 900789" })).await;
     let emailed = delivered(&service, &dana, &by_email).await;
@@ -229,11 +234,23 @@ async fn binary_with_every_delivery_setting_delivers_once_stops_on_sigterm_and_r
     let logs = deployment.log_text();
     assert!(!logs.contains("panicked"), "{logs}");
     assert!(!logs.contains(PASSWORD) && !logs.contains(SECRET), "no secrets in the logs");
+    for secret in [link, "score=5", dana.as_str()] {
+        assert!(!logs.contains(secret), "`{secret}` in the logs:\n{logs}");
+    }
     let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.iter().any(|l| l.contains("outbox worker started")), "{logs}");
+    let mut finished = Vec::new();
     for line in lines {
-        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        let line: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        if line["fields"]["message"] == "request finished" {
+            finished.push(line);
+        }
     }
+    // Every request logs one line that carries its id and route template (never its path).
+    assert!(finished.len() > 10, "{logs}");
+    assert!(finished.iter().all(|l| l["span"]["request_id"].as_str().is_some_and(|id| !id.is_empty())), "{logs}");
+    let feedback = finished.iter().find(|l| l["span"]["request_id"] == "journey-1").expect("the feedback request");
+    assert_eq!(feedback["span"]["route"], "/feedback/{token}");
 }
 
 /// Runs `fieldproof <args>` with `env` and expects a failure with one line on stderr.

@@ -59,6 +59,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, fieldproof::config::MetricsSettings::default()).await
+    }
+
+    /// A test app with `/metrics` configured as given.
+    pub async fn spawn_with(backend: Backend, metrics: fieldproof::config::MetricsSettings) -> Option<TestApp> {
         let database = TestDatabase::create(backend)?;
         let url = DatabaseUrl::parse(&database.url()).expect("test database url parses");
         let settings = Settings {
@@ -73,6 +78,7 @@ impl TestApp {
             body_limit: 64 * 1024,
             safety: fieldproof::config::SafetyPolicy::default(),
             customers: fieldproof::config::CustomerContact::default(),
+            metrics,
         };
         let state = web::block(move || {
             let db = Db::connect(&url, 3).expect("test database opens");
@@ -122,8 +128,13 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: atest::TestRequest) -> Response {
+        // The same middleware as `fieldproof serve`, in the same order.
         let app = atest::init_service(
-            App::new().wrap(fieldproof::security_headers()).configure(configure(self.state.clone())),
+            App::new()
+                .wrap(fieldproof::security_headers())
+                .wrap(fieldproof::telemetry::request_span())
+                .wrap(actix_web::middleware::from_fn(fieldproof::telemetry::request_telemetry))
+                .configure(configure(self.state.clone())),
         )
         .await;
         let response = atest::call_service(&app, request.to_request()).await;
