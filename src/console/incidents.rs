@@ -59,10 +59,7 @@ pub(super) fn load(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Resul
         }
         None => None,
     };
-    let visit = db::safety::visit_for_incident(conn, id)?;
-    let recovery = db::recovery::for_incident(conn, id)?;
-    let retraining = db::safety::retraining_for_incident(conn, id)?;
-    let case = db::safety::case_for_incident(conn, id)?;
+    let db::incidents::FollowUp { visit, recovery, retraining, case } = db::incidents::follow_up(conn, id)?;
     let mut timeline = db::audit::for_entity(conn, "incident", id)?;
     let related = [
         ("make_safe_visit", visit.as_ref().map(|v| v.id.as_str())),

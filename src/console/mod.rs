@@ -366,12 +366,12 @@ struct LoginForm {
     csrf: String,
 }
 
-async fn login_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    login_form(&state, &req, None, StatusCode::OK)
+async fn login_page(state: web::Data<AppState>) -> HttpResponse {
+    login_form(&state, None, StatusCode::OK)
 }
 
 /// The login form with a fresh pre-session CSRF token in its own cookie.
-fn login_form(state: &AppState, req: &HttpRequest, error: Option<&str>, status: StatusCode) -> HttpResponse {
+fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> HttpResponse {
     let token = hex::encode(uuid::Uuid::new_v4().as_bytes());
     let markup = layout::bare(
         "Sign in",
@@ -390,7 +390,6 @@ fn login_form(state: &AppState, req: &HttpRequest, error: Option<&str>, status: 
             }
         },
     );
-    let _ = req;
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -406,7 +405,7 @@ async fn login(
     let LoginForm { username, password, csrf } = form.into_inner();
     let expected = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(expected.as_bytes(), csrf.as_bytes()) {
-        return Ok(login_form(&state, &req, Some("The sign-in form expired; try again."), StatusCode::BAD_REQUEST));
+        return Ok(login_form(&state, Some("The sign-in form expired; try again."), StatusCode::BAD_REQUEST));
     }
     let address = req.peer_addr().map(|a| a.ip());
     let outcome = crate::http::auth::sign_in(&state, username.trim(), password, address).await;
@@ -415,17 +414,16 @@ async fn login(
         Ok(Err(locked)) => {
             let wait = locked.retry_after.as_secs().max(1);
             let message = format!("Too many failed sign-ins; try again in {wait} seconds.");
-            return Ok(login_form(&state, &req, Some(&message), StatusCode::TOO_MANY_REQUESTS));
+            return Ok(login_form(&state, Some(&message), StatusCode::TOO_MANY_REQUESTS));
         }
         Err(ApiError::Unauthorized(_) | ApiError::Validation(_)) => {
-            return Ok(login_form(&state, &req, Some("Unknown username or wrong password."), StatusCode::UNAUTHORIZED));
+            return Ok(login_form(&state, Some("Unknown username or wrong password."), StatusCode::UNAUTHORIZED));
         }
         Err(other) => return Err(anyhow::anyhow!("sign-in failed: {other}").into()),
     };
     if signed_in.role == Role::Technician {
         return Ok(login_form(
             &state,
-            &req,
             Some("The console is for dispatchers, safety officers and admins. Technicians work in the fieldproof app."),
             StatusCode::FORBIDDEN,
         ));

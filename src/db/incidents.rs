@@ -254,3 +254,21 @@ pub fn human_graded(conn: &mut DbConnection) -> QueryResult<Vec<HumanGrade>> {
         })
         .collect())
 }
+
+/// What an incident's grade opened: its make-safe visit, recovery case, retraining and
+/// disciplinary case, each once it exists.
+pub struct FollowUp {
+    pub visit: Option<super::safety::MakeSafeVisitRow>,
+    pub recovery: Option<super::recovery::RecoveryCaseRow>,
+    pub retraining: Option<super::safety::RetrainingRow>,
+    pub case: Option<super::safety::DisciplinaryRow>,
+}
+
+pub fn follow_up(conn: &mut DbConnection, incident_id: &str) -> QueryResult<FollowUp> {
+    Ok(FollowUp {
+        visit: super::safety::visit_for_incident(conn, incident_id)?,
+        recovery: super::recovery::for_incident(conn, incident_id)?,
+        retraining: super::safety::retraining_for_incident(conn, incident_id)?,
+        case: super::safety::case_for_incident(conn, incident_id)?,
+    })
+}

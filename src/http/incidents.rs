@@ -274,23 +274,24 @@ pub async fn get(
                     details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
                 })
                 .collect();
+            let follow_up = db::incidents::follow_up(conn, &id)?;
             let links = IncidentLinks {
-                make_safe_visit: db::safety::visit_for_incident(conn, &id)?.map(|v| Link {
+                make_safe_visit: follow_up.visit.map(|v| Link {
                     href: "/v1/make-safe-visits".to_owned(),
                     id: v.id,
                     status: v.status,
                 }),
-                recovery_case: db::recovery::for_incident(conn, &id)?.map(|c| Link {
+                recovery_case: follow_up.recovery.map(|c| Link {
                     href: format!("/v1/recovery-cases?status={}", c.status),
                     id: c.id,
                     status: c.status,
                 }),
-                retraining: db::safety::retraining_for_incident(conn, &id)?.map(|r| Link {
+                retraining: follow_up.retraining.map(|r| Link {
                     href: "/v1/retraining".to_owned(),
                     id: r.id,
                     status: r.status,
                 }),
-                disciplinary_case: db::safety::case_for_incident(conn, &id)?.map(|c| Link {
+                disciplinary_case: follow_up.case.map(|c| Link {
                     href: format!("/v1/disciplinary-cases/{}", c.id),
                     id: c.id,
                     status: c.status,
