@@ -23,10 +23,13 @@ use fieldproof::{AppState, configure};
 
 mod demo;
 
+/// The version and the git commit it was built from (`unknown` outside a git checkout).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FIELDPROOF_COMMIT"), ")");
+
 #[derive(Parser)]
 #[command(
     name = "fieldproof",
-    version,
+    version = VERSION,
     about = "Versioned field-service checklists, immutable sign-offs and failure recovery"
 )]
 struct Cli {
@@ -442,6 +445,7 @@ fn service(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::Result
 
 fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()> {
     let Service { settings, rules, policy } = service(database, pool, &args)?;
+    tracing::info!(version = VERSION, "fieldproof starting");
     let db = open(&settings.database, settings.max_connections)?;
     let applied = db.migrate()?;
     tracing::info!(applied = applied.len(), "migrations applied");

@@ -39,6 +39,23 @@ pub fn publish(
     }
     let version = i32::try_from(checklist.version).map_err(|_| Error::field("version", "is too large"))?;
     let body = canonical_body(checklist)?;
+    match publish_in_transaction(conn, checklist, version, &body, actor, now) {
+        // Another instance starting at the same moment published it first: look again, as it stored it.
+        Err(err) if err.is_duplicate_in("checklist_versions") => {
+            publish_in_transaction(conn, checklist, version, &body, actor, now)
+        }
+        done => done,
+    }
+}
+
+fn publish_in_transaction(
+    conn: &mut DbConnection,
+    checklist: &ChecklistVersion,
+    version: i32,
+    body: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Published, Error> {
     write_transaction(conn, |conn| {
         if let Some(existing) = db::checklists::find(conn, &checklist.key, version)? {
             let stored: ChecklistVersion = serde_json::from_str(&existing.body).map_err(anyhow::Error::from)?;
@@ -61,7 +78,7 @@ pub fn publish(
                 checklist.key
             )));
         }
-        let hash = content_hash(&body);
+        let hash = content_hash(body);
         db::checklists::insert(
             conn,
             &db::checklists::NewChecklistVersion {
@@ -69,7 +86,7 @@ pub fn publish(
                 version,
                 title: &checklist.title,
                 trade: trade_name(checklist),
-                body: &body,
+                body,
                 content_hash: &hash,
                 published_at: now.naive_utc(),
                 published_by: actor.id.as_deref(),

@@ -100,3 +100,18 @@ fn unreachable_postgres_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(stderr.starts_with("error: cannot connect to PostgreSQL"), "{stderr}");
 }
+
+#[test]
+fn version_names_the_release_and_the_git_commit_it_was_built_from() {
+    let out = Command::new(BIN).arg("--version").output().expect("binary runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // What the build script saw: the commit given to the build, else this checkout's HEAD, else unknown.
+    let head =
+        Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok().filter(|o| o.status.success());
+    let commit = match std::env::var("FIELDPROOF_GIT_COMMIT") {
+        Ok(given) if !given.trim().is_empty() => given.trim().to_owned(),
+        _ => head.map_or("unknown".to_owned(), |o| String::from_utf8_lossy(&o.stdout).trim().to_owned()),
+    };
+    let expected = format!("fieldproof {} (commit {commit})\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+}

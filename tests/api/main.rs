@@ -17,6 +17,7 @@ mod errors;
 mod failures;
 mod feedback;
 mod incidents;
+mod instances;
 mod jobs;
 mod metrics;
 mod migrations;

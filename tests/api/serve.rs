@@ -2,10 +2,10 @@
 //! once against real SMTP and webhook receivers, on each database; a journey through the API;
 //! SIGTERM and a restart on the same database; and wrong settings, each a one-line error.
 
-use std::io::Write;
+use std::collections::HashMap;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rstest::rstest;
@@ -15,130 +15,15 @@ use crate::common;
 use common::Backend::{self, Postgres, Sqlite};
 use common::TestDatabase;
 use common::receivers::{SmtpReceiver, WebhookReceiver};
+use common::service::{Answer, BIN, Deployment, PASSWORD, Running, SECRET, WEBHOOK_SECRET, free_port};
 
-const BIN: &str = env!("CARGO_BIN_EXE_fieldproof");
-const SECRET: &str = "a-jwt-secret-for-the-binary-test-0123456789";
-const WEBHOOK_SECRET: &str = "a-webhook-secret-of-at-least-24-bytes";
-const PASSWORD: &str = "a long enough password";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The settings of one deployment: every delivery channel, JSON logs, two outbox workers.
-struct Deployment {
-    database: String,
-    bind: String,
-    smtp: String,
-    webhook: String,
-    logs: PathBuf,
-}
-
-impl Deployment {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .env("DATABASE_URL", &self.database)
-            .env("FIELDPROOF_BIND", &self.bind)
-            .env("FIELDPROOF_JWT_SECRET", SECRET)
-            .env("FIELDPROOF_SMTP_URL", &self.smtp)
-            .env("FIELDPROOF_EMAIL_FROM", "Northside Heating <care@northside.example>")
-            .env("FIELDPROOF_WEBHOOK_URL", &self.webhook)
-            .env("FIELDPROOF_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            .env("FIELDPROOF_LOG_FORMAT", "json")
-            .env("FIELDPROOF_OUTBOX_WORKERS", "2")
-            .env("FIELDPROOF_CHECKLISTS", "checklists")
-            .env_remove("RUST_LOG");
-        command
-    }
-
-    fn add_user(&self, username: &str, role: &str) {
-        let mut child = self
-            .command(&["users", "add", "--username", username, "--role", role])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "users add: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// Starts `fieldproof serve` and waits until it answers.
-    async fn start(&self) -> Running {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.logs).unwrap();
-        let child =
-            self.command(&["serve"]).stdout(Stdio::null()).stderr(Stdio::from(log)).spawn().expect("the binary starts");
-        let running = Running { child, base: format!("http://{}", self.bind), client: reqwest::Client::new() };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if running.client.get(format!("{}/v1/checklists", running.base)).send().await.is_ok() {
-                return running;
-            }
-            assert!(Instant::now() < deadline, "the service did not listen within 60 s: {}", self.log_text());
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.logs).unwrap_or_default()
-    }
-}
-
-struct Running {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Running {
-    async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert!(status.is_success(), "{path}: {status} {text}");
-        serde_json::from_str(&text).unwrap()
-    }
-
-    async fn sign_in(&self, username: &str) -> String {
-        let body = json!({ "username": username, "password": PASSWORD });
-        let token = self.call(reqwest::Method::POST, "/v1/auth/token", None, Some(body)).await;
-        token["access_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn get(&self, path: &str, token: &str) -> Value {
-        self.call(reqwest::Method::GET, path, Some(token), None).await
-    }
-
-    async fn post(&self, path: &str, token: &str, body: Value) -> Value {
-        self.call(reqwest::Method::POST, path, Some(token), Some(body)).await
-    }
-
-    /// SIGTERM, then the exit status (within 30 s).
-    fn terminate(mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the service did not stop within 30 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+/// Every delivery channel at once (real SMTP and webhook receivers), two outbox workers.
+fn deployment(database: String, dir: &Path, smtp: &str, webhook: &str) -> Deployment {
+    Deployment::new(database, dir)
+        .with("FIELDPROOF_SMTP_URL", smtp)
+        .with("FIELDPROOF_EMAIL_FROM", "Northside Heating <care@northside.example>")
+        .with_webhook(webhook)
+        .with("FIELDPROOF_OUTBOX_WORKERS", "2")
 }
 
 /// Reports an ordinary failure for a new customer and sends the apology; returns the case id.
@@ -183,13 +68,7 @@ async fn binary_with_every_delivery_setting_delivers_once_stops_on_sigterm_and_r
     let dir = tempfile::tempdir().unwrap();
     let smtp = SmtpReceiver::start(0);
     let hooks = WebhookReceiver::start(0);
-    let deployment = Deployment {
-        database: database.url(),
-        bind: format!("127.0.0.1:{}", free_port()),
-        smtp: smtp.url.clone(),
-        webhook: hooks.url.clone(),
-        logs: dir.path().join("service.log"),
-    };
+    let deployment = deployment(database.url(), dir.path(), &smtp.url, &hooks.url);
     deployment.add_user("dana", "dispatcher");
     deployment.add_user("tess", "technician");
 
@@ -309,13 +188,8 @@ async fn check_config_reaches_the_database_and_smtp_server_and_starts_nothing() 
     let dir = tempfile::tempdir().unwrap();
     let smtp = SmtpReceiver::start(0);
     let hooks = WebhookReceiver::start(0);
-    let deployment = Deployment {
-        database: dir.path().join("fieldproof.db").display().to_string(),
-        bind: format!("127.0.0.1:{}", free_port()),
-        smtp: smtp.url.clone(),
-        webhook: hooks.url.clone(),
-        logs: dir.path().join("unused.log"),
-    };
+    let database = dir.path().join("fieldproof.db").display().to_string();
+    let deployment = deployment(database, dir.path(), &smtp.url, &hooks.url);
     let before = deployment.command(&["check-config"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&before.stdout);
     assert!(before.status.success(), "{}", String::from_utf8_lossy(&before.stderr));
@@ -332,9 +206,137 @@ async fn check_config_reaches_the_database_and_smtp_server_and_starts_nothing() 
     assert!(TcpListener::bind(&deployment.bind).is_ok(), "check-config does not listen");
     assert!(hooks.received().is_empty() && smtp.mails().is_empty(), "check-config sends nothing");
 
-    let unreachable = Deployment { smtp: format!("smtp://127.0.0.1:{}", free_port()), ..deployment };
+    let unreachable = deployment.with("FIELDPROOF_SMTP_URL", format!("smtp://127.0.0.1:{}", free_port()));
     let out = unreachable.command(&["check-config"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.trim().lines().count() == 1 && stderr.contains("SMTP server"), "{stderr}");
+}
+
+/// One sign-off a technician's device sent, and whether the service acknowledged it.
+struct Attempt {
+    job: String,
+    body: Value,
+    /// The 2xx body, if the service answered 2xx.
+    acknowledged: Option<String>,
+}
+
+/// A device signing off its job again and again, each time a new sign-off, until one goes
+/// unanswered (the service is shutting down); counts acknowledgements in `acked`.
+async fn sign_until_unanswered(
+    service: &Running,
+    tess: &str,
+    job: &str,
+    answers: &[Value],
+    acked: &std::cell::Cell<usize>,
+) -> Vec<Attempt> {
+    let path = format!("/v1/jobs/{job}/signoffs");
+    let mut attempts = Vec::new();
+    while attempts.len() < 5_000 {
+        let body = common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers.to_vec());
+        let answer = service.send(reqwest::Method::POST, &path, Some(tess), Some(&body)).await;
+        let acknowledged = match answer {
+            Answer::Status(status, text) if status == reqwest::StatusCode::CREATED => Some(text),
+            Answer::Status(status, text) => panic!("a sign-off answered {status}, not 201 or nothing: {text}"),
+            Answer::NoAnswer(_) => None,
+        };
+        let unanswered = acknowledged.is_none();
+        acked.set(acked.get() + usize::from(!unanswered));
+        attempts.push(Attempt { job: job.to_owned(), body, acknowledged });
+        if unanswered {
+            return attempts;
+        }
+    }
+    panic!("the service kept taking sign-offs after SIGTERM");
+}
+
+/// How many times each sign-off id is stored, over `jobs`.
+async fn stored_signoffs(service: &Running, token: &str, jobs: &[String]) -> HashMap<String, usize> {
+    let mut stored = HashMap::new();
+    for job in jobs {
+        let listed = service.get(&format!("/v1/jobs/{job}/signoffs"), token).await;
+        for item in listed["items"].as_array().unwrap() {
+            *stored.entry(item["id"].as_str().unwrap().to_owned()).or_default() += 1;
+        }
+    }
+    stored
+}
+
+#[rstest]
+#[actix_web::test]
+async fn sigterm_during_a_batch_of_signoffs_keeps_every_acknowledged_one_and_the_rest_can_be_retried(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    const DEVICES: usize = 8;
+    let Some(database) = TestDatabase::create(backend) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = Deployment::new(database.url(), dir.path()).with("FIELDPROOF_SHUTDOWN_GRACE", "2");
+    deployment.add_user("dana", "dispatcher");
+    deployment.add_user("tess", "technician");
+    let service = deployment.start().await;
+    let (dana, tess) = (service.sign_in("dana").await, service.sign_in("tess").await);
+    let mut jobs = Vec::new();
+    for _ in 0..DEVICES {
+        let job = service.post("/v1/jobs", &dana, common::job_body("tess", "gas-boiler-annual-service")).await;
+        jobs.push(job["id"].as_str().unwrap().to_owned());
+    }
+    let job = service.get(&format!("/v1/jobs/{}", jobs[0]), &tess).await;
+    let answers = common::passing_answers(&service.get(job["checklist_url"].as_str().unwrap(), &tess).await);
+
+    // Eight devices sign off at once; SIGTERM arrives once the service has acknowledged 16.
+    let acked = std::cell::Cell::new(0);
+    let devices = jobs.iter().map(|job| sign_until_unanswered(&service, &tess, job, &answers, &acked));
+    let terminate = async {
+        while acked.get() < 16 {
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        service.signal_term();
+    };
+    let (attempts, ()) = futures_util::future::join(futures_util::future::join_all(devices), terminate).await;
+    let attempts: Vec<Attempt> = attempts.into_iter().flatten().collect();
+    let mut service = service;
+    let status = service.wait();
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}\n{}", deployment.log_text());
+    let (acknowledged, unanswered): (Vec<&Attempt>, Vec<&Attempt>) =
+        attempts.iter().partition(|a| a.acknowledged.is_some());
+    assert!(acknowledged.len() >= 16, "{} acknowledged", acknowledged.len());
+    assert_eq!(unanswered.len(), DEVICES, "each device stopped at its first unanswered sign-off");
+
+    let service = deployment.start().await;
+    let stored = stored_signoffs(&service, &tess, &jobs).await;
+    let id = |attempt: &Attempt| attempt.body["id"].as_str().unwrap().to_owned();
+    for attempt in &acknowledged {
+        assert_eq!(stored.get(&id(attempt)), Some(&1), "an acknowledged sign-off is stored once");
+    }
+    // Each unanswered one is retried as a device would: the same id and body. Stored before the
+    // answer was lost: 200 and the stored sign-off; never stored: 201 now.
+    let mut replayed = 0;
+    for attempt in &unanswered {
+        let before = stored.get(&id(attempt)).copied().unwrap_or(0);
+        assert!(before <= 1, "stored at most once");
+        let path = format!("/v1/jobs/{}/signoffs", attempt.job);
+        let retry = service.send(reqwest::Method::POST, &path, Some(&tess), Some(&attempt.body)).await;
+        let Answer::Status(status, text) = retry else { panic!("the retry went unanswered: {retry:?}") };
+        let expected = if before == 1 { reqwest::StatusCode::OK } else { reqwest::StatusCode::CREATED };
+        assert_eq!(status, expected, "retry of a sign-off stored {before} times: {text}");
+        let stored: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!((&stored["id"], &stored["answers"]), (&attempt.body["id"], &attempt.body["answers"]));
+        replayed += before;
+    }
+    // A retry of an acknowledged one replays exactly what was acknowledged.
+    for attempt in acknowledged.iter().step_by(5) {
+        let path = format!("/v1/jobs/{}/signoffs", attempt.job);
+        let retry = service.send(reqwest::Method::POST, &path, Some(&tess), Some(&attempt.body)).await;
+        let Answer::Status(status, text) = retry else { panic!("the retry went unanswered: {retry:?}") };
+        assert_eq!((status, Some(&text)), (reqwest::StatusCode::OK, attempt.acknowledged.as_ref()));
+    }
+    let stored = stored_signoffs(&service, &tess, &jobs).await;
+    assert_eq!(stored.len(), attempts.len(), "every sign-off sent is stored after the retries");
+    assert!(stored.values().all(|&n| n == 1), "and each once");
+    eprintln!(
+        "{backend:?}: {} sign-offs acknowledged before the exit, {} unanswered ({replayed} of them stored before the answer was lost)",
+        acknowledged.len(),
+        unanswered.len()
+    );
+    assert!(service.terminate().success());
 }

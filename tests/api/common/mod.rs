@@ -334,3 +334,4 @@ impl Drop for TestDatabase {
 #[macro_use]
 pub mod browser;
 pub mod receivers;
+pub mod service;
