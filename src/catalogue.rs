@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{self, DbConnection};
 use crate::domain::checklist::{self, ChecklistVersion, Template};
+use crate::domain::net::{Net, NetFile};
 use crate::domain::recovery::{Policy, PolicyFile};
 use crate::domain::rules::{RuleSet, RuleSetFile};
 use crate::workflows::Error;
@@ -153,14 +154,33 @@ pub const POLICY_DIR: &str = "_recovery-policy";
 
 /// Loads the latest severity rule set, `<dir>/_severity-rules/v<N>.toml` with the highest N.
 pub fn read_rules(dir: &Path) -> Result<RuleSet, Vec<String>> {
-    read_latest(dir, RULES_DIR, |n, file: RuleSetFile| RuleSet::compile(format!("severity-rules/v{n}"), file))
+    let folder = dir.join(RULES_DIR);
+    read_latest(dir, RULES_DIR, |n, file: RuleSetFile| load_rule_set(&folder, n, file))
 }
 
 /// Loads every severity rule set in a rules folder (such as `checklists/_severity-rules`), oldest first.
 pub fn read_rule_versions(folder: &Path) -> Result<Vec<RuleSet>, Vec<String>> {
-    let versions =
-        read_versions(folder, |n, file: RuleSetFile| RuleSet::compile(format!("severity-rules/v{n}"), file))?;
+    let versions = read_versions(folder, |n, file: RuleSetFile| load_rule_set(folder, n, file))?;
     Ok(versions.into_iter().map(|(_, rules)| rules).collect())
+}
+
+/// Compiles rule set `v<n>` and loads the safety net its `[net]` table names, from the same folder.
+fn load_rule_set(folder: &Path, n: u32, file: RuleSetFile) -> Result<RuleSet, Vec<String>> {
+    let net = match &file.net {
+        None => None,
+        Some(reference) => {
+            let path = folder.join(&reference.weights);
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| vec![format!("{}: cannot read: {e}", path.display())])?;
+            let stored: NetFile = serde_json::from_str(&text).map_err(|e| vec![format!("{}: {e}", path.display())])?;
+            Some(Net::load(stored).map_err(|problems| {
+                problems.into_iter().map(|p| format!("{}: {p}", path.display())).collect::<Vec<_>>()
+            })?)
+        }
+    };
+    let mut rules = RuleSet::compile(format!("severity-rules/v{n}"), file)?;
+    rules.net = net;
+    Ok(rules)
 }
 
 /// Loads the latest recovery policy, `<dir>/_recovery-policy/v<N>.toml` with the highest N.
@@ -195,7 +215,8 @@ where
     let files = sorted_entries(folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
     let mut versions = Vec::new();
     let mut problems = Vec::new();
-    for path in files {
+    // A rule set's net (`v<N>.net.json`) sits beside it and is read through the rule set.
+    for path in files.into_iter().filter(|p| p.extension().is_none_or(|e| e != "json")) {
         let number = match version_of(&path) {
             Ok(number) => number,
             Err(problem) => {

@@ -4,9 +4,10 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules do not reach the first two yet (see the README's
-//! "How failures are graded"), so this test holds them to the floor they have reached, which a rule
-//! change may raise but never lower, and to the targets they already meet.
+//! 5 % of all notes in triage. The shipped rules (v4: v3's rules and the statistical net trained on
+//! `dev`) do not reach the first two yet (see the README's "How failures are graded"), so this test
+//! holds them to the floor they have reached, which a rule change may raise but never lower, and to
+//! the targets they already meet.
 //!
 //! `cargo test --test classifier_eval -- --nocapture` prints both confusion matrices, the triage
 //! share, how far each figure is from its target, and every dev miss with its reasons.
@@ -19,19 +20,19 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use fieldproof::domain::evaluation::{Evaluation, LabelledNote, percent};
+use fieldproof::domain::net::{self, NetFile};
 use fieldproof::domain::severity::{FailureFacts, Severity, classify};
 
 /// Safety recall on `test`, in per cent: the target, and the floor reached (raise it as rules improve).
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-03 with rule set v3 on the 1,723-note test split: 658 / 770 = 85.45 %, 84, 5.40 %.
-// (The split grew by a sixth round of 303 unseen notes; v2 scores 84.3 %, 91 and 5.6 % on it.)
-const RECALL_FLOOR: f64 = 85.4;
+// Measured 2026-12-03 on the 1,723-note test split: rule set v4 (v3 and the net) 716 / 770 = 92.99 %,
+// 39 missed without triage, 4.6 % triage; v3 alone 85.45 %, 84 and 5.40 %; v2 84.3 %, 91 and 5.6 %.
+const RECALL_FLOOR: f64 = 92.9;
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 84;
+const MISSED_CEILING: usize = 39;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
-const TRIAGE_CEILING: f64 = 5.4;
 
 #[derive(Deserialize)]
 struct Note {
@@ -96,12 +97,12 @@ fn the_latest_rules_hold_their_ground_on_notes_they_were_not_written_from() {
         test.safety_missed()
     );
     println!("others kept below safety-critical {kept:.1} % (target {KEPT_BELOW_TARGET} %)");
-    println!("triage {triage:.1} % (target at most {TRIAGE_TARGET} %, ceiling {TRIAGE_CEILING} %)");
+    println!("triage {triage:.1} % (target at most {TRIAGE_TARGET} %)");
 
     assert!(recall >= RECALL_FLOOR, "safety recall on test fell below {RECALL_FLOOR} %: {recall:.1} %");
     assert!(test.safety_missed() <= MISSED_CEILING, "more safety-critical test notes missed without triage");
     assert!(kept >= KEPT_BELOW_TARGET, "at least {KEPT_BELOW_TARGET} % of non-safety test notes stay below it");
-    assert!(triage <= TRIAGE_CEILING, "triage share on test rose above {TRIAGE_CEILING} %: {triage:.1} %");
+    assert!(triage <= TRIAGE_TARGET, "triage share on test rose above {TRIAGE_TARGET} %: {triage:.1} %");
 }
 
 /// The two faults that let hazards through in rule set v1, and a hazard told in a later clause.
@@ -124,4 +125,19 @@ fn real_words_are_not_repaired_and_a_missing_safety_device_is_not_a_negation() {
         assert!(verdict.reasons.iter().all(|r| !r.evidence.contains("bleeding")), "{note}: {verdict:?}");
     }
     assert_eq!(grade("engineer was nice, left on time").severity, Severity::Nuisance);
+}
+
+/// The shipped net is the one `fieldproof rules train` makes from `dev`, and from nothing else.
+#[test]
+fn the_shipped_net_is_trained_on_dev_alone() {
+    let shipped: NetFile =
+        serde_json::from_str(&std::fs::read_to_string("checklists/_severity-rules/v4.net.json").expect("the v4 net"))
+            .expect("net parses");
+    let dev = labelled("dev");
+    let pairs: Vec<(&str, bool)> =
+        dev.iter().map(|n| (n.note.as_str(), n.expected == Severity::SafetyCritical)).collect();
+    let trained = net::train("tests/data/notes/dev.jsonl", &pairs);
+    assert_eq!(shipped.trained_on, trained.trained_on);
+    assert_eq!((shipped.threshold, shipped.bias), (trained.threshold, trained.bias));
+    assert_eq!(shipped.weights, trained.weights, "retrain with `fieldproof rules train` into a new version");
 }

@@ -4,6 +4,7 @@
 pub mod checklist;
 pub mod evaluation;
 pub mod metrics;
+pub mod net;
 pub mod recovery;
 pub mod role;
 pub mod rules;

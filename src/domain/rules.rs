@@ -7,6 +7,7 @@ use rustc_hash::FxHashSet;
 
 use serde::Deserialize;
 
+use super::net::Net;
 use super::severity::{Hazard, Severity};
 use super::text::{self, Clause, Normaliser, Pattern};
 
@@ -32,6 +33,16 @@ pub struct RuleSetFile {
     #[serde(default)]
     pub refers_back: Vec<String>,
     pub signals: Vec<SignalFile>,
+    /// The statistical safety net under the rules (`fieldproof rules train`), if this version has one.
+    #[serde(default)]
+    pub net: Option<NetRef>,
+}
+
+/// Names the net's file, beside the rule set (`weights = "v4.net.json"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetRef {
+    pub weights: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +101,8 @@ pub struct RuleSet {
     negation_words: FxHashSet<String>,
     refers_back: FxHashSet<String>,
     signals: Vec<Signal>,
+    /// Raises to safety-critical a note the rules found no danger in, when confident it holds one.
+    pub net: Option<Net>,
     /// Every clause pattern as (signal, pattern) in rule order, and its index.
     clause_patterns: Vec<(usize, usize)>,
     clause_index: text::PatternIndex,
@@ -260,6 +273,7 @@ impl RuleSet {
             negation_words,
             refers_back,
             signals,
+            net: None,
         })
     }
 

@@ -217,6 +217,13 @@ pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
             fire(&finding.rule, format!("`{}` in \"{}\"", finding.pattern, finding.clause), finding.severity);
         }
     }
+    // The net may only raise a grade, and is asked only when nothing found a danger to people.
+    if reasons.iter().all(|r| r.points_to < Severity::SafetyCritical) {
+        if let Some(vote) = rules.net.as_ref().and_then(|net| net.vote(facts.description)) {
+            let evidence = vote.evidence();
+            reasons.push(Reason { rule: "net.safety-vote".to_owned(), evidence, points_to: Severity::SafetyCritical });
+        }
+    }
 
     let mut severity = reasons.iter().map(|r| r.points_to).max().unwrap_or(Severity::Nuisance);
     // A report no rule can read is not a nuisance by default: a person grades it, and until then

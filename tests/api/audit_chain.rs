@@ -39,7 +39,7 @@ async fn write_some_records(app: &TestApp) {
         let signed = app.post(&path, &tess, &body).await;
         assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
         let failure = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"],
-                              "description": "left the hallway dusty and the gate open" });
+                              "description": "left the hallway dusty and forgot the paperwork" });
         let filed = app.post("/v1/failures", &app.token("dana"), &failure).await;
         assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.text());
     }

@@ -1,0 +1,283 @@
+//! The safety net under the rules: a logistic regression over the words and word pairs of a note,
+//! trained on labelled `dev` notes only (`fieldproof rules train`). It can only raise a grade. When
+//! the rules found no danger to people but the net is confident the note describes one, the note is
+//! graded safety-critical, and the reason names the words that weighed most.
+//!
+//! Why a model at all: rules written from examples keep missing hazards told in words nobody wrote
+//! a rule for ("fingers fizzy off the towel rail"). Words such as "fizzy", "rail" and "tingling"
+//! still carry weight learnt from other notes. The net is deliberately simple, so that a safety
+//! officer can read why it voted: one weight per feature, a bias, and a threshold.
+//!
+//! The threshold is chosen in training, never by looking at `test`: five-fold cross-validation on
+//! the training notes gives each note a score from a model that did not see it, and the threshold is
+//! the score that at most 1 % of the non-safety notes exceed.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+/// The share of non-safety training notes the net may raise in cross-validation.
+pub const FALSE_ALARM_BUDGET: f64 = 0.01;
+/// Inverse regularisation strength (as in scikit-learn's `C`), chosen by cross-validation on dev.
+const C: f64 = 1.0;
+const EPOCHS: usize = 60;
+const FOLDS: usize = 5;
+/// A feature must occur in at least this many training notes to get a weight.
+const MIN_NOTES: usize = 2;
+
+/// The stored form (`v<N>.net.json`): what the rule set's `[net]` table names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetFile {
+    /// How the net was made: the notes file, how many notes, and the cross-validated figures.
+    pub trained_on: Provenance,
+    /// Votes when the probability is above this.
+    pub threshold: f64,
+    pub bias: f64,
+    /// Feature (a word, or two words separated by a space) → weight.
+    pub weights: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    pub notes: String,
+    pub count: usize,
+    pub safety: usize,
+    /// Out-of-fold share of safety notes above the threshold (the net alone).
+    pub cross_validated_recall: f64,
+    /// Out-of-fold share of the other notes above the threshold.
+    pub cross_validated_false_alarms: f64,
+}
+
+/// A loaded net.
+#[derive(Debug, Clone)]
+pub struct Net {
+    threshold: f64,
+    bias: f64,
+    weights: FxHashMap<String, f64>,
+}
+
+/// The net's verdict on a note it votes for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vote {
+    pub probability: f64,
+    pub threshold: f64,
+    /// The features that pushed the score up most, heaviest first.
+    pub strongest: Vec<(String, f64)>,
+}
+
+impl Vote {
+    pub fn evidence(&self) -> String {
+        let words: Vec<String> = self.strongest.iter().map(|(f, w)| format!("`{f}` ({w:+.2})")).collect();
+        format!(
+            "the statistical net scores the note {:.2} (votes above {:.2}), most from {}",
+            self.probability,
+            self.threshold,
+            words.join(", ")
+        )
+    }
+}
+
+impl Net {
+    pub fn load(file: NetFile) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        if !(0.5..1.0).contains(&file.threshold) {
+            problems.push(format!("net threshold {}: must be at least 0.5 and below 1", file.threshold));
+        }
+        if !file.bias.is_finite() || file.weights.values().any(|w| !w.is_finite()) {
+            problems.push("net weights must be finite numbers".to_owned());
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Self { threshold: file.threshold, bias: file.bias, weights: file.weights.into_iter().collect() })
+    }
+
+    /// The probability that the note describes a danger to people. Sums the weights of the same
+    /// features as [`features`] gives, without building them: grading runs on every report.
+    pub fn probability(&self, note: &str) -> f64 {
+        let lower = note.to_lowercase();
+        let words: Vec<&str> = words(&lower).collect();
+        let mut pairs: Vec<(&str, &str)> = words.windows(2).map(|pair| (pair[0], pair[1])).collect();
+        let mut singles = words;
+        singles.sort_unstable();
+        singles.dedup();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut key = String::new();
+        let mut score = self.bias + singles.iter().filter_map(|w| self.weights.get(*w)).sum::<f64>();
+        for (first, second) in pairs {
+            key.clear();
+            key.push_str(first);
+            key.push(' ');
+            key.push_str(second);
+            score += self.weights.get(key.as_str()).copied().unwrap_or(0.0);
+        }
+        sigmoid(score)
+    }
+
+    /// A vote when the net is confident the note describes a danger to people.
+    pub fn vote(&self, note: &str) -> Option<Vote> {
+        let probability = self.probability(note);
+        if probability <= self.threshold {
+            return None;
+        }
+        let mut strongest: Vec<(String, f64)> = features(note)
+            .into_iter()
+            .filter_map(|f| self.weights.get(&f).map(|w| (f, *w)))
+            .filter(|(_, w)| *w > 0.0)
+            .collect();
+        strongest.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        strongest.truncate(4);
+        Some(Vote { probability, threshold: self.threshold, strongest })
+    }
+}
+
+fn sigmoid(score: f64) -> f64 {
+    1.0 / (1.0 + (-score).exp())
+}
+
+/// The words of a note (lower-case runs of letters and digits) and each pair of neighbours, once each.
+pub fn features(note: &str) -> Vec<String> {
+    let lower = note.to_lowercase();
+    let words: Vec<&str> = words(&lower).collect();
+    let mut features: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+    features.extend(words.windows(2).map(|pair| format!("{} {}", pair[0], pair[1])));
+    features.sort_unstable();
+    features.dedup();
+    features
+}
+
+fn words(lower: &str) -> impl Iterator<Item = &str> {
+    lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
+}
+
+/// Trains the net on labelled notes (`true` = safety-critical) and chooses its threshold by
+/// cross-validation. Deterministic: the same notes give the same file.
+pub fn train(source: &str, notes: &[(&str, bool)]) -> NetFile {
+    let encoded: Vec<Vec<String>> = notes.iter().map(|(text, _)| features(text)).collect();
+    let labels: Vec<bool> = notes.iter().map(|(_, safety)| *safety).collect();
+    let fold_of = |i: usize| i % FOLDS;
+
+    let mut others_scores = Vec::new();
+    let mut safety_scores = Vec::new();
+    for fold in 0..FOLDS {
+        let training: Vec<usize> = (0..notes.len()).filter(|i| fold_of(*i) != fold).collect();
+        let model = fit(&encoded, &labels, &training);
+        for i in (0..notes.len()).filter(|i| fold_of(*i) == fold) {
+            let p = model.probability_of(&encoded[i]);
+            if labels[i] { safety_scores.push(p) } else { others_scores.push(p) }
+        }
+    }
+    others_scores.sort_by(|a, b| b.total_cmp(a));
+    let allowed = (FALSE_ALARM_BUDGET * others_scores.len() as f64).floor() as usize;
+    let threshold = others_scores.get(allowed).copied().unwrap_or(0.5).max(0.5);
+    let share = |scores: &[f64]| scores.iter().filter(|p| **p > threshold).count() as f64 / scores.len().max(1) as f64;
+
+    let all: Vec<usize> = (0..notes.len()).collect();
+    let model = fit(&encoded, &labels, &all);
+    let round = |x: f64| (x * 10_000.0).round() / 10_000.0;
+    let weights = model.weights.into_iter().filter(|(_, w)| w.abs() >= 0.0005).map(|(f, w)| (f, round(w))).collect();
+    NetFile {
+        trained_on: Provenance {
+            notes: source.to_owned(),
+            count: notes.len(),
+            safety: labels.iter().filter(|s| **s).count(),
+            cross_validated_recall: round(share(&safety_scores)),
+            cross_validated_false_alarms: round(share(&others_scores)),
+        },
+        threshold: round(threshold),
+        bias: round(model.bias),
+        weights,
+    }
+}
+
+struct Model {
+    bias: f64,
+    weights: BTreeMap<String, f64>,
+}
+
+impl Model {
+    fn probability_of(&self, features: &[String]) -> f64 {
+        sigmoid(self.bias + features.iter().filter_map(|f| self.weights.get(f)).sum::<f64>())
+    }
+}
+
+/// L2-regularised logistic regression with balanced class weights, fitted by AdaGrad over the
+/// notes in a fixed order: minimises C · Σ weightᵢ · log(1 + e^(−yᵢ·scoreᵢ)) + ½‖w‖².
+fn fit(encoded: &[Vec<String>], labels: &[bool], rows: &[usize]) -> Model {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for &i in rows {
+        for f in &encoded[i] {
+            *counts.entry(f.as_str()).or_default() += 1;
+        }
+    }
+    let names: Vec<&str> = counts.iter().filter(|(_, n)| **n >= MIN_NOTES).map(|(f, _)| *f).collect();
+    let index: FxHashMap<&str, usize> = names.iter().enumerate().map(|(k, f)| (*f, k)).collect();
+    // Each note carries its features' share of the regulariser, so an epoch carries ½‖w‖² once.
+    let shares: Vec<f64> = names.iter().map(|f| 1.0 / counts[f] as f64).collect();
+    let rows_features: Vec<Vec<usize>> =
+        rows.iter().map(|&i| encoded[i].iter().filter_map(|f| index.get(f.as_str()).copied()).collect()).collect();
+    let positives = rows.iter().filter(|&&i| labels[i]).count().max(1) as f64;
+    let negatives = (rows.len() as f64 - positives).max(1.0);
+    let n = rows.len() as f64;
+    let class_weight = |safety: bool| if safety { n / (2.0 * positives) } else { n / (2.0 * negatives) };
+
+    let mut w = vec![0.0_f64; names.len()];
+    let mut bias = 0.0_f64;
+    let mut g2 = vec![1e-8_f64; names.len()];
+    let mut g2_bias = 1e-8_f64;
+    let rate = 0.5;
+    for _ in 0..EPOCHS {
+        for (row, &i) in rows.iter().enumerate() {
+            let features = &rows_features[row];
+            let score = bias + features.iter().map(|k| w[*k]).sum::<f64>();
+            let y = if labels[i] { 1.0 } else { -1.0 };
+            let loss_slope = -y * C * class_weight(labels[i]) * sigmoid(-y * score);
+            for &k in features {
+                let g = loss_slope + w[k] * shares[k];
+                g2[k] += g * g;
+                w[k] -= rate * g / g2[k].sqrt();
+            }
+            g2_bias += loss_slope * loss_slope;
+            bias -= rate * loss_slope / g2_bias.sqrt();
+        }
+    }
+    let weights = names.iter().zip(w).map(|(f, w)| ((*f).to_owned(), w)).collect();
+    Model { bias, weights }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_are_words_and_neighbouring_pairs_once_each() {
+        assert_eq!(
+            features("Towel rail: fizzy, fizzy!"),
+            ["fizzy", "fizzy fizzy", "rail", "rail fizzy", "towel", "towel rail"]
+        );
+    }
+
+    #[test]
+    fn a_trained_net_votes_for_the_words_it_learnt_and_explains_itself() {
+        let mut notes = Vec::new();
+        for i in 0..40 {
+            notes.push((if i % 2 == 0 { "fingers fizzy off the towel rail" } else { "rail fizzy when touched" }, true));
+            notes.push((if i % 2 == 0 { "engineer was late and rude" } else { "left mess on the rail" }, false));
+        }
+        let trained = train("inline", &notes);
+        let net = Net::load(trained.clone()).expect("loads");
+        for note in ["towel rail fizzy fizzy", "engineer late, rude, late"] {
+            let summed = trained.bias + features(note).iter().filter_map(|f| trained.weights.get(f)).sum::<f64>();
+            assert!((net.probability(note) - sigmoid(summed)).abs() < 1e-12, "{note}");
+        }
+        let vote = net.vote("kid says towel rail gone fizzy").expect("votes");
+        assert!(vote.strongest.iter().any(|(f, _)| f == "fizzy"), "{vote:?}");
+        assert!(vote.evidence().contains("`fizzy`"));
+        assert_eq!(net.vote("engineer late again"), None);
+        assert_eq!(train("inline", &notes).weights, trained.weights, "deterministic");
+    }
+}
