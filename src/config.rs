@@ -37,6 +37,16 @@ pub enum SignoffPin {
     Required,
 }
 
+impl SignoffPin {
+    /// One line for `check-config`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Optional => "sign-off PIN: optional (checked when a sign-off carries one)",
+            Self::Required => "sign-off PIN: required on every sign-off (FIELDPROOF_SIGNOFF_PIN=required)",
+        }
+    }
+}
+
 /// Who may scrape `GET /metrics`. Neither set: nobody (the route answers 404).
 #[derive(Clone, Default)]
 pub struct MetricsSettings {

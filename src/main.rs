@@ -639,6 +639,7 @@ fn check_config(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::R
     })?;
     println!("ok: {} outbox workers", args.outbox_workers);
     println!("ok: {}", settings.metrics.describe());
+    println!("ok: {}", settings.signoff_pin.describe());
     Ok(())
 }
 
