@@ -51,6 +51,7 @@ fn state(url: &str) -> AppState {
         safety: fieldproof::config::SafetyPolicy::default(),
         customers: fieldproof::config::CustomerContact::default(),
         metrics: fieldproof::config::MetricsSettings::default(),
+        signoff_pin: fieldproof::config::SignoffPin::default(),
     };
     let policy = fieldproof::catalogue::read_policy(Path::new("checklists")).expect("policy");
     AppState::new(db, settings, rules, policy, Clock::System)
@@ -204,7 +205,7 @@ async fn outbox(state: &web::Data<AppState>, dana: &str, job_id: &str) {
         log: false,
         ..OutboxSettings::default()
     };
-    let worker = Outbox::new(state.db.clone(), state.clock.clone(), settings).unwrap();
+    let worker = Outbox::new(state.db.clone(), state.clock.clone(), state.links.clone(), settings).unwrap();
     let (started, mut delivered) = (Instant::now(), 0);
     while delivered < MESSAGES {
         let pass = worker.run_once().await.unwrap();

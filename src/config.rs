@@ -21,6 +21,30 @@ pub struct Settings {
     pub safety: SafetyPolicy,
     pub customers: CustomerContact,
     pub metrics: MetricsSettings,
+    /// Whether a sign-off must carry the technician's PIN (`FIELDPROOF_SIGNOFF_PIN`).
+    pub signoff_pin: SignoffPin,
+}
+
+/// Re-authentication at sign-off (21 CFR 11.200).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignoffPin {
+    /// A sign-off may carry the technician's PIN; one that does is checked, and recorded as
+    /// re-authenticated.
+    #[default]
+    #[value(alias = "off")]
+    Optional,
+    /// Every sign-off carries the technician's PIN (422 without it).
+    Required,
+}
+
+impl SignoffPin {
+    /// One line for `check-config`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Optional => "sign-off PIN: optional (checked when a sign-off carries one)",
+            Self::Required => "sign-off PIN: required on every sign-off (FIELDPROOF_SIGNOFF_PIN=required)",
+        }
+    }
 }
 
 /// Who may scrape `GET /metrics`. Neither set: nobody (the route answers 404).

@@ -32,7 +32,8 @@ use crate::domain::rules::RuleSet;
 pub struct AppState {
     pub db: Db,
     pub tokens: TokenService,
-    pub links: FeedbackLinks,
+    /// Shared with the outbox worker, which puts each customer's link into their message.
+    pub links: Arc<FeedbackLinks>,
     pub catalogue: Catalogue,
     /// The severity rule set in force (the latest version in the checklist directory).
     pub rules: RuleSet,
@@ -45,6 +46,8 @@ pub struct AppState {
     pub sessions: auth::Sessions,
     /// Failed sign-ins per username and client address.
     pub sign_ins: auth::throttle::SignInThrottle,
+    /// Wrong sign-off PINs per user and client address, counted and locked out like sign-ins.
+    pub pin_attempts: auth::throttle::SignInThrottle,
     /// Password checks (Argon2, deliberately slow) allowed at once, so a flood of sign-ins cannot
     /// take every blocking thread from the rest of the API.
     pub password_checks: tokio::sync::Semaphore,
@@ -55,7 +58,7 @@ impl AppState {
         let jwt = &settings.jwt;
         let tokens = TokenService::new(&jwt.secret, &jwt.issuer, &jwt.audience, jwt.ttl);
         let contact = &settings.customers;
-        let links = FeedbackLinks::new(&jwt.secret, &contact.public_url, contact.feedback_link_ttl);
+        let links = Arc::new(FeedbackLinks::new(&jwt.secret, &contact.public_url, contact.feedback_link_ttl));
         let clock = Arc::new(clock);
         // Installs the process's metrics recorder before the first request is counted.
         telemetry::prometheus();
@@ -71,6 +74,7 @@ impl AppState {
             settings,
             sessions: auth::Sessions::default(),
             sign_ins: auth::throttle::SignInThrottle::new(),
+            pin_attempts: auth::throttle::SignInThrottle::new(),
             password_checks: tokio::sync::Semaphore::new(cores),
         }
     }

@@ -65,13 +65,33 @@ enum Command {
     /// Check the tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Customers' feedback links.
+    #[command(subcommand)]
+    Feedback(FeedbackCommand),
 }
 
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Walk each hash chain (audit entries, sign-offs, failure reports) and report the first broken
     /// link with the row's id (edited, deleted, reordered); exits non-zero if any chain is broken.
-    Verify,
+    Verify {
+        /// A head saved earlier: what `GET /v1/audit/head` returned (JSON), one chain's head hash,
+        /// or a file holding either. Fails unless each chain still holds it and extends it.
+        #[arg(long)]
+        head: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeedbackCommand {
+    /// Print the customer's feedback link of a recovery case (audited). Staff never see it through
+    /// the API or the console; this is for the operator (the demo, or a customer who lost it).
+    Link {
+        /// The recovery case.
+        case: uuid::Uuid,
+        #[command(flatten)]
+        settings: Box<ServeArgs>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -180,6 +200,9 @@ struct ServeArgs {
     /// Serve `GET /metrics` on this address only (e.g. 127.0.0.1:9464), not on the main listener.
     #[arg(long, env = "FIELDPROOF_METRICS_ADDR")]
     metrics_addr: Option<String>,
+    /// Whether every sign-off must carry the technician's PIN (`required`) or may (`optional`, or `off`).
+    #[arg(long, env = "FIELDPROOF_SIGNOFF_PIN", value_enum, default_value_t = config::SignoffPin::Optional)]
+    signoff_pin: config::SignoffPin,
 }
 
 #[derive(Subcommand)]
@@ -224,7 +247,7 @@ fn init_tracing() {
     if std::env::var("FIELDPROOF_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
-        builder.init();
+        builder.fmt_fields(fieldproof::telemetry::EscapedFields::default()).init();
     }
 }
 
@@ -288,9 +311,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             rules_diff(&db, &rules, &from, &to, &since)
         }
         Command::CheckConfig(args) => check_config(database, cli.db_pool, &args),
-        Command::Audit(AuditCommand::Verify) => {
+        Command::Audit(AuditCommand::Verify { head }) => {
+            let saved = head.as_deref().map(saved_head).transpose()?;
             let db = open(&database, cli.db_pool)?;
-            verify_audit_chains(&db)
+            verify_audit_chains(&db, saved.as_ref())
+        }
+        Command::Feedback(FeedbackCommand::Link { case, settings }) => {
+            feedback_link(database, cli.db_pool, &settings, case)
         }
     }
 }
@@ -320,16 +347,51 @@ fn train_net(notes: &Path, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--head`: the text itself, or the file it names.
+fn saved_head(value: &str) -> anyhow::Result<fieldproof::db::chain::SavedHead> {
+    let path = Path::new(value);
+    let text = if !value.trim_start().starts_with('{') && path.is_file() {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    } else {
+        value.to_owned()
+    };
+    fieldproof::db::chain::SavedHead::parse(&text).map_err(|e| anyhow::anyhow!("--head: {e}"))
+}
+
+/// Prints a recovery case's feedback link, with the deployment's secret and public URL.
+fn feedback_link(database: DatabaseUrl, pool: u32, args: &ServeArgs, case: uuid::Uuid) -> anyhow::Result<()> {
+    let Service { settings, .. } = service(database, pool, args)?;
+    let db = open(&settings.database, settings.max_connections)?;
+    let contact = &settings.customers;
+    let links = fieldproof::credentials::links::FeedbackLinks::new(
+        &settings.jwt.secret,
+        &contact.public_url,
+        contact.feedback_link_ttl,
+    );
+    let mut conn = db.get()?;
+    let link = workflows::messages::reveal_feedback_link(
+        &mut conn,
+        &links,
+        &case.to_string(),
+        &Actor::cli(),
+        Clock::System.now(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{link}");
+    Ok(())
+}
+
 /// Verifies every chain; prints each intact chain's row count and head hash (as `GET /v1/audit/head`
 /// shows them), and each broken chain's first broken link.
-fn verify_audit_chains(db: &Db) -> anyhow::Result<()> {
+fn verify_audit_chains(db: &Db, saved: Option<&fieldproof::db::chain::SavedHead>) -> anyhow::Result<()> {
     use fieldproof::db::chain::{self, Chain};
     let pending = db.pending_migrations()?;
     anyhow::ensure!(pending.is_empty(), "{} migrations pending: run `fieldproof migrate` first", pending.len());
     let mut conn = db.get()?;
-    let (mut rows, mut broken) = (0, Vec::new());
+    let (mut rows, mut broken, mut verdicts) = (0, Vec::new(), Vec::new());
     for which in Chain::ALL {
         let verdict = chain::verify(&mut conn, which)?;
+        verdicts.push(verdict.clone());
         match verdict.broken {
             None => {
                 println!("{}: {} rows intact, head {}", which.name(), verdict.rows, verdict.head_hash);
@@ -339,6 +401,17 @@ fn verify_audit_chains(db: &Db) -> anyhow::Result<()> {
                 eprintln!("{}: BROKEN after {} intact rows: {at}", which.name(), verdict.rows);
                 broken.push(format!("{}: {at}", which.name()));
             }
+        }
+    }
+    if let Some(saved) = saved {
+        let lost = chain::check_saved_head(&mut conn, &verdicts, saved)?;
+        for problem in &lost {
+            eprintln!("{problem}");
+        }
+        if lost.is_empty() {
+            println!("ok: every chain holds and extends the saved head");
+        } else {
+            broken.push(format!("the saved head is not in the chains: {}", lost.join("; ")));
         }
     }
     if !broken.is_empty() {
@@ -474,6 +547,7 @@ fn service(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::Result
             outbox,
         },
         metrics,
+        signoff_pin: args.signoff_pin,
     };
     let rules = read_rules(&args.checklists)?;
     let policy = read_policy(&args.checklists)?;
@@ -496,7 +570,10 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
     // inside the runtime that runs them, not before it exists.
     actix_web::rt::System::new().block_on(async move {
         let outboxes = (0..args.outbox_workers)
-            .map(|_| Outbox::new(state.db.clone(), state.clock.clone(), state.settings.customers.outbox.clone()))
+            .map(|_| {
+                let links = state.links.clone();
+                Outbox::new(state.db.clone(), state.clock.clone(), links, state.settings.customers.outbox.clone())
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let app_state = state.clone();
         // Outermost first: the request id and metrics wrap the request's span, which wraps the app.
@@ -604,6 +681,7 @@ fn check_config(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::R
     })?;
     println!("ok: {} outbox workers", args.outbox_workers);
     println!("ok: {}", settings.metrics.describe());
+    println!("ok: {}", settings.signoff_pin.describe());
     Ok(())
 }
 

@@ -125,6 +125,40 @@ pub async fn request_telemetry(
     Ok(res)
 }
 
+/// The text log's field formatting: tracing-subscriber's own, with every control character in a
+/// field or message escaped (`\n`, `\r`, `\u{1b}`), and bidirectional overrides too. Request data
+/// reaches the log in several places (a customer's name in the log channel, a database error that
+/// quotes input, a delivery error naming an address); escaped here, once, none of it can start a
+/// line of its own, so no log line can be forged and no terminal driven. (The JSON log escapes
+/// them by being JSON.)
+#[derive(Debug, Default)]
+pub struct EscapedFields(tracing_subscriber::fmt::format::DefaultFields);
+
+impl<'writer> tracing_subscriber::fmt::FormatFields<'writer> for EscapedFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        mut writer: tracing_subscriber::fmt::format::Writer<'writer>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut plain = String::new();
+        self.0.format_fields(tracing_subscriber::fmt::format::Writer::new(&mut plain), fields)?;
+        for c in plain.chars() {
+            match c {
+                '\n' => writer.write_str("\\n")?,
+                '\r' => writer.write_str("\\r")?,
+                '\t' => writer.write_char(c)?,
+                c if c.is_control()
+                    || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') =>
+                {
+                    write!(writer, "\\u{{{:x}}}", u32::from(c))?;
+                }
+                c => writer.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `tracing-actix-web`'s logger with [`RequestSpan`]: one span per request, one log line when it ends.
 pub fn request_span() -> TracingLogger<RequestSpan> {
     TracingLogger::new()
@@ -167,5 +201,47 @@ impl RootSpanBuilder for RequestSpan {
                 tracing::info!(status = status.as_u16(), millis, "request finished");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn line_breaks_and_escapes_in_logged_data_cannot_forge_a_line() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(EscapedFields::default())
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let forged = "Amy\r\n2026-12-03T10:00:00.000000Z  INFO fieldproof: forged \u{1b}[2J\u{202E}";
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", name = %forged);
+            span.in_scope(|| tracing::info!(customer = %forged, debugged = ?forged, "{forged}"));
+        });
+        let text = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
+        assert_eq!(text.lines().count(), 1, "one event, one line: {text}");
+        assert!(!text.contains('\r') && !text.contains('\u{1b}') && !text.contains('\u{202E}'), "{text:?}");
+        assert_eq!(text.matches("Amy\\r\\n2026").count(), 4, "message, span field, `%` and `?` fields: {text}");
     }
 }

@@ -1,6 +1,11 @@
 //! Customers' feedback links. Customers are not users: the link itself is the credential, a token
 //! signed with the service secret (HS256), naming one feedback request and when it expires. The
 //! database makes it single-use; the token makes it unforgeable.
+//!
+//! Whoever holds the link answers as the customer, so it reaches the customer alone: the stored
+//! message holds [`LINK_PLACEHOLDER`] where the link goes, the outbox worker puts the link in only
+//! for the email or webhook it sends, and staff (`GET /v1/messages`) and the service log see the
+//! place of the link with the token withheld.
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
@@ -17,6 +22,19 @@ struct LinkClaims {
     sub: String,
     aud: String,
     exp: i64,
+}
+
+/// Stands for the customer's feedback link in a stored message body.
+pub const LINK_PLACEHOLDER: &str = "{feedback_link}";
+
+/// A message body with the customer's link in the placeholder's place.
+pub fn with_link(body: &str, link: &str) -> String {
+    body.replace(LINK_PLACEHOLDER, link)
+}
+
+/// Whether a message body waits for a feedback link.
+pub fn needs_link(body: &str) -> bool {
+    body.contains(LINK_PLACEHOLDER)
 }
 
 /// Issues and checks feedback links.
@@ -53,6 +71,11 @@ impl FeedbackLinks {
         Ok(format!("{}/feedback/{token}", self.base_url))
     }
 
+    /// A message body as staff see it: where the link goes, without its token.
+    pub fn redacted(&self, body: &str) -> String {
+        with_link(body, &format!("{}/feedback/[link sent to the customer only]", self.base_url))
+    }
+
     /// The feedback request a token names: 404 when it is not ours, 410 when it has expired.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<String, Error> {
         let claims = decode::<LinkClaims>(token, &self.decoding, &self.validation)
@@ -62,5 +85,28 @@ impl FeedbackLinks {
             return Err(Error::Gone("this feedback link has expired".to_owned()));
         }
         Ok(claims.sub)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_is_the_same_each_time_and_staff_see_it_without_its_token() {
+        let links = FeedbackLinks::new(
+            b"a-secret-of-at-least-32-bytes-long!!",
+            "https://care.example/",
+            chrono::Duration::days(14),
+        );
+        let expires = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(20_000);
+        let link = links.link("request-1", expires).expect("link");
+        assert_eq!(link, links.link("request-1", expires).expect("link"), "a redelivery carries the same link");
+        let body = format!("Tell us how we did: {LINK_PLACEHOLDER}\nThanks");
+        assert!(needs_link(&body));
+        assert_eq!(with_link(&body, &link), format!("Tell us how we did: {link}\nThanks"));
+        let token = link.rsplit('/').next().expect("token");
+        let shown = links.redacted(&body);
+        assert!(shown.contains("https://care.example/feedback/") && !shown.contains(token), "{shown}");
     }
 }

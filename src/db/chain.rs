@@ -103,8 +103,10 @@ fn audit_content(r: &AuditEntryRow) -> String {
     json!([r.id, time(r.at), r.actor_id, r.actor, r.action, r.entity_type, r.entity_id, r.details]).to_string()
 }
 
+/// `reauthenticated` joins the content only when set, so rows written before it existed (all
+/// `false`) keep the hash they were chained with, while turning it on or off in any row breaks it.
 fn signoff_content(r: &SignOffRow) -> String {
-    json!([
+    let mut content = json!([
         r.id,
         r.job_id,
         r.technician_id,
@@ -117,8 +119,13 @@ fn signoff_content(r: &SignOffRow) -> String {
         r.signer_name,
         r.meaning,
         r.content_hash
-    ])
-    .to_string()
+    ]);
+    if r.reauthenticated
+        && let Some(columns) = content.as_array_mut()
+    {
+        columns.push(json!({ "reauthenticated": true }));
+    }
+    content.to_string()
 }
 
 fn failure_content(r: &FailureRow) -> String {
@@ -174,6 +181,11 @@ macro_rules! chained_table {
                     .map(drop)
             }
 
+            /// The row at `seq`, as (id, hash).
+            pub(super) fn at(conn: &mut DbConnection, seq: i64) -> QueryResult<Option<(String, Option<String>)>> {
+                t::$table.filter(t::chain_seq.eq(seq)).select((t::id, t::row_hash)).first(conn).optional()
+            }
+
             /// The row whose hash is `hash`, as (id, position).
             pub(super) fn by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<(String, Option<i64>)>> {
                 t::$table.filter(t::row_hash.eq(hash)).select((t::id, t::chain_seq)).first(conn).optional()
@@ -207,6 +219,14 @@ fn by_hash(conn: &mut DbConnection, chain: Chain, hash: &str) -> QueryResult<Opt
         Chain::AuditLog => audit_rows::by_hash(conn, hash),
         Chain::SignOffs => signoff_rows::by_hash(conn, hash),
         Chain::FailureReports => failure_rows::by_hash(conn, hash),
+    }
+}
+
+fn at(conn: &mut DbConnection, chain: Chain, seq: i64) -> QueryResult<Option<(String, Option<String>)>> {
+    match chain {
+        Chain::AuditLog => audit_rows::at(conn, seq),
+        Chain::SignOffs => signoff_rows::at(conn, seq),
+        Chain::FailureReports => failure_rows::at(conn, seq),
     }
 }
 
@@ -389,4 +409,135 @@ pub fn verify(conn: &mut DbConnection, chain: Chain) -> QueryResult<Verdict> {
         verdict.broken = Some(Broken { row_id: last_id, position: Some(verdict.rows), fault });
     }
     Ok(verdict)
+}
+
+/// A head copied elsewhere earlier (`GET /v1/audit/head`), to check the chains against: rows cut
+/// from the end, with `audit_chain_heads` rewritten to match, pass [`verify`] but not this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SavedHead {
+    /// Each listed chain's length and last hash, as `GET /v1/audit/head` returns them.
+    Chains(Vec<Head>),
+    /// One chain's head hash, copied on its own.
+    Hash(String),
+}
+
+impl SavedHead {
+    /// Reads `{"chains":[{"chain","rows","head_hash"}]}` (as served) or a bare 64-digit hash.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let is_hash = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_hash(text) {
+            return Ok(Self::Hash(text.to_ascii_lowercase()));
+        }
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|_| "expected a 64-digit hex hash or the JSON `GET /v1/audit/head` returned".to_owned())?;
+        let chains = value["chains"].as_array().ok_or("the JSON has no `chains` list")?;
+        let mut heads = Vec::new();
+        for entry in chains {
+            let chain = entry["chain"].as_str().filter(|c| Chain::ALL.iter().any(|k| k.name() == *c));
+            let length = entry["rows"].as_i64().filter(|n| *n >= 0);
+            let hash = entry["head_hash"].as_str().filter(|h| is_hash(h));
+            match (chain, length, hash) {
+                (Some(chain), Some(length), Some(hash)) => {
+                    heads.push(Head { chain: chain.to_owned(), length, head_hash: hash.to_ascii_lowercase() });
+                }
+                _ => return Err(format!("not a chain head: {entry}")),
+            }
+        }
+        if heads.is_empty() {
+            return Err("the JSON lists no chain".to_owned());
+        }
+        Ok(Self::Chains(heads))
+    }
+}
+
+/// Whether the chains, as `verdicts` found them intact, still hold `saved` within their intact part
+/// (and so extend it). Returns what is wrong, one line per chain; empty when all is well.
+pub fn check_saved_head(conn: &mut DbConnection, verdicts: &[Verdict], saved: &SavedHead) -> QueryResult<Vec<String>> {
+    let intact = |chain: Chain| verdicts.iter().find(|v| v.chain == chain).map_or(0, |v| v.rows);
+    let mut problems = Vec::new();
+    match saved {
+        SavedHead::Chains(heads) => {
+            for head in heads {
+                let Some(chain) = Chain::ALL.into_iter().find(|c| c.name() == head.chain) else { continue };
+                if head.length == 0 {
+                    continue;
+                }
+                let (name, rows, hash) = (chain.name(), head.length, &head.head_hash);
+                match at(conn, chain, rows)? {
+                    Some((_, Some(found))) if found == *hash && rows <= intact(chain) => {}
+                    Some((id, Some(found))) if found == *hash => problems.push(format!(
+                        "{name}: the saved head (row {id} at position {rows}) lies past the chain's first broken link"
+                    )),
+                    Some((id, found)) => problems.push(format!(
+                        "{name}: row {id} at position {rows} hashes to {}, not to the saved head {hash}: the chain was rewritten",
+                        found.as_deref().unwrap_or("nothing")
+                    )),
+                    None => problems.push(format!(
+                        "{name}: the saved head is row {rows} ({hash}), but the chain now holds {} intact rows: rows were deleted from its end",
+                        intact(chain)
+                    )),
+                }
+            }
+        }
+        SavedHead::Hash(hash) if hash == GENESIS => {}
+        SavedHead::Hash(hash) => {
+            let mut held = false;
+            for chain in Chain::ALL {
+                if let Some((_, Some(seq))) = by_hash(conn, chain, hash)? {
+                    held |= seq <= intact(chain);
+                }
+            }
+            if !held {
+                problems.push(format!(
+                    "no chain holds the saved head {hash} in its intact part: rows were deleted from the end of a chain, or it was rewritten"
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signoff_without_reauthentication_hashes_as_before_the_flag_existed() {
+        let at = chrono::DateTime::from_timestamp(1_780_000_000, 123_000).expect("time").naive_utc();
+        let mut row = SignOffRow {
+            id: "s1".into(),
+            job_id: "j1".into(),
+            technician_id: "t1".into(),
+            checklist_key: "gas".into(),
+            checklist_version: 2,
+            answers: "[]".into(),
+            failed_items: "[]".into(),
+            signed_at: at,
+            received_at: at,
+            signer_name: "Tess".into(),
+            meaning: "true".into(),
+            content_hash: "c".into(),
+            reauthenticated: false,
+        };
+        // The canonical content rows were chained with before the `reauthenticated` column.
+        let before = json!(["s1", "j1", "t1", "gas", 2, "[]", "[]", time(at), time(at), "Tess", "true", "c"]);
+        assert_eq!(signoff_content(&row), before.to_string());
+        row.reauthenticated = true;
+        assert_ne!(signoff_content(&row), before.to_string(), "the flag is vouched for once set");
+    }
+
+    #[test]
+    fn a_saved_head_is_read_from_the_served_json_or_a_bare_hash() {
+        let hash = "ab".repeat(32);
+        assert_eq!(SavedHead::parse(&format!(" {} \n", hash.to_uppercase())), Ok(SavedHead::Hash(hash.clone())));
+        let served = format!(r#"{{"chains":[{{"chain":"signoffs","rows":3,"head_hash":"{hash}"}}]}}"#);
+        let head = Head { chain: "signoffs".to_owned(), length: 3, head_hash: hash.clone() };
+        assert_eq!(SavedHead::parse(&served), Ok(SavedHead::Chains(vec![head])));
+        for wrong in
+            ["", "abc", "{}", r#"{"chains":[]}"#, r#"{"chains":[{"chain":"users","rows":1,"head_hash":"00"}]}"#]
+        {
+            assert!(SavedHead::parse(wrong).is_err(), "{wrong}");
+        }
+    }
 }

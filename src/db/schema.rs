@@ -83,6 +83,7 @@ diesel::table! {
         chain_seq -> Nullable<BigInt>,
         prev_hash -> Nullable<Text>,
         row_hash -> Nullable<Text>,
+        reauthenticated -> Bool,
     }
 }
 
@@ -301,6 +302,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signoff_pins (user_id) {
+        user_id -> Text,
+        pin_hash -> Text,
+        set_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(jobs -> customers (customer_id));
 diesel::joinable!(incidents -> failure_reports (failure_id));
 diesel::joinable!(signoffs -> jobs (job_id));
@@ -323,4 +332,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_cases,
     outbox_messages,
     feedback_requests,
+    signoff_pins,
 );

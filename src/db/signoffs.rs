@@ -23,6 +23,8 @@ pub struct SignOffRow {
     pub signer_name: String,
     pub meaning: String,
     pub content_hash: String,
+    /// The signer re-authenticated with their sign-off PIN (21 CFR 11.200); the PIN is never stored.
+    pub reauthenticated: bool,
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SignOffRow>> {

@@ -62,3 +62,24 @@ pub fn session(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(i64, bo
 pub fn bump_session_epoch(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
     diesel::update(u::users.find(id)).set(u::session_epoch.eq(u::session_epoch + 1)).execute(conn).map(drop)
 }
+
+/// The Argon2id hash of the user's sign-off PIN, if they have set one.
+pub fn pin_hash(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<String>> {
+    use super::schema::signoff_pins::dsl as p;
+    p::signoff_pins.find(user_id).select(p::pin_hash).first(conn).optional()
+}
+
+/// Stores the user's sign-off PIN hash (in the caller's transaction); `true` when it is their first.
+pub fn set_pin(conn: &mut DbConnection, user_id: &str, pin_hash: &str, at: NaiveDateTime) -> QueryResult<bool> {
+    use super::schema::signoff_pins::dsl as p;
+    let changed = diesel::update(p::signoff_pins.find(user_id))
+        .set((p::pin_hash.eq(pin_hash), p::set_at.eq(at)))
+        .execute(conn)?;
+    if changed == 1 {
+        return Ok(false);
+    }
+    diesel::insert_into(p::signoff_pins)
+        .values((p::user_id.eq(user_id), p::pin_hash.eq(pin_hash), p::set_at.eq(at)))
+        .execute(conn)?;
+    Ok(true)
+}

@@ -10,6 +10,7 @@ use super::openapi as doc;
 use super::page::Page;
 use crate::AppState;
 use crate::auth::{IncidentHandlers, Require};
+use crate::credentials::links::FeedbackLinks;
 use crate::db::{self, outbox::MessageRow};
 use crate::error::ApiError;
 use crate::workflows::{self, Actor};
@@ -24,6 +25,7 @@ struct MessageResponse {
     customer_id: String,
     recovery_case_id: Option<String>,
     subject: String,
+    /// The text as sent; a feedback link shows as `<public URL>/feedback/[link sent to the customer only]`.
     body: String,
     /// `pending`, `delivered` or `failed` (given up after its last attempt).
     status: String,
@@ -36,8 +38,10 @@ struct MessageResponse {
     delivered_at: Option<DateTime<Utc>>,
 }
 
-impl From<MessageRow> for MessageResponse {
-    fn from(row: MessageRow) -> Self {
+impl MessageResponse {
+    /// The message as staff see it: a feedback link's token is withheld (it would let them answer
+    /// as the customer).
+    fn for_staff(row: MessageRow, links: &FeedbackLinks) -> Self {
         Self {
             next_attempt_at: (row.status == "pending").then(|| row.next_attempt_at.and_utc()),
             id: row.id,
@@ -46,7 +50,7 @@ impl From<MessageRow> for MessageResponse {
             customer_id: row.customer_id,
             recovery_case_id: row.recovery_case_id,
             subject: row.subject,
-            body: row.body,
+            body: links.redacted(&row.body),
             status: row.status,
             attempts: row.attempts,
             channel: row.channel,
@@ -95,7 +99,8 @@ pub async fn list(
     let next_cursor = (rows.len() == usize::try_from(PAGE).unwrap_or(usize::MAX))
         .then(|| rows.last().map(|r| r.id.clone()))
         .flatten();
-    let items: Vec<MessageResponse> = rows.into_iter().map(MessageResponse::from).collect();
+    let items: Vec<MessageResponse> =
+        rows.into_iter().map(|row| MessageResponse::for_staff(row, &state.links)).collect();
     Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
 }
 
@@ -115,5 +120,5 @@ pub async fn retry(
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor, app) = (id.into_inner().to_string(), Actor::from(&*user), state.clone());
     let row = state.db.run(move |conn| workflows::messages::retry_message(conn, &id, &actor, app.clock.now())).await?;
-    Ok(HttpResponse::Ok().json(MessageResponse::from(row)))
+    Ok(HttpResponse::Ok().json(MessageResponse::for_staff(row, &state.links)))
 }

@@ -76,6 +76,7 @@ route_table! {
         "/v1/jobs/{job_id}" => get: jobs::get;
         "/v1/jobs/{job_id}/signoffs" => get: signoffs::list, post: signoffs::create;
         "/v1/me/jobs" => get: jobs::mine;
+        "/v1/me/pin" => put: auth::set_pin;
         "/v1/failures" => post: failures::create;
         "/v1/incidents" => get: incidents::list;
         "/v1/incidents/export" => get: incidents::export;

@@ -46,6 +46,7 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self
         docs_script,
         auth::token,
         auth::logout_all,
+        auth::set_pin,
         users::list,
         users::create,
         users::update,
@@ -190,7 +191,7 @@ impl Modify for CommonResponses {
         let scrape = SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).build());
         components.add_security_scheme("metrics_token", scrape);
         for item in doc.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.patch].into_iter().flatten() {
+            for operation in [&mut item.get, &mut item.post, &mut item.put, &mut item.patch].into_iter().flatten() {
                 let mut common: BTreeMap<&str, &str> = BTreeMap::new();
                 // why: a route without its own `security` inherits the document's bearer requirement.
                 if operation.security.is_none() {

@@ -1,18 +1,20 @@
 //! Sign-offs: the assigned technician's attested answers, accepted once, never changed.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
+use super::auth;
 use super::extract::ValidJson;
 use super::jobs::visible_to;
 use super::openapi as doc;
 use crate::AppState;
 use crate::auth::{AuthUser, Require, Technicians};
+use crate::config::SignoffPin;
 use crate::db;
 use crate::domain::signoff::{Answer, FailedItem};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::workflows::Recorded;
 use crate::workflows::signoffs::{NewSignOff, StoredSignOff};
 
@@ -31,6 +33,13 @@ pub struct SignOffRequest {
     #[validate(length(min = 1, max = 500))]
     #[schema(min_length = 1, max_length = 500)]
     meaning: String,
+    /// The technician's sign-off PIN (4 to 8 digits): required when the service runs with
+    /// `FIELDPROOF_SIGNOFF_PIN=required`, else optional. Checked, never stored; a sign-off that
+    /// carries the right one is recorded as `reauthenticated`.
+    #[validate(custom(function = "super::auth::well_formed_pin"))]
+    #[schema(pattern = "^[0-9]{4,8}$", example = "482913")]
+    #[serde(default)]
+    pin: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -45,6 +54,8 @@ pub struct SignOffResponse {
     signer_name: String,
     meaning: String,
     content_hash: String,
+    /// The signer re-authenticated with their sign-off PIN (21 CFR 11.200).
+    reauthenticated: bool,
     answers: Vec<Answer>,
     failed_items: Vec<FailedItem>,
     /// The incident opened by the failed items.
@@ -70,11 +81,14 @@ impl TryFrom<StoredSignOff> for SignOffResponse {
             signer_name: row.signer_name,
             meaning: row.meaning,
             content_hash: row.content_hash,
+            reauthenticated: row.reauthenticated,
         })
     }
 }
 
 /// Signs off a job (the assigned technician); a retry with the same id and body returns the original.
+/// With a PIN (required under `FIELDPROOF_SIGNOFF_PIN=required`), the PIN is checked first, throttled
+/// like sign-ins, and the sign-off is recorded as re-authenticated.
 #[utoipa::path(post, path = "/v1/jobs/{job_id}/signoffs", tag = "sign-offs", operation_id = "sign_off",
     request_body = SignOffRequest, params(("job_id" = Uuid, Path, description = "The job")),
     responses(
@@ -83,15 +97,29 @@ impl TryFrom<StoredSignOff> for SignOffResponse {
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
         (status = 409, response = doc::Conflict),
+        (status = 429, description = "Too many wrong sign-off PINs (`too-many-requests`)", body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the next attempt is allowed"))),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
+    http: HttpRequest,
     user: Require<Technicians>,
     job_id: web::Path<uuid::Uuid>,
     body: ValidJson<SignOffRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let user = user.0;
     let ValidJson(req) = body;
+    let reauthenticated = match (req.pin, state.settings.signoff_pin) {
+        (Some(pin), _) => match auth::reauthenticate(&state, &user, pin, http.peer_addr().map(|a| a.ip())).await? {
+            Ok(()) => true,
+            Err(locked) => return Ok(auth::too_many(locked, "sign-off PINs")),
+        },
+        (None, SignoffPin::Required) => {
+            return Err(ApiError::field("pin", "required: this service re-authenticates every sign-off with your PIN"));
+        }
+        (None, SignoffPin::Optional) => false,
+    };
     let new = NewSignOff {
         id: req.id,
         job_id: job_id.into_inner(),
@@ -100,6 +128,7 @@ pub async fn create(
         signed_at: req.signed_at.trunc_subsecs(6),
         signer_name: req.signer_name.trim().to_owned(),
         meaning: req.meaning.trim().to_owned(),
+        reauthenticated,
     };
     let (user, app) = (crate::workflows::Actor::from(&user), state.clone());
     let recorded = state

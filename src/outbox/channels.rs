@@ -12,6 +12,7 @@ use serde_json::json;
 use sha2::Sha256;
 
 use crate::config::{OutboxSettings, WebhookTarget};
+use crate::credentials::links;
 use crate::db::customers::CustomerRow;
 use crate::db::outbox::MessageRow;
 
@@ -136,22 +137,37 @@ impl Channels {
         self.route(customer).name()
     }
 
-    /// Delivers one message by the channel [`Channels::channel_for`] names.
+    /// Delivers one message by the channel [`Channels::channel_for`] names. `link` is the customer's
+    /// feedback link, for a message that waits for one: the email and the webhook carry it, the log
+    /// never does.
     pub async fn deliver(
         &self,
         message: &MessageRow,
         customer: &CustomerRow,
+        link: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Delivered, Failure> {
-        match self.route(customer) {
-            Route::Webhook(webhook) => webhook.send(message, customer, now).await,
-            Route::Email(email, address) => email.send(message, address).await,
+        let route = self.route(customer);
+        let body = match (route.name(), link) {
+            ("email" | "webhook", Some(link)) => links::with_link(&message.body, link),
+            ("email" | "webhook", None) if message.kind == "feedback_request" && links::needs_link(&message.body) => {
+                return Err(Failure::permanent("the feedback request this message links to is missing"));
+            }
+            _ => message.body.clone(),
+        };
+        match route {
+            Route::Webhook(webhook) => webhook.send(message, &body, customer, now).await,
+            Route::Email(email, address) => email.send(message, &body, address).await,
             Route::Log => {
+                let case = message.recovery_case_id.as_deref().unwrap_or_default();
+                let body = links::with_link(
+                    &message.body,
+                    &format!("[the customer's feedback link, not logged: `fieldproof feedback link {case}` prints it]"),
+                );
+                // The log escapes line breaks in every field (`telemetry::EscapedFields`, or JSON).
                 tracing::info!(
                     target: "fieldproof::customer_messages",
-                    // Escaped: a line break in a name or a message must not forge a log line.
-                    customer = %customer.name.escape_debug(), dedup_key = %message.dedup_key,
-                    subject = %message.subject.escape_debug(), "{}", message.body.escape_debug()
+                    customer = %customer.name, dedup_key = %message.dedup_key, subject = %message.subject, "{body}"
                 );
                 Ok(Delivered { channel: "log", recipient: customer.name.clone() })
             }
@@ -193,7 +209,7 @@ fn prefers_texts(customer: &CustomerRow) -> bool {
 }
 
 impl Email {
-    async fn send(&self, message: &MessageRow, address: &str) -> Result<Delivered, Failure> {
+    async fn send(&self, message: &MessageRow, body: &str, address: &str) -> Result<Delivered, Failure> {
         let to: Mailbox = address
             .parse()
             .map_err(|e| Failure::permanent(format!("the customer's email `{address}` is not valid: {e}")))?;
@@ -205,7 +221,7 @@ impl Email {
             // The dedup key as Message-ID: a redelivered message is the same message to mail systems.
             .message_id(Some(format!("<{}@{domain}>", message.dedup_key)))
             .header(ContentType::TEXT_PLAIN)
-            .body(message.body.clone())
+            .body(body.to_owned())
             .map_err(|e| Failure::permanent(format!("cannot build the email: {e}")))?;
         self.transport.send(email).await.map_err(|e| {
             let reason = format!("SMTP: {e}");
@@ -221,6 +237,7 @@ impl Webhook {
     async fn send(
         &self,
         message: &MessageRow,
+        text: &str,
         customer: &CustomerRow,
         now: DateTime<Utc>,
     ) -> Result<Delivered, Failure> {
@@ -237,7 +254,7 @@ impl Webhook {
                 "prefers_texts": prefers_texts(customer),
             },
             "subject": message.subject,
-            "body": message.body,
+            "body": text,
             "created_at": message.created_at.and_utc(),
         })
         .to_string();

@@ -17,6 +17,7 @@ pub use channels::{Channels, Delivered, Failure};
 
 use crate::clock::Clock;
 use crate::config::OutboxSettings;
+use crate::credentials::links::FeedbackLinks;
 use crate::db::customers::CustomerRow;
 use crate::db::outbox::MessageRow;
 use crate::db::{self, Db, write_transaction};
@@ -39,6 +40,8 @@ pub struct Pass {
 pub struct Outbox {
     db: Db,
     clock: Arc<Clock>,
+    /// Puts each customer's feedback link into their message, at delivery only.
+    links: Arc<FeedbackLinks>,
     channels: Channels,
     settings: OutboxSettings,
     /// Names this worker's claims.
@@ -46,10 +49,10 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(db: Db, clock: Arc<Clock>, settings: OutboxSettings) -> anyhow::Result<Self> {
+    pub fn new(db: Db, clock: Arc<Clock>, links: Arc<FeedbackLinks>, settings: OutboxSettings) -> anyhow::Result<Self> {
         let channels = Channels::new(&settings)?;
         let worker = format!("outbox-{}", uuid::Uuid::new_v4());
-        Ok(Self { db, clock, channels, settings, worker })
+        Ok(Self { db, clock, links, channels, settings, worker })
     }
 
     /// Delivers until `stop` turns true, pausing between passes when there is nothing to do. A pass
@@ -87,6 +90,7 @@ impl Outbox {
     pub async fn run_once(&self) -> Result<Pass, Error> {
         let now = self.clock.now();
         let (worker, lease_until, batch) = (self.worker.clone(), now + self.settings.lease, self.settings.batch);
+        let links = self.links.clone();
         let claimed = self
             .db
             .run(move |conn| -> Result<_, Error> {
@@ -94,19 +98,20 @@ impl Outbox {
                 let ids: Vec<&str> = messages.iter().map(|m| m.customer_id.as_str()).collect();
                 let customers = db::customers::by_ids(conn, &ids)?;
                 let customer_of = |m: &MessageRow| customers.iter().find(|c| c.id == m.customer_id).cloned();
-                Ok(messages
-                    .into_iter()
-                    .map(|m| {
-                        let customer = customer_of(&m);
-                        (m, customer)
-                    })
-                    .collect::<Vec<_>>())
+                let mut claimed = Vec::with_capacity(messages.len());
+                for message in messages {
+                    let customer = customer_of(&message);
+                    let link = feedback_link(conn, &links, &message)?;
+                    claimed.push((message, customer, link));
+                }
+                Ok(claimed)
             })
             .await?;
         let mut pass = Pass { claimed: claimed.len(), ..Pass::default() };
-        let attempts = claimed.iter().map(|(message, customer)| self.attempt(message, customer.as_ref()));
+        let attempts =
+            claimed.iter().map(|(message, customer, link)| self.attempt(message, customer.as_ref(), link.as_deref()));
         let outcomes = join_all(attempts).await;
-        for ((message, customer), outcome) in claimed.into_iter().zip(outcomes) {
+        for ((message, customer, _), outcome) in claimed.into_iter().zip(outcomes) {
             let channel = customer.as_ref().map_or("none", |c| self.channels.channel_for(c));
             match self.record(message, channel, outcome).await? {
                 Outcome::Delivered => pass.delivered += 1,
@@ -117,11 +122,16 @@ impl Outbox {
         Ok(pass)
     }
 
-    async fn attempt(&self, message: &MessageRow, customer: Option<&CustomerRow>) -> Result<Delivered, Failure> {
+    async fn attempt(
+        &self,
+        message: &MessageRow,
+        customer: Option<&CustomerRow>,
+        link: Option<&str>,
+    ) -> Result<Delivered, Failure> {
         let customer =
             customer.ok_or_else(|| Failure::permanent(format!("customer {} not found", message.customer_id)))?;
         // why: a server that stalls mid-conversation must not hold the claim (or the pass) for ever.
-        let delivery = self.channels.deliver(message, customer, self.clock.now());
+        let delivery = self.channels.deliver(message, customer, link, self.clock.now());
         tokio::time::timeout(self.settings.timeout, delivery)
             .await
             .unwrap_or_else(|_| Err(Failure::transient(format!("no answer within {:?}", self.settings.timeout))))
@@ -189,6 +199,22 @@ impl Outbox {
             .await
             .inspect(|_| counter.increment(1))
     }
+}
+
+/// The customer's feedback link for a feedback request message (the same link each time: a
+/// redelivery carries the same one); `None` for other messages.
+fn feedback_link(
+    conn: &mut db::DbConnection,
+    links: &FeedbackLinks,
+    message: &MessageRow,
+) -> Result<Option<String>, Error> {
+    let Some(case) = message.recovery_case_id.as_deref().filter(|_| message.kind == "feedback_request") else {
+        return Ok(None);
+    };
+    let Some(request) = db::feedback::for_case(conn, case)? else {
+        return Ok(None);
+    };
+    Ok(Some(links.link(&request.id, request.expires_at.and_utc())?))
 }
 
 enum Outcome {

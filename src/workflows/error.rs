@@ -34,6 +34,10 @@ pub enum Refusal {
     SignedInUserRequired,
     /// An admin may not lock themselves out (deactivate or demote their own account).
     SelfLockout,
+    /// The sign-off PIN (or, setting a PIN, the current password) does not match.
+    ReauthenticationFailed,
+    /// A sign-off needs the technician's PIN, and they have not set one yet.
+    PinNotSet,
 }
 
 impl Refusal {
@@ -46,17 +50,21 @@ impl Refusal {
             Self::TechnicianOnly => "technician-only",
             Self::SignedInUserRequired => "signed-in-user-required",
             Self::SelfLockout => "self-lockout",
+            Self::ReauthenticationFailed => "reauthentication-failed",
+            Self::PinNotSet => "pin-not-set",
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Refusal; 6] = [
+    pub const ALL: [Refusal; 8] = [
         Self::WrongRole,
         Self::RetrainingRequired,
         Self::SecondApproverRequired,
         Self::TechnicianOnly,
         Self::SignedInUserRequired,
         Self::SelfLockout,
+        Self::ReauthenticationFailed,
+        Self::PinNotSet,
     ];
 }
 

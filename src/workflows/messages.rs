@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::Error;
 use super::{Actor, Context, audit};
+use crate::credentials::links::LINK_PLACEHOLDER;
 use crate::db::feedback::{self as feedback_db, FeedbackRow};
 use crate::db::outbox::{self, MessageRow};
 use crate::db::recovery::RecoveryCaseRow;
@@ -71,7 +72,8 @@ pub(crate) fn enqueue(
     Ok(())
 }
 
-/// After a case is recovered (in its transaction): a feedback request with a signed, single-use link.
+/// After a case is recovered (in its transaction): a feedback request with a signed, single-use link
+/// (stored as a placeholder; the worker renders it at delivery).
 pub(crate) fn request_feedback(
     conn: &mut DbConnection,
     ctx: Context<'_>,
@@ -94,10 +96,10 @@ pub(crate) fn request_feedback(
         comment: None,
     };
     feedback_db::insert(conn, &request)?;
-    let link = ctx.links.link(&request.id, expires_at)?;
+    // The link itself is put in by the outbox worker for the customer alone (see `credentials::links`).
     let body = format!(
         "Dear {},\n\nThank you for bearing with us while we put things right. Would you tell us how we did? \
-         It is one short page: {link}\n\nThe link works once, until {}.",
+         It is one short page: {LINK_PLACEHOLDER}\n\nThe link works once, until {}.",
         customer.name,
         expires_at.format("%-d %B %Y")
     );
@@ -171,5 +173,25 @@ pub fn retry_message(
         }
         audit(conn, actor, "message.requeued", ("message", id), json!({ "dedup_key": message.dedup_key }), now)?;
         outbox::find(conn, id)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("message vanished")))
+    })
+}
+
+/// The customer's feedback link of a recovery case, for an operator at the server (the demo, or a
+/// customer who lost the message): audited as `feedback.link_revealed`, since whoever holds the
+/// link answers as the customer. Staff never see it through the API or the console.
+pub fn reveal_feedback_link(
+    conn: &mut DbConnection,
+    links: &crate::credentials::links::FeedbackLinks,
+    case_id: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<String, Error> {
+    write_transaction(conn, |conn| {
+        let request = feedback_db::for_case(conn, case_id)?
+            .ok_or_else(|| Error::NotFound(format!("recovery case {case_id} has no feedback request (yet)")))?;
+        let link = links.link(&request.id, request.expires_at.and_utc())?;
+        let details = json!({ "feedback_request": request.id, "answered": request.answered_at.is_some() });
+        audit(conn, actor, "feedback.link_revealed", ("recovery_case", case_id), details, now)?;
+        Ok(link)
     })
 }

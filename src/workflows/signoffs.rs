@@ -24,6 +24,9 @@ pub struct NewSignOff {
     pub signed_at: DateTime<Utc>,
     pub signer_name: String,
     pub meaning: String,
+    /// The signer re-authenticated with their sign-off PIN just before (checked by the caller; the
+    /// PIN itself never reaches this far). Not part of what was attested, so not in the content hash.
+    pub reauthenticated: bool,
 }
 
 /// A stored sign-off and the incident its failed items opened, if any.
@@ -82,6 +85,7 @@ pub fn record(
         signer_name: new.signer_name,
         meaning: new.meaning,
         content_hash: hash.clone(),
+        reauthenticated: new.reauthenticated,
     };
     let written: Result<_, Error> = write_transaction(conn, |conn| {
         // why: lock order. The technician's counter, then the job row, then the children: the
@@ -94,6 +98,7 @@ pub fn record(
             "job_id": job_id,
             "checklist": format!("{}/v{}", row.checklist_key, row.checklist_version),
             "content_hash": row.content_hash,
+            "reauthenticated": row.reauthenticated,
             "failed_items": failed.iter().map(|f| f.item_id.as_str()).collect::<Vec<_>>(),
         });
         audit(conn, technician, "signoff.recorded", ("signoff", &row.id), details, now)?;

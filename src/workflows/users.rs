@@ -104,6 +104,34 @@ pub fn record_lockout(
     audit(conn, &actor, "auth.locked_out", ("user", user_id.unwrap_or(username)), details, now)
 }
 
+/// Stores the signed-in user's new sign-off PIN, already hashed (Argon2 runs before, off the
+/// database connection). Audited as `user.pin_set` the first time and `user.pin_changed` after,
+/// never with the PIN or its hash.
+pub fn set_pin(conn: &mut DbConnection, actor: &Actor, pin_hash: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    let id = actor
+        .id
+        .clone()
+        .ok_or_else(|| Error::Refused(Refusal::SignedInUserRequired, "only a signed-in user sets a PIN".to_owned()))?;
+    write_transaction(conn, |conn| {
+        let first = db::users::set_pin(conn, &id, pin_hash, now.naive_utc())?;
+        let action = if first { "user.pin_set" } else { "user.pin_changed" };
+        audit(conn, actor, action, ("user", &id), json!({}), now)
+    })
+}
+
+/// Records a sign-off PIN lockout (too many wrong PINs) in the audit log.
+pub fn record_pin_lockout(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    address: Option<std::net::IpAddr>,
+    retry_after: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let id = actor.id.clone().unwrap_or_else(|| actor.name.clone());
+    let details = json!({ "address": address.map(|a| a.to_string()), "seconds": retry_after.as_secs() });
+    audit(conn, actor, "auth.pin_locked_out", ("user", &id), details, now)
+}
+
 /// Characters that make a name read differently from what it is: controls, bidirectional overrides
 /// and isolates, and zero-width characters.
 fn is_deceptive(c: char) -> bool {

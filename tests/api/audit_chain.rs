@@ -19,7 +19,7 @@ use fieldproof::db::schema::{audit_log, failure_reports, signoffs};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fieldproof");
 
-fn verify(app: &TestApp) -> Output {
+pub(crate) fn verify(app: &TestApp) -> Output {
     Command::new(BIN)
         .args(["audit", "verify"])
         .env("DATABASE_URL", app.database_url())
@@ -97,7 +97,7 @@ enum Tamper {
 }
 
 /// Lifts the immutability triggers of `table` (an attacker with database access can).
-fn unguard(app: &TestApp, backend: Backend, table: &str) {
+pub(crate) fn unguard(app: &TestApp, backend: Backend, table: &str) {
     let sql = match backend {
         Sqlite => format!(
             "DROP TRIGGER {table}_immutable_update; DROP TRIGGER {table}_immutable_delete; \
@@ -206,4 +206,75 @@ async fn concurrent_writers_extend_each_chain_in_one_line(#[values(Sqlite, Postg
         assert_eq!(verdict.broken, None, "{which:?}");
         assert_eq!(verdict.rows, stored, "{which:?}: every stored row is in the chain");
     }
+}
+
+fn verify_against(app: &TestApp, head: &str) -> Output {
+    Command::new(BIN)
+        .args(["audit", "verify", "--head", head])
+        .env("DATABASE_URL", app.database_url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("binary runs")
+}
+
+/// Rows cut from the end of a chain, with its recorded head rewritten to match, pass a plain
+/// `audit verify`; checked against a head saved earlier, they do not.
+#[rstest]
+#[actix_web::test]
+async fn verify_against_a_saved_head_catches_rows_cut_from_the_end(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    write_some_records(&app).await;
+    let saved = app.get("/v1/audit/head", &app.token("sam")).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    let saved = saved.text();
+    let signoffs_head = serde_json::from_str::<serde_json::Value>(&saved).expect("json")["chains"]
+        .as_array()
+        .expect("chains")
+        .iter()
+        .find(|c| c["chain"] == "signoffs")
+        .expect("the sign-off chain")["head_hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), &saved).expect("saved head written");
+    // The chains grow after the head was saved: they still extend it.
+    write_some_records(&app).await;
+    for head in [saved.as_str(), signoffs_head.as_str(), file.path().to_str().expect("path")] {
+        let out = verify_against(&app, head);
+        assert!(out.status.success(), "{head}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("every chain holds and extends the saved head"));
+    }
+
+    // Someone with SQL access deletes the newest audit entries and sign-offs, back to before the
+    // saved head, and rewrites the recorded heads to match.
+    let cut = |table: &str, keep: i64| {
+        format!(
+            "DELETE FROM {table} WHERE chain_seq > {keep}; \
+             UPDATE audit_chain_heads SET length = {keep}, \
+                 head_hash = (SELECT row_hash FROM {table} WHERE chain_seq = {keep}) WHERE chain = '{table}';"
+        )
+    };
+    let mut conn = app.state.db.get().expect("connection");
+    let audit_rows: i64 = audit_log::table.count().get_result(&mut conn).expect("count");
+    unguard(&app, backend, "audit_log");
+    app.execute_sql(&cut("audit_log", 3)).expect("audit entries cut");
+    assert!(audit_rows > 3);
+    let plain = verify(&app);
+    assert!(plain.status.success(), "a plain verify cannot tell: {}", String::from_utf8_lossy(&plain.stderr));
+    let out = verify_against(&app, &saved);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.contains("audit_log: the saved head is row") && stderr.contains("deleted from its end"), "{stderr}");
+    assert!(!stderr.contains("signoffs:"), "the sign-off chain still holds its head: {stderr}");
+
+    // A bare hash of a chain cut behind it fails too.
+    unguard(&app, backend, "signoffs");
+    app.execute_sql(&cut("signoffs", 1)).expect("sign-offs cut");
+    let out = verify_against(&app, &signoffs_head);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("no chain holds the saved head"), "{stderr}");
+    let garbled = verify_against(&app, "not a head");
+    assert!(!garbled.status.success());
+    assert!(String::from_utf8_lossy(&garbled.stderr).contains("--head"), "a clear message");
 }

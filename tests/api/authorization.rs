@@ -63,6 +63,7 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("get", "/v1/jobs/{job_id}/signoffs", ANY),
     ("post", "/v1/jobs/{job_id}/signoffs", TECHNICIAN),
     ("get", "/v1/me/jobs", TECHNICIAN),
+    ("put", "/v1/me/pin", TECHNICIAN),
     ("post", "/v1/failures", Roles(&[Technician, Dispatcher])),
     ("get", "/v1/incidents", HANDLERS),
     ("get", "/v1/incidents/export", SAFETY_READERS),

@@ -10,7 +10,10 @@ use rstest::rstest;
 use serde_json::{Value, json};
 
 use common::Backend::{self, Postgres, Sqlite};
+use common::receivers::WebhookReceiver;
 use common::{Response, TestApp};
+use fieldproof::config::{OutboxSettings, WebhookTarget};
+use fieldproof::outbox::Outbox;
 
 /// Reports an ordinary failure and takes its case through the fix, the remedy, the apology and the
 /// explanation (the explanation last, or before the apology); returns the case.
@@ -58,16 +61,36 @@ async fn kinds(app: &TestApp, case: &Value) -> Vec<String> {
     messages(app, case).await.iter().map(|m| m["kind"].as_str().unwrap().to_owned()).collect()
 }
 
-/// The path of the feedback link in the case's queued feedback request.
+/// The path of the feedback link as the customer gets it: the outbox worker delivers the case's
+/// messages to the company's SMS gateway (a webhook; the customer prefers texts). Staff listing the
+/// messages see where the link goes, never its token, so they cannot answer for the customer.
 async fn feedback_path(app: &TestApp, case: &Value) -> String {
     let messages = messages(app, case).await;
     let explanation = messages.iter().find(|m| m["kind"] == "explanation").expect("an explanation");
     assert!(explanation["body"].as_str().unwrap().starts_with("Dear Amelia Hart,"), "{explanation}");
     let request = messages.iter().find(|m| m["kind"] == "feedback_request").expect("a feedback request");
-    let body = request["body"].as_str().unwrap();
+    let shown = request["body"].as_str().unwrap().to_owned();
+    assert!(shown.contains("http://127.0.0.1:8080/feedback/[link sent to the customer only]"), "{shown}");
+
+    let hooks = WebhookReceiver::start(0);
+    let settings = OutboxSettings {
+        webhook: Some(WebhookTarget::new(&hooks.url, "a-webhook-secret-of-at-least-24-bytes").unwrap()),
+        log: false,
+        ..OutboxSettings::default()
+    };
+    let outbox = Outbox::new(app.state.db.clone(), app.state.clock.clone(), app.state.links.clone(), settings).unwrap();
+    assert_eq!(outbox.run_once().await.unwrap().delivered, messages.len(), "every message is delivered");
+    let sent: Vec<Value> = hooks.received().iter().map(|h| serde_json::from_str(&h.body).unwrap()).collect();
+    let sent = sent.iter().find(|m| m["kind"] == "feedback_request").expect("the feedback request is sent");
+    let body = sent["body"].as_str().unwrap();
     let at = body.find("/feedback/").expect("a feedback link");
     assert!(body[..at].ends_with("http://127.0.0.1:8080"), "the link starts with the public URL: {body}");
-    body[at..].split_whitespace().next().unwrap().to_owned()
+    let path = body[at..].split_whitespace().next().unwrap().to_owned();
+    let token = path.trim_start_matches("/feedback/");
+    assert!(token.len() > 40 && !shown.contains(token), "staff never see the token: {shown}");
+    let listed = app.get("/v1/messages", &app.token("sam")).await.text();
+    assert!(!listed.contains(token), "nor in any listing");
+    path
 }
 
 async fn post_form(app: &TestApp, path: &str, form: &str) -> Response {

@@ -34,7 +34,7 @@ fn settings(smtp: Option<&str>, webhook: Option<&WebhookReceiver>) -> OutboxSett
 }
 
 fn worker(app: &TestApp, settings: OutboxSettings) -> Outbox {
-    Outbox::new(app.state.db.clone(), app.state.clock.clone(), settings).unwrap()
+    Outbox::new(app.state.db.clone(), app.state.clock.clone(), app.state.links.clone(), settings).unwrap()
 }
 
 /// Reports an ordinary failure on a job for a customer with `preferences`, and returns its recovery case.

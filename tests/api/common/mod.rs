@@ -64,6 +64,11 @@ impl TestApp {
 
     /// A test app with `/metrics` configured as given.
     pub async fn spawn_with(backend: Backend, metrics: fieldproof::config::MetricsSettings) -> Option<TestApp> {
+        Self::spawn_tuned(backend, |settings| settings.metrics = metrics).await
+    }
+
+    /// A test app whose settings `tune` changes from the test defaults.
+    pub async fn spawn_tuned(backend: Backend, tune: impl FnOnce(&mut Settings)) -> Option<TestApp> {
         let database = TestDatabase::create(backend)?;
         let url = DatabaseUrl::parse(&database.url()).expect("test database url parses");
         let settings = Settings {
@@ -78,8 +83,11 @@ impl TestApp {
             body_limit: 64 * 1024,
             safety: fieldproof::config::SafetyPolicy::default(),
             customers: fieldproof::config::CustomerContact::default(),
-            metrics,
+            metrics: fieldproof::config::MetricsSettings::default(),
+            signoff_pin: fieldproof::config::SignoffPin::default(),
         };
+        let mut settings = settings;
+        tune(&mut settings);
         let state = web::block(move || {
             let db = Db::connect(&url, 3).expect("test database opens");
             db.migrate().expect("migrations apply");

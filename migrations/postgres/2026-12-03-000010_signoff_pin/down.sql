@@ -1,0 +1,2 @@
+ALTER TABLE signoffs DROP COLUMN reauthenticated;
+DROP TABLE signoff_pins;
