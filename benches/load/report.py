@@ -5,6 +5,9 @@ import sys
 from collections import defaultdict
 
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
+for row in rows:
+    if len(row) != 10:
+        sys.exit(f"a malformed result line: {row}")
 runs = defaultdict(dict)
 order = []
 memory = []
