@@ -38,7 +38,7 @@ struct Cli {
     /// A SQLite file path or sqlite:// URL, or a postgres:// URL.
     #[arg(long, env = "DATABASE_URL", default_value = config::DEFAULT_DATABASE_URL, global = true)]
     database_url: String,
-    /// Largest number of pooled database connections (SQLite uses at most 4).
+    /// Largest number of pooled database connections (SQLite adds its one writer connection).
     #[arg(long, env = "FIELDPROOF_DB_POOL", default_value_t = 10, global = true)]
     db_pool: u32,
     #[command(subcommand)]

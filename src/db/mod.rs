@@ -16,7 +16,9 @@ pub mod safety;
 pub mod schema;
 pub mod signoffs;
 pub mod users;
+pub mod writer;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -102,7 +104,8 @@ impl ManageConnection for ConnectionManager {
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(&self.url.target)?;
                 // why: WAL lets readers run beside the one writer; FULL makes an acknowledged
-                // sign-off survive power loss; the busy timeout queues writers instead of failing.
+                // sign-off survive power loss. In the service every write goes through the one
+                // writer connection ([`writer`]); the busy timeout is for other processes (the CLI).
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
@@ -130,7 +133,9 @@ pub struct Db {
     pool: Pool<ConnectionManager>,
     backend: Backend,
     /// Units of work waiting for a pooled connection (r2d2 does not count them).
-    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// SQLite: the one connection that runs write transactions (see [`writer`]).
+    writer: Option<Arc<writer::Writer>>,
 }
 
 /// How the pool is doing, for `/metrics`.
@@ -146,24 +151,25 @@ pub struct PoolState {
 impl Db {
     /// Builds the pool and checks that one connection can be opened.
     pub fn connect(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<Self> {
-        let max_size = match url.backend {
-            // why: SQLite has one writer; a few connections serve concurrent readers.
-            Backend::Sqlite => max_connections.min(4),
-            Backend::Postgres => max_connections,
-        };
         let manager = ConnectionManager { url: url.clone() };
         // One direct connection first, so a wrong URL fails at once with the backend's own message.
         manager.connect().with_context(|| match url.backend {
             Backend::Sqlite => format!("cannot open SQLite database {}", url.target),
             Backend::Postgres => "cannot connect to PostgreSQL".to_owned(),
         })?;
+        // why: on SQLite a unit of work keeps its pooled connection while its write waits for the
+        // writer, so the pool is as large as on PostgreSQL: the writer's groups can grow to it.
+        let writer = match url.backend {
+            Backend::Sqlite => Some(Arc::new(writer::Writer::open(manager.clone())?)),
+            Backend::Postgres => None,
+        };
         let pool = Pool::builder()
-            .max_size(max_size.max(1))
+            .max_size(max_connections.max(1))
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .context("cannot build the database connection pool")?;
-        Ok(Self { pool, backend: url.backend, waiting: Default::default() })
+        Ok(Self { pool, backend: url.backend, waiting: Default::default(), writer })
     }
 
     pub fn pool_state(&self) -> PoolState {
@@ -193,11 +199,12 @@ impl Db {
         E: From<RunError> + Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
-        let (pool, waiting) = (self.pool.clone(), self.waiting.clone());
+        let (pool, waiting, writer) = (self.pool.clone(), self.waiting.clone(), self.writer.clone());
         // why: what the work logs belongs to the request (its id) that asked for it.
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            let _writes = writer.map(writer::Scope::enter);
             waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let conn = pool.get();
             waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
@@ -235,6 +242,7 @@ impl Db {
     /// Applies pending migrations, then links into the audit chains any rows written before them
     /// (see [`chain`]); returns the names of the migrations applied.
     pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        let _writes = self.writer.clone().map(writer::Scope::enter);
         let mut conn = self.get()?;
         let applied = run_migrations(&mut conn)?;
         write_transaction(&mut conn, chain::link_pending).context("cannot link rows into the audit chains")?;
@@ -272,21 +280,26 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `work` in a write transaction: `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` on PostgreSQL.
-/// Links the rows it wrote into the audit chains ([`chain::link_pending`]) and commits on `Ok`;
-/// rolls back on `Err`.
+/// Runs `work` in a write transaction, links the rows it wrote into the audit chains
+/// ([`chain::link_pending`]) and commits on `Ok`; rolls back on `Err`. Returns once the commit is
+/// durable.
+///
+/// On SQLite, within a unit of work run by [`Db::run`], the transaction runs on the database's one
+/// writer connection, in a savepoint of a group commit ([`writer`]); `conn` only serves the reads
+/// before and after. Elsewhere (the CLI, start-up) and on PostgreSQL it is a transaction of `conn`.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     type Tm = <DbConnection as Connection>::TransactionManager;
-    match conn {
-        // why: taking SQLite's write lock up front makes a concurrent writer wait (busy_timeout)
-        // instead of failing with SQLITE_BUSY when a read transaction tries to upgrade.
-        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConnection::Postgresql(_) => Tm::begin_transaction(conn)?,
+    // why: a transaction already open on `conn` is the writer's own (or the caller's mistake):
+    // queueing for the writer from inside it would wait for ever.
+    let in_transaction = Tm::transaction_manager_status_mut(conn).transaction_depth()?.is_some();
+    if let (DbConnection::Sqlite(_), false, Some(writer)) = (&*conn, in_transaction, writer::current()) {
+        return writer.write(work);
     }
+    begin_write(conn)?;
     let done = work(conn).and_then(|value| {
         chain::link_pending(conn)?;
         Ok(value)
@@ -302,6 +315,17 @@ where
             }
             Err(err)
         }
+    }
+}
+
+/// Opens a write transaction on `conn`: `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` on PostgreSQL.
+fn begin_write(conn: &mut DbConnection) -> QueryResult<()> {
+    type Tm = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        // why: taking SQLite's write lock up front makes a concurrent writer wait instead of failing
+        // with SQLITE_BUSY when a read transaction tries to upgrade.
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConnection::Postgresql(_) => Tm::begin_transaction(conn),
     }
 }
 

@@ -347,3 +347,65 @@ async fn sigterm_during_a_batch_of_signoffs_keeps_every_acknowledged_one_and_the
     );
     assert!(service.terminate().success());
 }
+
+/// SIGKILL in the middle of concurrent sign-offs: after a restart every acknowledged sign-off is
+/// stored and every chain verifies, because an answer is sent only once its commit is durable (on
+/// SQLite, once the group commit that carried it is).
+#[rstest]
+#[actix_web::test]
+async fn acknowledged_signoffs_survive_a_kill_9(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(database) = TestDatabase::create(backend) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = Deployment::new(database.url(), dir.path());
+    deployment.add_user("dana", "dispatcher");
+    deployment.add_user("tess", "technician");
+    let mut service = deployment.start().await;
+    let (dana, tess) = (service.sign_in("dana").await, service.sign_in("tess").await);
+    let job = json!({
+        "customer": { "name": "Amelia Hart" }, "site": { "address": "14 Orchard Lane, Bristol", "postcode": "BS6 7QT" },
+        "technician": "tess", "checklist_key": "broadband-install", "scheduled_for": "2026-12-04T10:00:00Z"
+    });
+    let job = service.post("/v1/jobs", &dana, job).await;
+    let answers = common::passing_answers(&service.get("/v1/checklists/broadband-install/versions/1", &tess).await);
+    let url = format!("{}/v1/jobs/{}/signoffs", service.base, job["id"].as_str().unwrap());
+
+    let acknowledged = std::rc::Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let writers = (0..8).map(|_| {
+        let (acknowledged, client, url, tess, answers) =
+            (acknowledged.clone(), service.client.clone(), url.clone(), tess.clone(), answers.clone());
+        async move {
+            loop {
+                let id = uuid::Uuid::new_v4().to_string();
+                let body = common::signoff_body(&id, answers.clone()).to_string();
+                let sent = client.post(&url).bearer_auth(&tess).header("content-type", "application/json").body(body);
+                // After the kill: the connection is refused or cut.
+                let Ok(response) = sent.send().await else { break };
+                assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+                acknowledged.borrow_mut().push(id);
+            }
+        }
+    });
+    let killer = async {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while acknowledged.borrow().len() < 40 {
+            assert!(Instant::now() < deadline, "40 sign-offs were not acknowledged within 120 s");
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        service.child.kill().unwrap();
+        service.child.wait().unwrap();
+    };
+    futures_util::future::join(futures_util::future::join_all(writers), killer).await;
+
+    let service = deployment.start().await;
+    let url = fieldproof::db::DatabaseUrl::parse(&database.url()).unwrap();
+    let db = fieldproof::db::Db::connect(&url, 2).unwrap();
+    let mut conn = db.get().unwrap();
+    for id in acknowledged.borrow().iter() {
+        let stored = fieldproof::db::signoffs::find(&mut conn, id).unwrap();
+        assert!(stored.is_some(), "the acknowledged sign-off {id} is lost");
+    }
+    for chain in fieldproof::db::chain::Chain::ALL {
+        assert_eq!(fieldproof::db::chain::verify(&mut conn, chain).unwrap().broken, None, "{chain:?}");
+    }
+    assert!(service.terminate().success());
+}

@@ -210,6 +210,41 @@ async fn the_database_refuses_to_alter_a_signoff(#[values(Sqlite, Postgres)] bac
     assert_eq!(listed["items"][0]["signer_name"], "Tess Turner");
 }
 
+/// Writers that fail inside their transaction (the same id, other content: a unique violation) do
+/// not take down the writers committing with them: on SQLite they may share one group commit.
+#[rstest]
+#[actix_web::test]
+async fn failing_writers_leave_the_others_committed(#[values(Sqlite, Postgres)] backend: Backend) {
+    let s = signing!(backend);
+    let ids: Vec<String> = (0..8).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let attempts = ids.iter().flat_map(|id| {
+        ["Tess Turner", "T. Turner"].map(|signer| {
+            let mut body = common::signoff_body(id, s.answers.clone());
+            body["signer_name"] = json!(signer);
+            body
+        })
+    });
+    let bodies: Vec<Value> = attempts.collect();
+    let responses = futures_util::future::join_all(bodies.iter().map(|body| s.sign("tess", body))).await;
+    for pair in responses.chunks(2) {
+        let mut statuses: Vec<u16> = pair.iter().map(|r| r.status.as_u16()).collect();
+        statuses.sort();
+        assert_eq!(statuses, vec![201, 409], "one of each pair is stored, the other refused: {}", pair[1].text());
+    }
+    let listed = s.app.get(&s.path(), &s.app.token("tess")).await.json();
+    let mut stored: Vec<&str> =
+        listed["items"].as_array().expect("items").iter().map(|i| i["id"].as_str().unwrap()).collect();
+    stored.sort_unstable();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(stored, expected, "every id is stored once");
+    let mut conn = s.app.state.db.get().expect("connection");
+    for chain in fieldproof::db::chain::Chain::ALL {
+        let verdict = fieldproof::db::chain::verify(&mut conn, chain).expect("verify");
+        assert_eq!(verdict.broken, None, "{chain:?}");
+    }
+}
+
 #[rstest]
 #[actix_web::test]
 async fn concurrent_retries_store_one_signoff(#[values(Sqlite, Postgres)] backend: Backend) {
