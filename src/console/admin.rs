@@ -42,14 +42,14 @@ pub async fn users(state: web::Data<AppState>, req: HttpRequest, staff: Staff) -
                 @for user in &users {
                     tr {
                         td { strong { (user.username) } br; span class="muted" { (user.display_name) } }
-                        td { (Role::parse(&user.role).map_or_else(|| user.role.clone(), |r| role_label(r).to_owned())) }
+                        td { (role_label(user.role)) }
                         td { @if user.active { "active" } @else { "deactivated" } br; span class="muted" { "since " (when(user.created_at)) } }
                         td {
                             form method="post" action={ "/console/users/" (user.id) } {
                                 (csrf(&staff))
                                 label for={ "role-" (user.id) } { "Role" }
                                 select id={ "role-" (user.id) } name="role" {
-                                    @for role in ROLES { option value=(role.as_str()) selected[role.as_str() == user.role] { (role_label(role)) } }
+                                    @for role in ROLES { option value=(role.as_str()) selected[role == user.role] { (role_label(role)) } }
                                 }
                                 label for={ "active-" (user.id) } { "Account" }
                                 select id={ "active-" (user.id) } name="active" {

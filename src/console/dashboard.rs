@@ -3,6 +3,7 @@
 //! visits on time and the checklist items that fail most. Charts are SVG drawn here, each with a
 //! table for screen readers.
 
+use crate::domain::make_safe::VisitStatus;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDate, TimeDelta};
 use maud::{Markup, html};
@@ -47,11 +48,16 @@ pub async fn page(
             let from = now - TimeDelta::days(days);
             let records = db::metrics::recovery_records(conn, from)?;
             let (incidents, repeats) = db::metrics::repeat_counts(conn, from)?;
-            let visits: Vec<_> = db::safety::visits(conn, &["open", "assigned", "done"], None, 100_000)?
-                .into_iter()
-                .filter(|v| v.created_at >= from)
-                .map(|v| (v.due_at, (v.status == "done").then_some(v.updated_at)))
-                .collect();
+            let visits: Vec<_> = db::safety::visits(
+                conn,
+                &[VisitStatus::Open, VisitStatus::Assigned, VisitStatus::Done],
+                None,
+                100_000,
+            )?
+            .into_iter()
+            .filter(|v| v.created_at >= from)
+            .map(|v| (v.due_at, (v.status == VisitStatus::Done).then_some(v.updated_at)))
+            .collect();
             Ok(Dashboard {
                 days,
                 summary: metrics::summarise(&records, now),

@@ -2,6 +2,8 @@
 //! answered, the pinned checklist, the timeline, and links to what the grade opened. Actions:
 //! acknowledge, assign, grade or re-grade, and assign the make-safe visit.
 
+use crate::domain::make_safe::VisitStatus;
+use crate::domain::states::IncidentStatus;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -46,9 +48,7 @@ pub(super) fn load(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Resul
     let failure = db::failures::find(conn, &incident.failure_id)?.ok_or(ConsoleError::NotFound)?;
     let signoff = match &failure.signoff_id {
         Some(signoff_id) => db::signoffs::find(conn, signoff_id)?
-            .map(|s| -> anyhow::Result<_> {
-                Ok((serde_json::from_str(&s.answers)?, serde_json::from_str(&s.failed_items)?))
-            })
+            .map(|s| -> anyhow::Result<_> { Ok((s.answers.to_vec(), s.failed_items.to_vec())) })
             .transpose()?,
         None => None,
     };
@@ -77,8 +77,7 @@ pub(super) fn load(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Resul
     let name_of = |id: &str| users.iter().find(|u| u.id == id).map(|u| u.username.clone());
     let technician = name_of(&incident.technician_id).unwrap_or_default();
     let assignee = incident.assignee_id.as_deref().and_then(name_of);
-    let active =
-        |role: Role| users.iter().filter(move |u| u.active && u.role == role.as_str()).map(|u| u.username.clone());
+    let active = |role: Role| users.iter().filter(move |u| u.active && u.role == role).map(|u| u.username.clone());
     let technicians = active(Role::Technician).collect();
     let staff = active(Role::Dispatcher).chain(active(Role::SafetyOfficer)).chain(active(Role::Admin)).collect();
     Ok(IncidentFile {
@@ -109,7 +108,7 @@ pub async fn page(
     let (id, app) = (id.into_inner().to_string(), state.clone());
     let file = state.db.run(move |conn| load(conn, app.context(), &id)).await?;
     let now = state.clock.now();
-    let title = format!("{} incident", severity_label(&file.incident.severity));
+    let title = format!("{} incident", severity_label(file.incident.severity.as_str()));
     let body = html! {
         p { a href="/console/queue" { "← Work queue" } }
         h1 { (title) }
@@ -154,7 +153,7 @@ pub async fn page(
 }
 
 fn reasons(incident: &IncidentRow) -> Vec<Reason> {
-    serde_json::from_str(&incident.reasons).unwrap_or_default()
+    incident.reasons.to_vec()
 }
 
 fn summary(file: &IncidentFile, now: DateTime<Utc>) -> Markup {
@@ -167,9 +166,9 @@ fn summary(file: &IncidentFile, now: DateTime<Utc>) -> Markup {
                     span class="badge triage" { "Waiting for a person to grade it" } " "
                     @if let Some(due) = incident.triage_due_at { (countdown(due, now, chrono::TimeDelta::minutes(5))) }
                 } @else {
-                    span class={ "badge " (incident.severity) } { (severity_label(&incident.severity)) }
+                    span class={ "badge " (incident.severity) } { (severity_label(incident.severity.as_str())) }
                     @if incident.original_severity != incident.severity {
-                        " " span class="muted" { "(the rules said " (severity_label(&incident.original_severity).to_lowercase()) ")" }
+                        " " span class="muted" { "(the rules said " (severity_label(incident.original_severity.as_str()).to_lowercase()) ")" }
                     }
                 }
             }
@@ -305,14 +304,14 @@ fn actions(staff: &Staff, file: &IncidentFile) -> Markup {
         staff.is(&[Role::SafetyOfficer])
     };
     html! {
-        @if !incident.in_triage() && incident.status == "open" {
+        @if !incident.in_triage() && incident.status == IncidentStatus::Open {
             form method="post" action={ "/console/incidents/" (id) "/acknowledge" } {
                 (csrf(staff))
                 input type="hidden" name="revision" value=(incident.revision);
                 button type="submit" { "Acknowledge" }
             }
         }
-        @if !incident.in_triage() && incident.status != "resolved" {
+        @if !incident.in_triage() && incident.status != IncidentStatus::Resolved {
             form method="post" action={ "/console/incidents/" (id) "/assign" } {
                 (csrf(staff))
                 input type="hidden" name="revision" value=(incident.revision);
@@ -323,7 +322,7 @@ fn actions(staff: &Staff, file: &IncidentFile) -> Markup {
                 button type="submit" class="secondary" { "Assign" }
             }
         }
-        @if let Some(visit) = file.visit.as_ref().filter(|v| v.status == "open") {
+        @if let Some(visit) = file.visit.as_ref().filter(|v| v.status == VisitStatus::Open) {
             @if staff.is(&[Role::Dispatcher, Role::Admin]) {
                 form method="post" action={ "/console/make-safe/" (visit.id) "/assign" } {
                     (csrf(staff))
@@ -353,7 +352,7 @@ fn actions(staff: &Staff, file: &IncidentFile) -> Markup {
                 button type="submit" { @if incident.in_triage() { "Grade" } @else { "Re-grade" } }
             }
         }
-        @if incident.severity == "safety_critical" && staff.is(&[Role::SafetyOfficer]) && !incident.in_triage() {
+        @if incident.severity == Severity::SafetyCritical && staff.is(&[Role::SafetyOfficer]) && !incident.in_triage() {
             p { a href={ "/console/safety?audit=" (id) } { "Audit this incident" } }
         }
     }

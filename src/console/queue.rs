@@ -2,6 +2,10 @@
 //! safety-critical incidents with their make-safe countdown, recovery cases by time left on the
 //! 24-hour clock, then the rest. The list refreshes itself every few seconds.
 
+use crate::domain::make_safe::VisitStatus;
+use crate::domain::recovery_case::RecoveryStatus;
+use crate::domain::severity::Severity;
+use crate::domain::states::IncidentStatus;
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -34,16 +38,17 @@ struct Queue {
 fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Queue, ConsoleError> {
     let incidents: Vec<IncidentRow> = db::incidents::queue(conn, &QueueFilter::default(), None, SHOWN)?
         .into_iter()
-        .filter(|i| i.status != "resolved")
+        .filter(|i| i.status != IncidentStatus::Resolved)
         .collect();
     let ids: Vec<&str> = incidents.iter().map(|i| i.technician_id.as_str()).collect();
     let names = db::users::usernames(conn, &ids)?;
     let named = |i: &IncidentRow| names.get(&i.technician_id).cloned().unwrap_or_default();
-    let mut visits: HashMap<String, MakeSafeVisitRow> = db::safety::visits(conn, &["open", "assigned"], None, SHOWN)?
-        .into_iter()
-        .map(|v| (v.incident_id.clone(), v))
-        .collect();
-    let recovery = db::recovery::views(conn, &["open"], None, None, SHOWN)?;
+    let mut visits: HashMap<String, MakeSafeVisitRow> =
+        db::safety::visits(conn, &[VisitStatus::Open, VisitStatus::Assigned], None, SHOWN)?
+            .into_iter()
+            .map(|v| (v.incident_id.clone(), v))
+            .collect();
+    let recovery = db::recovery::views(conn, &[RecoveryStatus::Open], None, None, SHOWN)?;
     let failures: Vec<&str> = incidents.iter().map(|i| i.failure_id.as_str()).collect();
     let notes = db::failures::descriptions(conn, &failures)?;
     let in_recovery: std::collections::HashSet<&str> =
@@ -53,7 +58,7 @@ fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Queue, ConsoleErr
         let name = named(&incident);
         if incident.in_triage() {
             triage.push((incident, name));
-        } else if incident.severity == "safety_critical" {
+        } else if incident.severity == Severity::SafetyCritical {
             let visit = visits.remove(&incident.id);
             safety.push((incident, visit, name));
         } else if !in_recovery.contains(incident.id.as_str()) {
@@ -154,7 +159,7 @@ fn table(queue: &Queue) -> Markup {
                     }
                     @for (incident, technician) in &queue.rest {
                         tr {
-                            td { span class={ "badge " (incident.severity) } { (layout::severity_label(&incident.severity)) } }
+                            td { span class={ "badge " (incident.severity) } { (layout::severity_label(incident.severity.as_str())) } }
                             td { a href={ "/console/incidents/" (incident.id) } { (summary(queue, incident)) } }
                             td class="optional" { (technician) }
                             td class="due" { span class="muted" { "reported " (layout::when(incident.reported_at)) } }

@@ -1,6 +1,9 @@
 //! A customer recovery case on one page: the apology (with the company-voice check inline), the
 //! remedy menu, surprise suggestions, the fix and the explanation, and the messages sent.
 
+use crate::domain::recovery_case::RecoveryStatus;
+use crate::domain::recovery_case::RemedyStatus;
+use crate::domain::states::MessageStatus;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -31,7 +34,7 @@ struct CaseFile {
 
 fn load(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<CaseFile, ConsoleError> {
     let case = db::recovery::find(conn, id)?.ok_or(ConsoleError::NotFound)?;
-    let open = case.status == "open";
+    let open = case.status == RecoveryStatus::Open;
     let draft = if open && case.apologised_at.is_none() {
         Some(workflows::recovery::apology_draft(conn, ctx, id)?)
     } else {
@@ -44,7 +47,7 @@ fn load(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<CaseFile,
     let messages = db::outbox::list(conn, &[], Some(id), None, 50)?;
     let technicians = db::users::list(conn)?
         .into_iter()
-        .filter(|u| u.active && u.role == Role::Technician.as_str())
+        .filter(|u| u.active && u.role == Role::Technician)
         .map(|u| u.username)
         .collect();
     Ok(CaseFile { case, draft, offer, surprises, messages, technicians, needs_approval })
@@ -79,7 +82,7 @@ async fn render(
         h1 { "Customer recovery" }
         dl class="facts" {
             dt { "Status" } dd { (case.status) }
-            dt { "24-hour clock" } dd { @if case.status == "open" { (countdown(case.due_at, now, chrono::TimeDelta::hours(4))) } @else { "stopped" } }
+            dt { "24-hour clock" } dd { @if case.status == RecoveryStatus::Open { (countdown(case.due_at, now, chrono::TimeDelta::hours(4))) } @else { "stopped" } }
             @if let Some(at) = case.recovered_at { dt { "Recovered" } dd { (when(at)) } }
         }
         div class="grid" {
@@ -103,8 +106,8 @@ async fn render(
             section class="card" aria-labelledby="remedy" {
                 h2 id="remedy" { "2. Remedy" }
                 @if let Some(remedy) = &case.remedy_id {
-                    p { "Chosen: " strong { (remedy) } " (" (case.remedy_status.as_deref().unwrap_or("")) ")" }
-                    @if case.remedy_status.as_deref() == Some("pending_approval") {
+                    p { "Chosen: " strong { (remedy) } " (" (case.remedy_status.map_or("", RemedyStatus::as_str)) ")" }
+                    @if case.remedy_status == Some(RemedyStatus::PendingApproval) {
                         form method="post" action=(action("approve")) { (csrf(&staff)) button type="submit" { "Approve remedy" } }
                     }
                 } @else if let Some(offer) = &file.offer {
@@ -206,7 +209,7 @@ fn messages(staff: &Staff, messages: &[MessageRow]) -> Markup {
                             td { (m.kind) ": " (m.subject) }
                             td { (m.status) @if let Some(error) = &m.last_error { br; span class="muted" { (error) } } }
                             td {
-                                @if m.status == "failed" {
+                                @if m.status == MessageStatus::Failed {
                                     form method="post" action={ "/console/messages/" (m.id) "/retry" } {
                                         (csrf(staff))
                                         @if let Some(case) = &m.recovery_case_id { input type="hidden" name="case" value=(case); }

@@ -1,6 +1,9 @@
 //! The safety officer's page: the audit queue, the audit file of one incident with the audit form,
 //! retraining with its gate state and "training done", and the disciplinary cases.
 
+use crate::domain::disciplinary::CaseStatus;
+use crate::domain::retraining::RetrainingStatus;
+use crate::domain::safety::Behaviour;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
@@ -15,7 +18,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::safety::RootCause;
 use crate::domain::severity::Severity;
 use crate::workflows::incidents::Expected;
-use crate::workflows::safety::{AuditRecord, CaseStep, GATING};
+use crate::workflows::safety::{AuditRecord, CaseStep};
 use crate::workflows::{self, Context};
 
 const READERS: [Role; 2] = [Role::SafetyOfficer, Role::Admin];
@@ -70,7 +73,7 @@ pub async fn page(
         h1 { "Safety" }
         @if let Some(file) = &view.audit {
             section class="card" aria-labelledby="audit-file" {
-                h2 id="audit-file" { "Audit file: " a href={ "/console/incidents/" (file.incident.id) } { (severity_label(&file.incident.severity)) " incident" } }
+                h2 id="audit-file" { "Audit file: " a href={ "/console/incidents/" (file.incident.id) } { (severity_label(file.incident.severity.as_str())) " incident" } }
                 blockquote { (file.note) }
                 dl class="facts" {
                     dt { "Technician" } dd { (file.technician) }
@@ -86,7 +89,7 @@ pub async fn page(
                         label for="confirmed" { "Confirmed grade" }
                         select id="confirmed" name="confirmed_severity" {
                             @for severity in [Severity::SafetyCritical, Severity::ServiceImpacting, Severity::Nuisance] {
-                                option value=(severity.as_str()) selected[severity.as_str() == file.incident.severity] { (severity_label(severity.as_str())) }
+                                option value=(severity.as_str()) selected[severity == file.incident.severity] { (severity_label(severity.as_str())) }
                             }
                         }
                         label for="regrade-reason" { "Reason, if you change the grade" }
@@ -133,10 +136,10 @@ pub async fn page(
                         tr {
                             td { (technician) }
                             td { (r.checklist_key) }
-                            td { (r.status) @if GATING.contains(&r.status.as_str()) { br; span class="muted" { "no jobs on this checklist until trained" } } }
-                            td { @if r.status == "pending" { (countdown(r.due_at, now, chrono::TimeDelta::days(1))) } }
+                            td { (r.status) @if r.status.gates() { br; span class="muted" { "no jobs on this checklist until trained" } } }
+                            td { @if r.status == RetrainingStatus::Pending { (countdown(r.due_at, now, chrono::TimeDelta::days(1))) } }
                             td {
-                                @if officer && GATING.contains(&r.status.as_str()) {
+                                @if officer && r.status.gates() {
                                     form method="post" action={ "/console/retraining/" (r.id) "/done" } {
                                         (csrf(&staff))
                                         label for={ "note-" (r.id) } { "How the training was done" }
@@ -277,7 +280,7 @@ pub async fn case_page(
         })
         .await?;
     let name = |id: &Option<String>| id.as_ref().and_then(|id| names.get(id).cloned()).unwrap_or_default();
-    let factors: Vec<String> = serde_json::from_str(&case.system_factors).unwrap_or_default();
+    let factors: Vec<&str> = case.system_factors.iter().map(|f| f.as_str()).collect();
     let officer = staff.is(&[Role::SafetyOfficer]);
     let action = |step: &str| format!("/console/cases/{}/{step}", case.id);
     let body = html! {
@@ -286,7 +289,7 @@ pub async fn case_page(
         dl class="facts" {
             dt { "Technician" } dd { (name(&Some(case.technician_id.clone()))) }
             dt { "Status" } dd { (case.status) }
-            dt { "Behaviour" } dd { (case.behaviour.as_deref().unwrap_or("not yet reviewed")) }
+            dt { "Behaviour" } dd { (case.behaviour.map_or("not yet reviewed", Behaviour::as_str)) }
             dt { "System factors" } dd { @if factors.is_empty() { "none recorded" } @else { (factors.join(", ")) } }
             @if let Some(outcome) = &case.outcome {
                 dt { "Outcome" } dd { (outcome) ": " (case.outcome_reason.as_deref().unwrap_or_default()) }
@@ -301,7 +304,7 @@ pub async fn case_page(
                 None => p class="muted" { "None yet: the technician adds it in the app before the decision." },
             }
         }
-        @if officer && (case.status == "open" || case.status == "under_review") {
+        @if officer && (case.status == CaseStatus::Open || case.status == CaseStatus::UnderReview) {
             section class="card" aria-labelledby="review" {
                 h2 id="review" { "1. Behaviour, then 2. the system's part" }
                 form method="post" action=(action("review")) {
@@ -310,7 +313,7 @@ pub async fn case_page(
                         legend { "What kind of behaviour was it?" }
                         @for (n, (value, label, hint)) in BEHAVIOURS.iter().enumerate() {
                             div {
-                                input type="radio" name="behaviour" id={ "behaviour-" (n) } value=(value) required checked[case.behaviour.as_deref() == Some(*value)];
+                                input type="radio" name="behaviour" id={ "behaviour-" (n) } value=(value) required checked[case.behaviour.map(Behaviour::as_str) == Some(*value)];
                                 label class="inline" for={ "behaviour-" (n) } { strong { (label) } ": " (hint) }
                             }
                         }
@@ -328,7 +331,7 @@ pub async fn case_page(
                 }
             }
         }
-        @if officer && case.status == "under_review" {
+        @if officer && case.status == CaseStatus::UnderReview {
             section class="card" aria-labelledby="decide" {
                 h2 id="decide" { "3. The decision" }
                 form method="post" action=(action("decide")) {
@@ -341,7 +344,7 @@ pub async fn case_page(
                 }
             }
         }
-        @if officer && case.status == "awaiting_approval" {
+        @if officer && case.status == CaseStatus::AwaitingApproval {
             section class="card" aria-labelledby="approve" {
                 h2 id="approve" { "Second approval" }
                 p { "This outcome is out of line with the behaviour recorded; a second safety officer must approve it." }
@@ -390,14 +393,11 @@ pub async fn case_step(
         "approve" => Ok(CaseStep::Approve),
         _ => return Err(ConsoleError::NotFound),
     };
-    let (case_id, app, actor, role) = (id.to_string(), state.clone(), staff.actor(), staff.user.role);
+    let (case_id, app, actor) = (id.to_string(), state.clone(), staff.actor());
     let location = format!("/console/cases/{id}");
     let result = match step {
         Ok(step) => {
-            state
-                .db
-                .run(move |conn| workflows::safety::case_step(conn, &case_id, step, &actor, role, app.clock.now()))
-                .await
+            state.db.run(move |conn| workflows::safety::case_step(conn, &case_id, step, &actor, app.clock.now())).await
         }
         Err(err) => Err(err),
     };

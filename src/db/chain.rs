@@ -112,8 +112,8 @@ fn signoff_content(r: &SignOffRow) -> String {
         r.technician_id,
         r.checklist_key,
         r.checklist_version,
-        r.answers,
-        r.failed_items,
+        r.answers.text(),
+        r.failed_items.text(),
         time(r.signed_at),
         time(r.received_at),
         r.signer_name,
@@ -137,11 +137,11 @@ fn failure_content(r: &FailureRow) -> String {
         r.reported_by,
         time(r.reported_at),
         r.description,
-        r.item_ids,
-        r.hazards,
+        r.item_ids.text(),
+        r.hazards.text(),
         r.injury,
         r.vulnerable_occupant,
-        r.service_lost,
+        r.service_lost.as_ref().map(|loss| loss.text()),
         r.content_hash
     ])
     .to_string()
@@ -501,6 +501,7 @@ pub fn check_saved_head(conn: &mut DbConnection, verdicts: &[Verdict], saved: &S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::types::Json;
 
     #[test]
     fn a_signoff_without_reauthentication_hashes_as_before_the_flag_existed() {
@@ -511,8 +512,8 @@ mod tests {
             technician_id: "t1".into(),
             checklist_key: "gas".into(),
             checklist_version: 2,
-            answers: "[]".into(),
-            failed_items: "[]".into(),
+            answers: Json::new(Vec::new()).expect("json"),
+            failed_items: Json::new(Vec::new()).expect("json"),
             signed_at: at,
             received_at: at,
             signer_name: "Tess".into(),

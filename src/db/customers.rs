@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::customers::dsl as c;
+use super::types::Json;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = super::schema::customers)]
@@ -13,8 +14,8 @@ pub struct CustomerRow {
     pub name: String,
     pub phone: Option<String>,
     pub email: Option<String>,
-    /// JSON array of known preferences (e.g. "prefers texts", "has a dog called Bella").
-    pub preferences: String,
+    /// Known preferences (e.g. "prefers texts", "has a dog called Bella").
+    pub preferences: Json<Vec<String>>,
     pub notes: Option<String>,
     pub created_at: NaiveDateTime,
 }

@@ -5,26 +5,26 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::{failure_items, failure_reports, incidents};
+use super::types::Json;
+use crate::domain::severity::{Hazard, ServiceLoss};
+use crate::domain::states::FailureSource;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = failure_reports)]
 pub struct FailureRow {
     pub id: String,
-    /// `signoff` (failed items at sign-off) or `report` (filed afterwards).
-    pub source: String,
+    pub source: FailureSource,
     pub job_id: String,
     pub signoff_id: Option<String>,
     pub reported_by: String,
     pub reported_at: NaiveDateTime,
     pub description: String,
-    /// JSON array of checklist item ids.
-    pub item_ids: String,
-    /// JSON array of hazard tags.
-    pub hazards: String,
+    /// The checklist items that failed.
+    pub item_ids: Json<Vec<String>>,
+    pub hazards: Json<Vec<Hazard>>,
     pub injury: bool,
     pub vulnerable_occupant: bool,
-    /// JSON `{service, hours}`.
-    pub service_lost: Option<String>,
+    pub service_lost: Option<Json<ServiceLoss>>,
     pub content_hash: String,
 }
 

@@ -7,6 +7,9 @@ use diesel::sql_types::{Bool, Integer, Text, Timestamp};
 
 use super::DbConnection;
 use super::schema::{failure_reports, incidents, users};
+use super::types::Json;
+use crate::domain::severity::{Reason, Severity};
+use crate::domain::states::IncidentStatus;
 
 type Backend = <DbConnection as diesel::Connection>::Backend;
 
@@ -19,14 +22,14 @@ pub struct IncidentRow {
     pub customer_id: String,
     pub technician_id: String,
     pub checklist_key: String,
-    pub severity: String,
+    pub severity: Severity,
     pub severity_rank: i32,
-    pub original_severity: String,
-    /// JSON array of the classifier's reasons.
-    pub reasons: String,
+    pub original_severity: Severity,
+    /// The classifier's reasons.
+    pub reasons: Json<Vec<Reason>>,
     pub rules_version: String,
     pub is_repeat: bool,
-    pub status: String,
+    pub status: IncidentStatus,
     pub assignee_id: Option<String>,
     pub reported_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -51,7 +54,7 @@ impl IncidentRow {
 
     /// The grade the rules gave: `triage` when they could not grade the report.
     pub fn machine_grade(&self) -> &str {
-        if self.triage_due_at.is_some() { "triage" } else { &self.original_severity }
+        if self.triage_due_at.is_some() { "triage" } else { self.original_severity.as_str() }
     }
 }
 
@@ -99,12 +102,27 @@ pub fn latest_for_customer(
 /// Queue filters; `None` means any.
 #[derive(Debug, Default, Clone)]
 pub struct QueueFilter {
-    pub severity: Option<String>,
-    /// `open`, `acknowledged`, `assigned`, `resolved`, or `triage` (waiting to be graded).
-    pub status: Option<String>,
+    pub severity: Option<Severity>,
+    pub status: Option<QueueStatus>,
     pub technician_id: Option<String>,
     pub customer_id: Option<String>,
     pub since: Option<NaiveDateTime>,
+}
+
+/// Where an incident is in the dispatcher's work, as the queue filters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueStatus {
+    /// Waiting for a person to grade it (not a stored status).
+    Triage,
+    /// Graded, with this status.
+    Graded(IncidentStatus),
+}
+
+impl QueueStatus {
+    /// `triage`, or a stored incident status.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text == "triage" { Some(Self::Triage) } else { IncidentStatus::parse(text).map(Self::Graded) }
+    }
 }
 
 /// Position in the queue order (most urgent, then newest, then id): the page cursor.
@@ -123,13 +141,13 @@ pub fn queue(
     limit: i64,
 ) -> QueryResult<Vec<IncidentRow>> {
     let mut query = incidents::table.select(IncidentRow::as_select()).into_boxed::<Backend>();
-    if let Some(severity) = &filter.severity {
-        query = query.filter(incidents::severity.eq(severity.clone()));
+    if let Some(severity) = filter.severity {
+        query = query.filter(incidents::severity.eq(severity));
     }
-    match filter.status.as_deref() {
-        Some("triage") => query = query.filter(incidents::queue_rank.eq(TRIAGE_RANK)),
-        Some(status) => {
-            query = query.filter(incidents::status.eq(status.to_owned())).filter(incidents::queue_rank.lt(TRIAGE_RANK));
+    match filter.status {
+        Some(QueueStatus::Triage) => query = query.filter(incidents::queue_rank.eq(TRIAGE_RANK)),
+        Some(QueueStatus::Graded(status)) => {
+            query = query.filter(incidents::status.eq(status)).filter(incidents::queue_rank.lt(TRIAGE_RANK));
         }
         None => {}
     }
@@ -165,10 +183,10 @@ pub fn queue(
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = incidents)]
 pub struct IncidentChange {
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
     pub severity_rank: Option<i32>,
     pub queue_rank: Option<i32>,
-    pub status: Option<String>,
+    pub status: Option<IncidentStatus>,
     pub assignee_id: Option<String>,
     pub updated_at: Option<NaiveDateTime>,
     pub triaged_at: Option<NaiveDateTime>,

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::{customers, jobs, users};
+use crate::domain::states::JobStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = jobs)]
@@ -19,7 +20,7 @@ pub struct JobRow {
     pub checklist_key: String,
     pub checklist_version: i32,
     pub scheduled_for: NaiveDateTime,
-    pub status: String,
+    pub status: JobStatus,
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -80,7 +81,13 @@ pub fn changed_since(
 }
 
 /// Records a change to a job: new status, new change sequence number.
-pub fn mark_changed(conn: &mut DbConnection, id: &str, status: &str, seq: i64, at: NaiveDateTime) -> QueryResult<()> {
+pub fn mark_changed(
+    conn: &mut DbConnection,
+    id: &str,
+    status: JobStatus,
+    seq: i64,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::update(jobs::table.find(id))
         .set((jobs::status.eq(status), jobs::change_seq.eq(seq), jobs::updated_at.eq(at)))
         .execute(conn)

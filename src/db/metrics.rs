@@ -6,12 +6,24 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::{failure_items, feedback_requests, incidents, recovery_cases, users};
+use crate::domain::make_safe::VisitStatus;
 use crate::domain::metrics::RecoveryRecord;
+use crate::domain::recovery_case::RecoveryStatus;
+use crate::domain::states::MessageStatus;
 
 /// Recovery cases of incidents reported since `from`.
 pub fn recovery_records(conn: &mut DbConnection, from: NaiveDateTime) -> QueryResult<Vec<RecoveryRecord>> {
-    type Row =
-        (String, String, String, NaiveDateTime, Option<NaiveDateTime>, String, Option<bool>, Option<i32>, Option<bool>);
+    type Row = (
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+        RecoveryStatus,
+        Option<bool>,
+        Option<i32>,
+        Option<bool>,
+    );
     let rows: Vec<Row> = recovery_cases::table
         .inner_join(incidents::table.on(incidents::id.eq(recovery_cases::incident_id)))
         .inner_join(users::table.on(users::id.eq(incidents::technician_id)))
@@ -49,7 +61,7 @@ pub fn recovery_records(conn: &mut DbConnection, from: NaiveDateTime) -> QueryRe
                     checklist_key,
                     reported_at,
                     recovered_at,
-                    cancelled: status == "cancelled",
+                    cancelled: status == RecoveryStatus::Cancelled,
                     surprise_given,
                     feedback: score.zip(surprised),
                 }
@@ -120,16 +132,16 @@ pub fn operations(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Op
         .count()
         .get_result(conn)?;
     let make_safe_overdue = make_safe_visits::table
-        .filter(make_safe_visits::status.eq_any(["open", "assigned"]))
+        .filter(make_safe_visits::status.eq_any([VisitStatus::Open, VisitStatus::Assigned]))
         .filter(make_safe_visits::due_at.lt(now))
         .count()
         .get_result(conn)?;
     let recovery_overdue = recovery_cases::table
-        .filter(recovery_cases::status.eq("open"))
+        .filter(recovery_cases::status.eq(RecoveryStatus::Open))
         .filter(recovery_cases::due_at.lt(now))
         .count()
         .get_result(conn)?;
-    let pending = outbox_messages::table.filter(outbox_messages::status.eq("pending"));
+    let pending = outbox_messages::table.filter(outbox_messages::status.eq(MessageStatus::Pending));
     let (outbox_pending, outbox_oldest_pending) =
         pending.select((count_star(), diesel::dsl::min(outbox_messages::created_at))).get_result(conn)?;
     Ok(Operations {

@@ -15,6 +15,7 @@ pub mod recovery;
 pub mod safety;
 pub mod schema;
 pub mod signoffs;
+pub mod types;
 pub mod users;
 pub mod writer;
 

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::outbox_messages as m;
 use super::{DbConnection, write_transaction};
+use crate::domain::states::{MessageKind, MessageStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = m)]
@@ -14,10 +15,10 @@ pub struct MessageRow {
     pub dedup_key: String,
     pub customer_id: String,
     pub recovery_case_id: Option<String>,
-    pub kind: String,
+    pub kind: MessageKind,
     pub subject: String,
     pub body: String,
-    pub status: String,
+    pub status: MessageStatus,
     /// Delivery attempts started (a claim counts as one, even if its worker died).
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
@@ -41,7 +42,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<MessageRow>
 /// Messages in `statuses` (all when empty), newest first, after the keyset cursor `before`.
 pub fn list(
     conn: &mut DbConnection,
-    statuses: &[&str],
+    statuses: &[MessageStatus],
     case: Option<&str>,
     before: Option<&str>,
     limit: i64,
@@ -70,7 +71,7 @@ pub fn claim(
 ) -> QueryResult<Vec<MessageRow>> {
     write_transaction(conn, |conn| {
         let due = m::table
-            .filter(m::status.eq("pending"))
+            .filter(m::status.eq(MessageStatus::Pending))
             .filter(m::next_attempt_at.le(now))
             .filter(m::claimed_until.is_null().or(m::claimed_until.lt(now)))
             .order((m::next_attempt_at.asc(), m::id.asc()))
@@ -104,7 +105,7 @@ pub fn mark_delivered(
     recipient: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let changed = diesel::update(m::table.filter(m::id.eq(id)).filter(m::status.eq("pending")))
+    let changed = diesel::update(m::table.filter(m::id.eq(id)).filter(m::status.eq(MessageStatus::Pending)))
         .set((
             m::status.eq("delivered"),
             m::delivered_at.eq(now),
@@ -125,7 +126,7 @@ pub fn mark_attempt_failed(
     error: &str,
     retry_at: Option<NaiveDateTime>,
 ) -> QueryResult<bool> {
-    let pending = m::table.filter(m::id.eq(id)).filter(m::status.eq("pending"));
+    let pending = m::table.filter(m::id.eq(id)).filter(m::status.eq(MessageStatus::Pending));
     let released =
         (m::last_error.eq(error), m::claimed_by.eq(None::<String>), m::claimed_until.eq(None::<NaiveDateTime>));
     let changed = match retry_at {
@@ -138,7 +139,7 @@ pub fn mark_attempt_failed(
 /// Puts a given-up message back in the queue, due now, with a fresh count of attempts.
 pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
     let changed = diesel::update(m::table.filter(m::id.eq(id)).filter(m::status.eq("failed")))
-        .set((m::status.eq("pending"), m::next_attempt_at.eq(now), m::attempts.eq(0)))
+        .set((m::status.eq(MessageStatus::Pending), m::next_attempt_at.eq(now), m::attempts.eq(0)))
         .execute(conn)?;
     Ok(changed == 1)
 }
@@ -146,7 +147,7 @@ pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryRe
 /// Gives back the messages `worker` still holds (it is stopping before it could deliver them): they
 /// are due again at once for any worker, instead of when the lease runs out. Returns how many.
 pub fn release(conn: &mut DbConnection, worker: &str) -> QueryResult<usize> {
-    diesel::update(m::table.filter(m::claimed_by.eq(worker)).filter(m::status.eq("pending")))
+    diesel::update(m::table.filter(m::claimed_by.eq(worker)).filter(m::status.eq(MessageStatus::Pending)))
         .set((m::claimed_by.eq(None::<String>), m::claimed_until.eq(None::<NaiveDateTime>)))
         .execute(conn)
 }

@@ -8,6 +8,8 @@ use diesel::sql_types::{Bool, Text, Timestamp};
 use super::DbConnection;
 use super::feedback::FeedbackRow;
 use super::schema::{feedback_requests, incidents, recovery_cases};
+use crate::domain::recovery_case::{RecoveryState, RecoveryStatus, RemedyStatus};
+use crate::domain::safety::RootCause;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = recovery_cases, treat_none_as_null = true)]
@@ -16,7 +18,7 @@ pub struct RecoveryCaseRow {
     pub incident_id: String,
     pub customer_id: String,
     pub due_at: NaiveDateTime,
-    pub status: String,
+    pub status: RecoveryStatus,
     pub fixed_at: Option<NaiveDateTime>,
     pub apologised_at: Option<NaiveDateTime>,
     pub remedy_settled_at: Option<NaiveDateTime>,
@@ -25,7 +27,7 @@ pub struct RecoveryCaseRow {
     pub apology_text: Option<String>,
     pub remedy_id: Option<String>,
     pub remedy_value_gbp: Option<f64>,
-    pub remedy_status: Option<String>,
+    pub remedy_status: Option<RemedyStatus>,
     pub remedy_proposed_by: Option<String>,
     pub remedy_approved_by: Option<String>,
     /// The recovery-policy version the remedy was offered under.
@@ -35,7 +37,7 @@ pub struct RecoveryCaseRow {
     /// The explanation to the customer is due a day after the fix.
     pub explanation_due_at: Option<NaiveDateTime>,
     pub explanation_text: Option<String>,
-    pub root_cause: Option<String>,
+    pub root_cause: Option<RootCause>,
     pub explained_at: Option<NaiveDateTime>,
     /// Whether a personal surprise was given (`None` until decided).
     pub surprise_given: Option<bool>,
@@ -43,6 +45,21 @@ pub struct RecoveryCaseRow {
     pub note: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+impl RecoveryCaseRow {
+    /// What the recovery state machine needs to know of the case.
+    pub fn state(&self) -> RecoveryState {
+        RecoveryState {
+            status: self.status,
+            fixed: self.fixed_at.is_some(),
+            apologised: self.apologised_at.is_some(),
+            remedy: self.remedy_status,
+            fix_visit_sent: self.fix_job_id.is_some(),
+            surprise_decided: self.surprise_given.is_some(),
+            explained: self.explained_at.is_some(),
+        }
+    }
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RecoveryCaseRow) -> QueryResult<()> {
@@ -79,7 +96,7 @@ pub struct CaseView {
 /// most `limit`, with what the list shows beside them.
 pub fn views(
     conn: &mut DbConnection,
-    statuses: &[&str],
+    statuses: &[RecoveryStatus],
     only: Option<&str>,
     after: Option<&(NaiveDateTime, String)>,
     limit: i64,

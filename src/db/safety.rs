@@ -7,6 +7,12 @@ use diesel::sql_types::{Bool, Text, Timestamp};
 
 use super::DbConnection;
 use super::schema::{disciplinary_cases, incidents, make_safe_visits, retraining_assignments, safety_audits};
+use super::types::Json;
+use crate::domain::disciplinary::CaseStatus;
+use crate::domain::make_safe::{VisitOutcome, VisitStatus};
+use crate::domain::retraining::{RetrainingCause, RetrainingStatus};
+use crate::domain::safety::{Behaviour, Outcome, RootCause, SystemFactor};
+use crate::domain::severity::Severity;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = make_safe_visits, treat_none_as_null = true)]
@@ -15,9 +21,9 @@ pub struct MakeSafeVisitRow {
     pub incident_id: String,
     pub checklist_key: String,
     pub due_at: NaiveDateTime,
-    pub status: String,
+    pub status: VisitStatus,
     pub job_id: Option<String>,
-    pub outcome: Option<String>,
+    pub outcome: Option<VisitOutcome>,
     pub signoff_id: Option<String>,
     pub note: Option<String>,
     pub created_at: NaiveDateTime,
@@ -30,11 +36,10 @@ pub struct SafetyAuditRow {
     pub id: String,
     pub incident_id: String,
     pub auditor_id: String,
-    pub confirmed_severity: String,
-    pub root_cause: String,
+    pub confirmed_severity: Severity,
+    pub root_cause: RootCause,
     pub root_cause_detail: String,
-    /// JSON array of strings.
-    pub corrective_actions: String,
+    pub corrective_actions: Json<Vec<String>>,
     pub recorded_at: NaiveDateTime,
 }
 
@@ -45,11 +50,11 @@ pub struct RetrainingRow {
     pub incident_id: String,
     pub technician_id: String,
     pub checklist_key: String,
-    /// JSON array of the checklist items that failed.
-    pub item_ids: String,
-    pub cause: String,
+    /// The checklist items that failed.
+    pub item_ids: Json<Vec<String>>,
+    pub cause: RetrainingCause,
     pub due_at: NaiveDateTime,
-    pub status: String,
+    pub status: RetrainingStatus,
     pub trained_at: Option<NaiveDateTime>,
     pub trained_by: Option<String>,
     pub note: Option<String>,
@@ -63,12 +68,11 @@ pub struct DisciplinaryRow {
     pub id: String,
     pub incident_id: String,
     pub technician_id: String,
-    pub status: String,
-    pub behaviour: Option<String>,
-    /// JSON array of system factors.
-    pub system_factors: String,
+    pub status: CaseStatus,
+    pub behaviour: Option<Behaviour>,
+    pub system_factors: Json<Vec<SystemFactor>>,
     pub technician_statement: Option<String>,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     pub outcome_reason: Option<String>,
     pub proposed_by: Option<String>,
     pub approved_by: Option<String>,
@@ -111,7 +115,7 @@ pub fn visit_for_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Optio
 /// Visits in `statuses`, soonest due first after `after` (deadline, id), at most `limit`.
 pub fn visits(
     conn: &mut DbConnection,
-    statuses: &[&str],
+    statuses: &[VisitStatus],
     after: Option<&(NaiveDateTime, String)>,
     limit: i64,
 ) -> QueryResult<Vec<MakeSafeVisitRow>> {
@@ -151,7 +155,7 @@ pub fn audit_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryRe
 pub fn unaudited_safety_critical(conn: &mut DbConnection) -> QueryResult<Vec<super::incidents::IncidentRow>> {
     incidents::table
         .left_join(safety_audits::table.on(safety_audits::incident_id.eq(incidents::id)))
-        .filter(incidents::severity.eq("safety_critical"))
+        .filter(incidents::severity.eq(Severity::SafetyCritical))
         .filter(incidents::queue_rank.lt(super::incidents::TRIAGE_RANK))
         .filter(safety_audits::id.is_null())
         .order((incidents::reported_at.asc(), incidents::id.asc()))
@@ -200,12 +204,12 @@ pub fn retraining_on(
     conn: &mut DbConnection,
     technician_id: &str,
     checklist_key: &str,
-    statuses: &[&str],
+    statuses: &[RetrainingStatus],
 ) -> QueryResult<Vec<RetrainingRow>> {
     retraining_assignments::table
         .filter(retraining_assignments::technician_id.eq(technician_id))
         .filter(retraining_assignments::checklist_key.eq(checklist_key))
-        .filter(retraining_assignments::status.eq_any(statuses))
+        .filter(retraining_assignments::status.eq_any(statuses.to_vec()))
         .order(retraining_assignments::created_at.asc())
         .select(RetrainingRow::as_select())
         .load(conn)

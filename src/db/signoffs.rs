@@ -5,6 +5,8 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::signoffs::dsl as s;
+use super::types::Json;
+use crate::domain::signoff::{Answer, FailedItem};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = super::schema::signoffs)]
@@ -14,10 +16,9 @@ pub struct SignOffRow {
     pub technician_id: String,
     pub checklist_key: String,
     pub checklist_version: i32,
-    /// JSON array of the answers as sent.
-    pub answers: String,
-    /// JSON array of the failed items.
-    pub failed_items: String,
+    /// The answers as sent.
+    pub answers: Json<Vec<Answer>>,
+    pub failed_items: Json<Vec<FailedItem>>,
     pub signed_at: NaiveDateTime,
     pub received_at: NaiveDateTime,
     pub signer_name: String,

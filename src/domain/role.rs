@@ -28,3 +28,9 @@ impl Role {
         [Self::Technician, Self::Dispatcher, Self::SafetyOfficer, Self::Admin].into_iter().find(|r| r.as_str() == s)
     }
 }
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

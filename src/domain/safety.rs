@@ -1,60 +1,60 @@
 //! Rules for safety-critical follow-up: fair disciplinary outcomes (a just-culture guide),
 //! whether retraining worked, and the vocabularies safety officers record with.
 
-use serde::{Deserialize, Serialize};
-
+use super::names::named_enum;
 use super::signoff::FailedItem;
 
-/// What kind of behaviour led to the failure, as the reviewer judges it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Behaviour {
-    /// An honest slip, lapse or mistake.
-    HumanError,
-    /// A shortcut taken without seeing the risk.
-    AtRisk,
-    /// Conscious disregard of a substantial risk.
-    Reckless,
+named_enum! {
+    /// What kind of behaviour led to the failure, as the reviewer judges it.
+    pub enum Behaviour {
+        /// An honest slip, lapse or mistake.
+        HumanError = "human_error",
+        /// A shortcut taken without seeing the risk.
+        AtRisk = "at_risk",
+        /// Conscious disregard of a substantial risk.
+        Reckless = "reckless",
+    }
 }
 
-/// How the system contributed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SystemFactor {
-    UnclearChecklistItem,
-    MissingTool,
-    TimePressure,
-    MissingInformation,
-    FaultyEquipment,
-    InadequateTraining,
-    Other,
+named_enum! {
+    /// How the system contributed.
+    pub enum SystemFactor {
+        UnclearChecklistItem = "unclear_checklist_item",
+        MissingTool = "missing_tool",
+        TimePressure = "time_pressure",
+        MissingInformation = "missing_information",
+        FaultyEquipment = "faulty_equipment",
+        InadequateTraining = "inadequate_training",
+        Other = "other",
+    }
 }
 
-/// The decision of a disciplinary review, mildest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    NoAction,
-    Coaching,
-    VerbalWarning,
-    WrittenWarning,
-    SkillSuspension,
-    HrReferral,
+named_enum! {
+    /// The decision of a disciplinary review, mildest first.
+    #[derive(PartialOrd, Ord)]
+    pub enum Outcome {
+        NoAction = "no_action",
+        Coaching = "coaching",
+        VerbalWarning = "verbal_warning",
+        WrittenWarning = "written_warning",
+        SkillSuspension = "skill_suspension",
+        HrReferral = "hr_referral",
+    }
 }
 
-/// Root causes a safety audit records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RootCause {
-    ChecklistUnclear,
-    ChecklistMissingItem,
-    TrainingGap,
-    ProcedureNotFollowed,
-    EquipmentFault,
-    TimePressure,
-    PartsOrMaterials,
-    Communication,
-    Other,
+named_enum! {
+    /// Root causes a safety audit records.
+    pub enum RootCause {
+        ChecklistUnclear = "checklist_unclear",
+        ChecklistMissingItem = "checklist_missing_item",
+        TrainingGap = "training_gap",
+        ProcedureNotFollowed = "procedure_not_followed",
+        EquipmentFault = "equipment_fault",
+        TimePressure = "time_pressure",
+        PartsOrMaterials = "parts_or_materials",
+        Communication = "communication",
+        Other = "other",
+    }
 }
 
 /// Whether `outcome` is in line with `behaviour` (console, coach, sanction) and the system's part.

@@ -6,6 +6,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
+use crate::domain::names::Named;
 use crate::error::{ApiError, FieldError};
 
 /// A JSON body, parsed with the path of the offending field reported on failure.
@@ -197,12 +198,12 @@ fn form_urlencoded_pairs(query: &str) -> form_urlencoded::Parse<'_> {
 }
 
 /// A comma-separated `status` filter, each value one of `allowed` (422 otherwise).
-pub fn status_filter(raw: Option<String>, default: &str, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
-    let statuses: Vec<String> = raw.as_deref().unwrap_or(default).split(',').map(|s| s.trim().to_owned()).collect();
-    if statuses.iter().any(|s| !allowed.contains(&s.as_str())) {
-        return Err(ApiError::field("status", format!("comma-separated: {}", allowed.join(", "))));
-    }
-    Ok(statuses)
+pub fn status_filter<S: Named>(raw: Option<String>, default: &[S]) -> Result<Vec<S>, ApiError> {
+    let Some(raw) = raw else { return Ok(default.to_vec()) };
+    raw.split(',').map(|s| S::parse(s.trim())).collect::<Option<Vec<S>>>().ok_or_else(|| {
+        let allowed: Vec<&str> = S::ALL.iter().map(|s| s.as_str()).collect();
+        ApiError::field("status", format!("comma-separated: {}", allowed.join(", ")))
+    })
 }
 
 /// Path segments that do not parse (a malformed id) name nothing that exists: 404.

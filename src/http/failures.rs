@@ -85,8 +85,8 @@ impl TryFrom<FailureOutcome> for FailureResponse {
         let incident = outcome.incident;
         Ok(Self {
             id: outcome.failure.id,
-            severity: incident.original_severity,
-            reasons: serde_json::from_str(&incident.reasons).map_err(anyhow::Error::from)?,
+            severity: incident.original_severity.to_string(),
+            reasons: incident.reasons.to_vec(),
             rules_version: incident.rules_version,
             repeat: incident.is_repeat,
             incident_id: incident.id,

@@ -10,7 +10,8 @@ use super::extract::{Query, ValidJson};
 use super::openapi as doc;
 use crate::AppState;
 use crate::auth::{Graders, IncidentHandlers, Require, SafetyReaders};
-use crate::db::{self, DbConnection, incidents::IncidentRow, incidents::QueueFilter, incidents::QueuePosition};
+use crate::db::incidents::{IncidentRow, QueueFilter, QueuePosition, QueueStatus};
+use crate::db::{self, DbConnection};
 use crate::domain::severity::{Reason, Severity};
 use crate::error::ApiError;
 use crate::workflows::incidents::{Change, Expected, STATUSES, TRIAGE};
@@ -113,7 +114,7 @@ pub(crate) fn responses(
                 graded_at: row.triaged_at.map(|at| at.and_utc()),
             });
             Ok(IncidentResponse {
-                reasons: serde_json::from_str(&row.reasons).map_err(anyhow::Error::from)?,
+                reasons: row.reasons.to_vec(),
                 triage,
                 technician: name(&row.technician_id).unwrap_or_default(),
                 assignee: row.assignee_id.as_deref().and_then(name),
@@ -122,11 +123,11 @@ pub(crate) fn responses(
                 job_id: row.job_id,
                 customer_id: row.customer_id,
                 checklist_key: row.checklist_key,
-                severity: row.severity,
-                original_severity: row.original_severity,
+                severity: row.severity.to_string(),
+                original_severity: row.original_severity.to_string(),
                 rules_version: row.rules_version,
                 repeat: row.is_repeat,
-                status: if in_triage { TRIAGE.to_owned() } else { row.status },
+                status: if in_triage { TRIAGE.to_owned() } else { row.status.to_string() },
                 reported_at: row.reported_at.and_utc(),
                 updated_at: row.updated_at.and_utc(),
             })
@@ -195,10 +196,12 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let mut errors = Vec::new();
-    if q.severity.as_deref().is_some_and(|s| Severity::parse(s).is_none()) {
+    let severity = q.severity.as_deref().map(Severity::parse);
+    if severity.is_some_and(|s| s.is_none()) {
         errors.push(crate::error::FieldError::new("severity", "one of nuisance, service_impacting, safety_critical"));
     }
-    if q.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+    let status = q.status.as_deref().map(QueueStatus::parse);
+    if status.is_some_and(|s| s.is_none()) {
         errors.push(crate::error::FieldError::new("status", format!("one of {}", STATUSES.join(", "))));
     }
     let after = match q.cursor.as_deref() {
@@ -227,8 +230,8 @@ pub async fn list(
                 Some(name) => Some(db::users::by_username(conn, name)?.map(|u| u.id).unwrap_or_default()),
                 None => None,
             };
-            let filter =
-                QueueFilter { severity: q.severity, status: q.status, technician_id, customer_id: q.customer, since };
+            let (severity, status) = (severity.flatten(), status.flatten());
+            let filter = QueueFilter { severity, status, technician_id, customer_id: q.customer, since };
             let rows = db::incidents::queue(conn, &filter, after.as_ref(), limit)?;
             let next = (rows.len() as i64 == limit).then(|| rows.last()).flatten().map(|last| {
                 encode_cursor(&QueuePosition {
@@ -279,22 +282,22 @@ pub async fn get(
                 make_safe_visit: follow_up.visit.map(|v| Link {
                     href: "/v1/make-safe-visits".to_owned(),
                     id: v.id,
-                    status: v.status,
+                    status: v.status.to_string(),
                 }),
                 recovery_case: follow_up.recovery.map(|c| Link {
                     href: format!("/v1/recovery-cases?status={}", c.status),
                     id: c.id,
-                    status: c.status,
+                    status: c.status.to_string(),
                 }),
                 retraining: follow_up.retraining.map(|r| Link {
                     href: "/v1/retraining".to_owned(),
                     id: r.id,
-                    status: r.status,
+                    status: r.status.to_string(),
                 }),
                 disciplinary_case: follow_up.case.map(|c| Link {
                     href: format!("/v1/disciplinary-cases/{}", c.id),
                     id: c.id,
-                    status: c.status,
+                    status: c.status.to_string(),
                 }),
                 console: format!("/console/incidents/{id}"),
             };
@@ -483,7 +486,7 @@ pub async fn export(
         let line = LabelledReport {
             incident_id: row.incident.id,
             note: row.description,
-            expected: row.incident.severity,
+            expected: row.incident.severity.to_string(),
             machine_grade,
             rules_version: row.incident.rules_version,
             graded_by: row.decision.as_ref().map(|d| d.actor.clone()),

@@ -138,7 +138,7 @@ impl From<JobView> for JobResponse {
             checklist_key: job.checklist_key,
             checklist_version: job.checklist_version,
             scheduled_for: job.scheduled_for.and_utc(),
-            status: job.status,
+            status: job.status.to_string(),
             created_at: job.created_at.and_utc(),
             updated_at: job.updated_at.and_utc(),
         }

@@ -1,6 +1,7 @@
 //! Customer messages in the outbox: what was sent, what is waiting, what was given up (and a way
 //! to queue a given-up message again once the contact details are fixed).
 
+use crate::domain::states::MessageStatus;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,15 +44,15 @@ impl MessageResponse {
     /// as the customer).
     fn for_staff(row: MessageRow, links: &FeedbackLinks) -> Self {
         Self {
-            next_attempt_at: (row.status == "pending").then(|| row.next_attempt_at.and_utc()),
+            next_attempt_at: (row.status == MessageStatus::Pending).then(|| row.next_attempt_at.and_utc()),
             id: row.id,
             dedup_key: row.dedup_key,
-            kind: row.kind,
+            kind: row.kind.to_string(),
             customer_id: row.customer_id,
             recovery_case_id: row.recovery_case_id,
             subject: row.subject,
             body: links.redacted(&row.body),
-            status: row.status,
+            status: row.status.to_string(),
             attempts: row.attempts,
             channel: row.channel,
             recipient: row.recipient,
@@ -87,13 +88,12 @@ pub async fn list(
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.0;
-    let statuses = status_filter(query.status, "pending,delivered,failed", &["pending", "delivered", "failed"])?;
+    let statuses = status_filter(query.status, MessageStatus::ALL)?;
     let (case, cursor) = (query.recovery_case.map(|c| c.to_string()), query.cursor.map(|c| c.to_string()));
     let rows = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
-            let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
-            Ok(db::outbox::list(conn, &wanted, case.as_deref(), cursor.as_deref(), PAGE)?)
+            Ok(db::outbox::list(conn, &statuses, case.as_deref(), cursor.as_deref(), PAGE)?)
         })
         .await?;
     let next_cursor = (rows.len() == usize::try_from(PAGE).unwrap_or(usize::MAX))

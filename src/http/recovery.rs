@@ -1,5 +1,6 @@
 //! Customer recovery cases: the dispatcher's 24-hour clock for ordinary failures.
 
+use crate::domain::recovery_case::RecoveryStatus;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -65,7 +66,7 @@ struct Feedback {
 }
 
 fn response(CaseView { case: row, severity, reported_at, feedback }: CaseView, now: DateTime<Utc>) -> CaseResponse {
-    let urgency = (row.status == "open").then(|| match recovery::urgency(row.due_at, now.naive_utc()) {
+    let urgency = (row.status == RecoveryStatus::Open).then(|| match recovery::urgency(row.due_at, now.naive_utc()) {
         Urgency::OnTrack => "on_track",
         Urgency::DueSoon => "due_soon",
         Urgency::Overdue => "overdue",
@@ -89,7 +90,7 @@ fn response(CaseView { case: row, severity, reported_at, feedback }: CaseView, n
         severity,
         due_at: row.due_at.and_utc(),
         urgency,
-        status: row.status,
+        status: row.status.to_string(),
         fixed_at: row.fixed_at.map(|t| t.and_utc()),
         apologised_at: row.apologised_at.map(|t| t.and_utc()),
         remedy_settled_at: row.remedy_settled_at.map(|t| t.and_utc()),
@@ -97,14 +98,14 @@ fn response(CaseView { case: row, severity, reported_at, feedback }: CaseView, n
         apology_text: row.apology_text,
         remedy_id: row.remedy_id,
         remedy_value_gbp: row.remedy_value_gbp,
-        remedy_status: row.remedy_status,
+        remedy_status: row.remedy_status.map(|s| s.to_string()),
         policy_version: row.policy_version,
         explanation_overdue: row.explained_at.is_none()
             && row.explanation_due_at.is_some_and(|due| due < now.naive_utc()),
         fix_job_id: row.fix_job_id,
         explanation_due_at: row.explanation_due_at.map(|t| t.and_utc()),
         explanation_text: row.explanation_text,
-        root_cause: row.root_cause,
+        root_cause: row.root_cause.map(|c| c.to_string()),
         explained_at: row.explained_at.map(|t| t.and_utc()),
         surprise_given: row.surprise_given,
         surprise_note: row.surprise_note,
@@ -140,15 +141,14 @@ pub async fn list(
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let ListQuery { status, cursor, limit } = query.0;
-    let statuses = status_filter(status, "open", &["open", "recovered", "cancelled"])?;
+    let statuses = status_filter(status, &[RecoveryStatus::Open])?;
     let page = DuePage::parse(cursor.as_deref(), limit)?;
     let app = state.clone();
     let (items, next_cursor) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
-            let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
             let now = app.clock.now();
-            let views = db::recovery::views(conn, &wanted, None, page.after.as_ref(), page.limit)?;
+            let views = db::recovery::views(conn, &statuses, None, page.after.as_ref(), page.limit)?;
             let next = page.next(views.len(), views.last().map(|view| (view.case.due_at, view.case.id.as_str())));
             Ok((views.into_iter().map(|view| response(view, now)).collect::<Vec<_>>(), next))
         })

@@ -1,6 +1,8 @@
 //! Safety-critical follow-up over HTTP: make-safe visits, the safety audit queue and audit file,
 //! retraining assignments and disciplinary cases.
 
+use crate::domain::disciplinary::CaseStatus;
+use crate::domain::make_safe::VisitStatus;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,10 +50,6 @@ fn only<T>(mut items: Vec<T>) -> Result<T, ApiError> {
     items.pop().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a row vanished while it was read")))
 }
 
-fn json_list<T: serde::de::DeserializeOwned>(raw: &str) -> Result<Vec<T>, ApiError> {
-    serde_json::from_str(raw).map_err(|e| ApiError::Internal(e.into()))
-}
-
 // ---- make-safe visits ----
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -91,7 +89,7 @@ fn visit_responses(
 
 fn visit_response(row: MakeSafeVisitRow, involved: Option<String>, now: DateTime<Utc>) -> VisitResponse {
     let time_left = (row.due_at.and_utc() - now).num_seconds();
-    let open = row.status == "open" || row.status == "assigned";
+    let open = row.status == VisitStatus::Open || row.status == VisitStatus::Assigned;
     VisitResponse {
         id: row.id,
         incident_id: row.incident_id,
@@ -99,10 +97,10 @@ fn visit_response(row: MakeSafeVisitRow, involved: Option<String>, now: DateTime
         due_at: row.due_at.and_utc(),
         time_left_seconds: time_left,
         overdue: open && time_left < 0,
-        status: row.status,
+        status: row.status.to_string(),
         technician_involved: involved,
         job_id: row.job_id,
-        outcome: row.outcome,
+        outcome: row.outcome.map(|o| o.to_string()),
         signoff_id: row.signoff_id,
         note: row.note,
     }
@@ -135,15 +133,14 @@ pub async fn visits(
     query: Query<VisitQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let VisitQuery { status, cursor, limit } = query.0;
-    let statuses = status_filter(status, "open,assigned", &["open", "assigned", "done", "cancelled"])?;
+    let statuses = status_filter(status, &[VisitStatus::Open, VisitStatus::Assigned])?;
     let page = DuePage::parse(cursor.as_deref(), limit)?;
     let app = state.clone();
     let (items, next_cursor) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
-            let wanted: Vec<&str> = statuses.iter().map(String::as_str).collect();
             let now = app.clock.now();
-            let rows = db::safety::visits(conn, &wanted, page.after.as_ref(), page.limit)?;
+            let rows = db::safety::visits(conn, &statuses, page.after.as_ref(), page.limit)?;
             let next = page.next(rows.len(), rows.last().map(|v| (v.due_at, v.id.as_str())));
             Ok((visit_responses(conn, rows, now)?, next))
         })
@@ -263,8 +260,8 @@ pub async fn audit_file(
                     Ok(serde_json::json!({
                         "id": row.id, "signed_at": row.signed_at.and_utc(), "received_at": row.received_at.and_utc(),
                         "signer_name": row.signer_name, "meaning": row.meaning, "content_hash": row.content_hash,
-                        "answers": serde_json::from_str::<serde_json::Value>(&row.answers).map_err(anyhow::Error::from)?,
-                        "failed_items": serde_json::from_str::<serde_json::Value>(&row.failed_items).map_err(anyhow::Error::from)?,
+                        "answers": *row.answers,
+                        "failed_items": *row.failed_items,
                     }))
                 })
                 .transpose()?;
@@ -280,7 +277,7 @@ pub async fn audit_file(
             let retraining = retraining_responses(conn, retraining)?;
             let disciplinary_outcomes = db::safety::cases(conn, Some(&incident.technician_id))?
                 .into_iter()
-                .filter(|c| c.status == "decided")
+                .filter(|c| c.status == CaseStatus::Decided)
                 .map(|c| serde_json::json!({ "case_id": c.id, "incident_id": c.incident_id, "outcome": c.outcome, "behaviour": c.behaviour }))
                 .collect();
             let audit = db::safety::audit_for_incident(conn, &id)?
@@ -288,15 +285,15 @@ pub async fn audit_file(
                     Ok(serde_json::json!({
                         "auditor": username(conn, Some(&a.auditor_id))?, "confirmed_severity": a.confirmed_severity,
                         "root_cause": a.root_cause, "root_cause_detail": a.root_cause_detail,
-                        "corrective_actions": json_list::<String>(&a.corrective_actions)?, "recorded_at": a.recorded_at.and_utc(),
+                        "corrective_actions": *a.corrective_actions, "recorded_at": a.recorded_at.and_utc(),
                     }))
                 })
                 .transpose()?;
             let failure = serde_json::json!({
                 "id": failure.id, "source": failure.source, "description": failure.description,
-                "item_ids": json_list::<String>(&failure.item_ids)?, "hazards": json_list::<String>(&failure.hazards)?,
+                "item_ids": *failure.item_ids, "hazards": *failure.hazards,
                 "injury": failure.injury, "vulnerable_occupant": failure.vulnerable_occupant,
-                "service_lost": failure.service_lost.as_deref().map(serde_json::from_str::<serde_json::Value>).transpose().map_err(anyhow::Error::from)?,
+                "service_lost": failure.service_lost.as_deref(),
                 "reported_at": failure.reported_at.and_utc(),
             });
             Ok(AuditFile {
@@ -378,11 +375,11 @@ pub async fn record_audit(
         })
         .await?;
     Ok(HttpResponse::Created().json(AuditRecorded {
-        confirmed_severity: row.confirmed_severity,
+        confirmed_severity: row.confirmed_severity.to_string(),
         id: row.id,
         incident_id: row.incident_id,
         recorded_at: row.recorded_at.and_utc(),
-        root_cause: row.root_cause,
+        root_cause: row.root_cause.to_string(),
     }))
 }
 
@@ -415,13 +412,13 @@ fn retraining_response(row: RetrainingRow, names: &Names) -> Result<RetrainingRe
     Ok(RetrainingResponse {
         technician: names.of(Some(&row.technician_id)),
         trained_by: names.of(row.trained_by.as_deref()),
-        item_ids: json_list(&row.item_ids)?,
+        item_ids: row.item_ids.to_vec(),
         id: row.id,
         incident_id: row.incident_id,
         checklist_key: row.checklist_key,
-        cause: row.cause,
+        cause: row.cause.to_string(),
         due_at: row.due_at.and_utc(),
-        status: row.status,
+        status: row.status.to_string(),
         trained_at: row.trained_at.map(|t| t.and_utc()),
         note: row.note,
     })
@@ -534,7 +531,7 @@ fn case_response(
         Some(
             db::safety::technician_incidents(conn, &row.technician_id, &row.incident_id)?
                 .into_iter()
-                .filter(|i| i.severity == "safety_critical" || i.original_severity == "safety_critical")
+                .filter(|i| i.severity == Severity::SafetyCritical || i.original_severity == Severity::SafetyCritical)
                 .map(|i| serde_json::json!({ "id": i.id, "severity": i.severity, "checklist_key": i.checklist_key, "reported_at": i.reported_at.and_utc() }))
                 .collect(),
         )
@@ -545,13 +542,13 @@ fn case_response(
         technician: names.of(Some(&row.technician_id)),
         proposed_by: names.of(row.proposed_by.as_deref()),
         approved_by: names.of(row.approved_by.as_deref()),
-        system_factors: json_list(&row.system_factors)?,
+        system_factors: row.system_factors.iter().map(|f| f.to_string()).collect(),
         id: row.id,
         incident_id: row.incident_id,
-        status: row.status,
-        behaviour: row.behaviour,
+        status: row.status.to_string(),
+        behaviour: row.behaviour.map(|b| b.to_string()),
         technician_statement: row.technician_statement,
-        outcome: row.outcome,
+        outcome: row.outcome.map(|o| o.to_string()),
         outcome_reason: row.outcome_reason,
         note: row.note,
         created_at: row.created_at.and_utc(),
@@ -650,11 +647,11 @@ async fn step(
     step: CaseStep,
 ) -> Result<HttpResponse, ApiError> {
     case_scope(&user)?;
-    let (id, actor, role, app) = (id.to_string(), Actor::from(&user), user.role, state.clone());
+    let (id, actor, app) = (id.to_string(), Actor::from(&user), state.clone());
     let case = state
         .db
         .run(move |conn| {
-            let row = workflows::safety::case_step(conn, &id, step, &actor, role, app.clock.now())?;
+            let row = workflows::safety::case_step(conn, &id, step, &actor, app.clock.now())?;
             only(case_responses(conn, vec![row], false)?)
         })
         .await?;

@@ -69,8 +69,8 @@ impl TryFrom<StoredSignOff> for SignOffResponse {
     fn try_from(StoredSignOff { row, incident_id }: StoredSignOff) -> Result<Self, ApiError> {
         Ok(Self {
             incident_id,
-            answers: serde_json::from_str(&row.answers).map_err(anyhow::Error::from)?,
-            failed_items: serde_json::from_str(&row.failed_items).map_err(anyhow::Error::from)?,
+            answers: row.answers.to_vec(),
+            failed_items: row.failed_items.to_vec(),
             id: row.id,
             job_id: row.job_id,
             technician_id: row.technician_id,

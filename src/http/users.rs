@@ -30,7 +30,7 @@ impl From<UserRow> for UserResponse {
             id: row.id,
             username: row.username,
             display_name: row.display_name,
-            role: row.role,
+            role: row.role.to_string(),
             active: row.active,
             created_at: row.created_at.and_utc(),
         }

@@ -15,6 +15,7 @@ use crate::config::{OutboxSettings, WebhookTarget};
 use crate::credentials::links;
 use crate::db::customers::CustomerRow;
 use crate::db::outbox::MessageRow;
+use crate::domain::states::MessageKind;
 
 /// Where a message went.
 #[derive(Debug, Clone)]
@@ -150,7 +151,9 @@ impl Channels {
         let route = self.route(customer);
         let body = match (route.name(), link) {
             ("email" | "webhook", Some(link)) => links::with_link(&message.body, link),
-            ("email" | "webhook", None) if message.kind == "feedback_request" && links::needs_link(&message.body) => {
+            ("email" | "webhook", None)
+                if message.kind == MessageKind::FeedbackRequest && links::needs_link(&message.body) =>
+            {
                 return Err(Failure::permanent("the feedback request this message links to is missing"));
             }
             _ => message.body.clone(),
@@ -201,8 +204,7 @@ impl Route<'_> {
 
 /// Whether the customer's known preferences ask for text messages.
 fn prefers_texts(customer: &CustomerRow) -> bool {
-    let preferences: Vec<String> = serde_json::from_str(&customer.preferences).unwrap_or_default();
-    preferences.iter().any(|p| {
+    customer.preferences.iter().any(|p| {
         let p = p.to_lowercase();
         p.contains("text") || p.contains("sms")
     })

@@ -21,6 +21,7 @@ use crate::credentials::links::FeedbackLinks;
 use crate::db::customers::CustomerRow;
 use crate::db::outbox::MessageRow;
 use crate::db::{self, Db, write_transaction};
+use crate::domain::states::MessageKind;
 use crate::telemetry;
 use crate::workflows::Error;
 use crate::workflows::{Actor, audit};
@@ -208,7 +209,8 @@ fn feedback_link(
     links: &FeedbackLinks,
     message: &MessageRow,
 ) -> Result<Option<String>, Error> {
-    let Some(case) = message.recovery_case_id.as_deref().filter(|_| message.kind == "feedback_request") else {
+    let Some(case) = message.recovery_case_id.as_deref().filter(|_| message.kind == MessageKind::FeedbackRequest)
+    else {
         return Ok(None);
     };
     let Some(request) = db::feedback::for_case(conn, case)? else {

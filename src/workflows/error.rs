@@ -108,6 +108,19 @@ impl Error {
     }
 }
 
+/// A case's state machine refused a step: its state is a conflict, the rest are refusals.
+impl From<crate::domain::cases::Refused> for Error {
+    fn from(refused: crate::domain::cases::Refused) -> Self {
+        use crate::domain::cases::Refused;
+        match refused {
+            Refused::NotNow(why) => Self::Conflict(why),
+            Refused::WrongRole(why) => Self::Refused(Refusal::WrongRole, why),
+            Refused::NotConcerned(why) => Self::Refused(Refusal::TechnicianOnly, why),
+            Refused::SecondApproverRequired(why) => Self::Refused(Refusal::SecondApproverRequired, why),
+        }
+    }
+}
+
 impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Self {
         Self::Internal(anyhow::Error::new(err).context("JSON encoding"))

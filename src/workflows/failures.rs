@@ -11,12 +11,14 @@ use super::{Error, FieldError, Refusal};
 use crate::db::failures::{FailureItemRow, FailureRow};
 use crate::db::incidents::IncidentRow;
 use crate::db::jobs::JobRow;
+use crate::db::types::Json;
 use crate::db::{self, DbConnection, write_transaction};
 use crate::domain::Role;
 use crate::domain::evaluation::Graded;
 use crate::domain::rules::RuleSet;
-use crate::domain::severity::{self, FailureFacts, Hazard, Reason, ServiceLoss};
+use crate::domain::severity::{self, FailureFacts, Hazard, ServiceLoss};
 use crate::domain::signoff::FailedItem;
+use crate::domain::states::FailureSource;
 
 /// A failure report as filed, checked for shape at the edge.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -64,17 +66,17 @@ pub fn report(
     let failed_items = named_items(conn, ctx, &job, &new.item_ids)?;
     let failure = FailureRow {
         id: id.clone(),
-        source: "report".to_owned(),
+        source: FailureSource::Report,
         job_id: job_id.clone(),
         signoff_id: None,
         reported_by: reporter_id,
         reported_at: now.naive_utc(),
         description: new.description.clone(),
-        item_ids: serde_json::to_string(&new.item_ids).map_err(anyhow::Error::from)?,
-        hazards: serde_json::to_string(&new.hazards).map_err(anyhow::Error::from)?,
+        item_ids: Json::new(new.item_ids.clone())?,
+        hazards: Json::new(new.hazards.clone())?,
         injury: new.injury,
         vulnerable_occupant: new.vulnerable_occupant,
-        service_lost: new.service_lost.as_ref().map(serde_json::to_string).transpose().map_err(anyhow::Error::from)?,
+        service_lost: new.service_lost.clone().map(Json::new).transpose()?,
         content_hash: hash.clone(),
     };
     let facts = FailureFacts {
@@ -127,7 +129,7 @@ pub(crate) fn record(
 }
 
 fn replay(conn: &mut DbConnection, existing: FailureRow, hash: &str) -> Result<Recorded<FailureOutcome>, Error> {
-    if existing.source != "report" || existing.content_hash != hash {
+    if existing.source != FailureSource::Report || existing.content_hash != hash {
         return Err(Error::Conflict(format!(
             "failure report {} was already received with different content; send a new id",
             existing.id
@@ -203,20 +205,19 @@ pub fn regrade_stored(
     stored
         .into_iter()
         .map(|(incident, failure)| {
-            let hazards: Vec<Hazard> = serde_json::from_str(&failure.hazards).map_err(anyhow::Error::from)?;
-            let service_lost: Option<ServiceLoss> =
-                failure.service_lost.as_deref().map(serde_json::from_str).transpose().map_err(anyhow::Error::from)?;
-            let kept: Vec<Reason> = serde_json::from_str(&incident.reasons).map_err(anyhow::Error::from)?;
+            let hazards = &failure.hazards;
+            let service_lost = failure.service_lost.as_deref().cloned();
+            let kept = &incident.reasons;
             let facts = FailureFacts {
                 description: &failure.description,
                 failed_items: &[],
-                hazards: &hazards,
+                hazards,
                 injury: failure.injury,
                 vulnerable_occupant: failure.vulnerable_occupant,
                 service_lost: service_lost.as_ref(),
                 repeats: &[],
             };
-            let verdict = severity::reclassify(&facts, &kept, rules);
+            let verdict = severity::reclassify(&facts, kept, rules);
             Ok(Regraded {
                 before: incident.machine_grade().to_owned(),
                 after: Graded::of(&verdict).as_str().to_owned(),

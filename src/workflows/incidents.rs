@@ -7,19 +7,18 @@ use serde_json::json;
 use super::routing::{self, Grading};
 use super::{Actor, Context, audit};
 use super::{Error, Refusal};
+use crate::db::types::Json;
 use crate::db::{
     self, DbConnection, failures::FailureRow, incidents::IncidentChange, incidents::IncidentRow, jobs::JobRow,
 };
 use crate::domain::Role;
 use crate::domain::severity::{self, FailureFacts, Repeat, Severity};
+use crate::domain::states::IncidentStatus;
 
-pub const STATUS_OPEN: &str = "open";
-pub const STATUS_ACKNOWLEDGED: &str = "acknowledged";
-pub const STATUS_ASSIGNED: &str = "assigned";
 /// Not stored: an open incident whose report waits for a person to grade it (`triage_due_at` set,
 /// `triaged_at` not yet).
 pub const TRIAGE: &str = "triage";
-pub const STATUSES: [&str; 5] = [TRIAGE, STATUS_OPEN, STATUS_ACKNOWLEDGED, STATUS_ASSIGNED, "resolved"];
+pub const STATUSES: [&str; 5] = [TRIAGE, "open", "acknowledged", "assigned", "resolved"];
 
 /// Classifies a stored failure report and opens its incident, in the caller's transaction.
 /// Repeats are looked up here: the same customer within the rule set's window, and the same
@@ -61,13 +60,13 @@ pub fn open(
         customer_id: job.customer_id.clone(),
         technician_id: job.technician_id.clone(),
         checklist_key: job.checklist_key.clone(),
-        severity: verdict.severity.as_str().to_owned(),
+        severity: verdict.severity,
         severity_rank: verdict.severity.rank(),
-        original_severity: verdict.severity.as_str().to_owned(),
-        reasons: serde_json::to_string(&verdict.reasons).map_err(anyhow::Error::from)?,
+        original_severity: verdict.severity,
+        reasons: Json::new(verdict.reasons.clone())?,
         rules_version: verdict.rules_version.clone(),
         is_repeat: verdict.repeat,
-        status: STATUS_OPEN.to_owned(),
+        status: IncidentStatus::Open,
         assignee_id: None,
         reported_at: now.naive_utc(),
         updated_at: now.naive_utc(),
@@ -181,13 +180,13 @@ pub fn change_in(
     if let Some(reason) = regrade_reason {
         let failure = db::failures::find(conn, &updated.failure_id)?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("incident without failure")))?;
-        let items: Vec<String> = serde_json::from_str(&failure.item_ids)?;
+        let items = &failure.item_ids;
         let grading = if current.in_triage() {
             Grading::First { repeated_items: &[] }
         } else {
             Grading::Regrade { before: &current, reason: &reason }
         };
-        routing::route(conn, ctx, &updated, &items, grading, actor, now)?;
+        routing::route(conn, ctx, &updated, items, grading, actor, now)?;
     }
     Ok(updated)
 }
@@ -203,15 +202,15 @@ fn plan(
             if current.in_triage() {
                 return Err(Error::Conflict("the report waits in triage: grade it first".to_owned()));
             }
-            if current.status != STATUS_OPEN {
+            if current.status != IncidentStatus::Open {
                 return Err(Error::Conflict(format!("the incident is already {}", current.status)));
             }
-            let update = IncidentChange { status: Some(STATUS_ACKNOWLEDGED.to_owned()), ..Default::default() };
+            let update = IncidentChange { status: Some(IncidentStatus::Acknowledged), ..Default::default() };
             (update, "incident.acknowledged", json!({ "from_status": current.status }))
         }
         Change::Assign { assignee } => {
             let user = db::users::by_username(conn, &assignee)?
-                .filter(|u| u.active && u.role != Role::Technician.as_str())
+                .filter(|u| u.active && u.role != Role::Technician)
                 .ok_or_else(|| {
                     Error::field(
                         "assignee",
@@ -219,7 +218,7 @@ fn plan(
                     )
                 })?;
             let update = IncidentChange {
-                status: Some(STATUS_ASSIGNED.to_owned()),
+                status: Some(IncidentStatus::Assigned),
                 assignee_id: Some(user.id.clone()),
                 ..Default::default()
             };
@@ -233,7 +232,7 @@ fn plan(
                 ));
             }
             let update = IncidentChange {
-                severity: Some(severity.as_str().to_owned()),
+                severity: Some(severity),
                 severity_rank: Some(severity.rank()),
                 queue_rank: Some(severity.rank()),
                 triaged_at: Some(now.naive_utc()),
@@ -249,11 +248,11 @@ fn plan(
                     "only a safety officer re-grades an incident".to_owned(),
                 ));
             }
-            if current.severity == severity.as_str() {
+            if current.severity == severity {
                 return Err(Error::field("severity", format!("the incident is already {}", current.severity)));
             }
             let update = IncidentChange {
-                severity: Some(severity.as_str().to_owned()),
+                severity: Some(severity),
                 severity_rank: Some(severity.rank()),
                 queue_rank: Some(severity.rank()),
                 ..Default::default()

@@ -5,8 +5,10 @@ use serde_json::json;
 
 use super::{Actor, audit};
 use super::{Error, FieldError};
+use crate::db::types::Json;
 use crate::db::{self, DbConnection, customers::CustomerRow, jobs::JobRow, jobs::JobView, write_transaction};
 use crate::domain::Role;
+use crate::domain::states::JobStatus;
 
 /// A customer given inline when issuing a job for someone new.
 #[derive(Debug, Clone)]
@@ -43,12 +45,34 @@ pub struct NewJob {
     pub scheduled_for: DateTime<Utc>,
 }
 
-pub const STATUS_SCHEDULED: &str = "scheduled";
-pub const STATUS_SIGNED_OFF: &str = "signed_off";
-
 /// Issues a job pinned to the latest version of its checklist at this moment.
 pub fn create(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateTime<Utc>) -> Result<JobView, Error> {
     write_transaction(conn, |conn| create_in(conn, job, actor, now))
+}
+
+/// A follow-up visit (make-safe, expedited fix) in the caller's transaction: a job now, for the
+/// same customer at the same site as `original_job_id`, on `checklist_key`, with `notes` for the
+/// technician.
+pub(crate) fn follow_up_job(
+    conn: &mut DbConnection,
+    original_job_id: &str,
+    technician: &str,
+    checklist_key: &str,
+    notes: String,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<JobView, Error> {
+    let original = db::jobs::find(conn, original_job_id)?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no job {original_job_id}")))?;
+    let job = NewJob {
+        id: uuid::Uuid::now_v7(),
+        customer: CustomerRef::Existing(original.customer_id.parse().map_err(anyhow::Error::from)?),
+        site: Site { address: original.site_address, postcode: original.site_postcode, notes: Some(notes) },
+        technician: technician.to_owned(),
+        checklist_key: checklist_key.to_owned(),
+        scheduled_for: now,
+    };
+    create_in(conn, job, actor, now)
 }
 
 /// [`create`] inside the caller's transaction. A technician with pending retraining on the
@@ -59,7 +83,7 @@ pub fn create_in(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateT
         let mut errors = Vec::new();
         let technician = db::users::by_username(conn, &job.technician)?;
         let technician = match technician {
-            Some(user) if user.active && user.role == Role::Technician.as_str() => Some(user),
+            Some(user) if user.active && user.role == Role::Technician => Some(user),
             Some(_) => {
                 errors.push(FieldError::new("technician", format!("`{}` is not an active technician", job.technician)));
                 None
@@ -104,7 +128,7 @@ pub fn create_in(conn: &mut DbConnection, job: NewJob, actor: &Actor, now: DateT
             checklist_key: job.checklist_key,
             checklist_version: version,
             scheduled_for: job.scheduled_for.naive_utc(),
-            status: STATUS_SCHEDULED.to_owned(),
+            status: JobStatus::Scheduled,
             created_by: actor.id.clone().unwrap_or_default(),
             created_at: now.naive_utc(),
             updated_at: now.naive_utc(),
@@ -140,7 +164,7 @@ fn add_customer(
             name: customer.name,
             phone: customer.phone,
             email: customer.email,
-            preferences: serde_json::to_string(&customer.preferences).map_err(anyhow::Error::from)?,
+            preferences: Json::new(customer.preferences)?,
             notes: customer.notes,
             created_at: now.naive_utc(),
         },

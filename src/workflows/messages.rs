@@ -12,31 +12,15 @@ use crate::db::feedback::{self as feedback_db, FeedbackRow};
 use crate::db::outbox::{self, MessageRow};
 use crate::db::recovery::RecoveryCaseRow;
 use crate::db::{self, DbConnection, write_transaction};
+pub use crate::domain::states::MessageKind;
+use crate::domain::states::MessageStatus;
 
-/// What a customer message is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageKind {
-    Apology,
-    Explanation,
-    FeedbackRequest,
-}
-
-impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Apology => "apology",
-            Self::Explanation => "explanation",
-            Self::FeedbackRequest => "feedback_request",
-        }
-    }
-
-    fn subject(self) -> &'static str {
-        match self {
-            Self::Apology => "We are sorry",
-            Self::Explanation => "What went wrong, and what we have changed",
-            Self::FeedbackRequest => "How did we do?",
-        }
+/// The subject line of each kind of customer message.
+fn subject(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Apology => "We are sorry",
+        MessageKind::Explanation => "What went wrong, and what we have changed",
+        MessageKind::FeedbackRequest => "How did we do?",
     }
 }
 
@@ -54,10 +38,10 @@ pub(crate) fn enqueue(
         dedup_key: format!("recovery-case.{}.{}", case.id, kind.as_str()),
         customer_id: case.customer_id.clone(),
         recovery_case_id: Some(case.id.clone()),
-        kind: kind.as_str().to_owned(),
-        subject: kind.subject().to_owned(),
+        kind,
+        subject: subject(kind).to_owned(),
         body,
-        status: "pending".to_owned(),
+        status: MessageStatus::Pending,
         attempts: 0,
         next_attempt_at: now.naive_utc(),
         claimed_by: None,

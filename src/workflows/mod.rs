@@ -3,6 +3,7 @@
 pub mod checklists;
 pub mod error;
 pub mod failures;
+mod follow_up;
 pub mod incidents;
 pub mod jobs;
 pub mod messages;

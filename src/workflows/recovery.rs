@@ -5,44 +5,37 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::messages::{self, MessageKind};
-use super::{Actor, Context, audit};
-use super::{Error, Refusal};
+use super::{Actor, Context, Error, audit, follow_up};
 use crate::db::incidents::IncidentRow;
 use crate::db::recovery::RecoveryCaseRow;
 use crate::db::{self, DbConnection, write_transaction};
 use crate::domain::Role;
 use crate::domain::recovery::{self, FailureKind, Offer, SurpriseSuggestion};
-use crate::domain::severity::{Reason, ServiceLoss, Severity};
+use crate::domain::recovery_case::{self, RecoveryStatus, RecoveryStep, RemedyStatus};
+use crate::domain::severity::Reason;
 
 /// Opens the recovery case of an ordinary incident (or reopens it after a re-grade back down),
 /// in the caller's transaction. Its deadline runs from when the failure was reported.
 pub(crate) fn open(
     conn: &mut DbConnection,
+    ctx: Context<'_>,
     incident: &IncidentRow,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    match db::recovery::for_incident(conn, &incident.id)? {
-        Some(mut case) if case.status == "cancelled" => {
-            (case.status, case.updated_at) = ("open".to_owned(), now.naive_utc());
-            db::recovery::save(conn, &case)?;
-            audit(
-                conn,
-                actor,
-                "recovery.reopened",
-                ("recovery_case", &case.id),
-                json!({ "incident_id": incident.id }),
-                now,
-            )
-        }
-        Some(_) => Ok(()),
-        None => {
+    let existing = db::recovery::for_incident(conn, &incident.id)?;
+    follow_up::reopen_or_open(
+        conn,
+        ctx,
+        existing,
+        &incident.id,
+        |_| {
             let case = RecoveryCaseRow {
                 id: uuid::Uuid::now_v7().to_string(),
                 incident_id: incident.id.clone(),
                 customer_id: incident.customer_id.clone(),
                 due_at: incident.reported_at + recovery::RECOVERY_DEADLINE,
-                status: "open".to_owned(),
+                status: RecoveryStatus::Open,
                 fixed_at: None,
                 apologised_at: None,
                 remedy_settled_at: None,
@@ -65,11 +58,12 @@ pub(crate) fn open(
                 created_at: now.naive_utc(),
                 updated_at: now.naive_utc(),
             };
-            db::recovery::insert(conn, &case)?;
             let details = json!({ "incident_id": incident.id, "due_at": case.due_at.and_utc() });
-            audit(conn, actor, "recovery.opened", ("recovery_case", &case.id), details, now)
-        }
-    }
+            Ok((case, details))
+        },
+        actor,
+        now,
+    )
 }
 
 /// Cancels an open recovery case when its incident is re-graded safety-critical.
@@ -81,24 +75,15 @@ pub(crate) fn cancel(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     if let Some(mut case) = db::recovery::for_incident(conn, &incident.id)?
-        && case.status == "open"
+        && let Ok(next) = recovery_case::step(case.state(), RecoveryStep::Cancel, actor.role)
     {
-        case.status = "cancelled".to_owned();
+        case.status = next.status;
         case.note = Some(format!("cancelled: re-graded safety_critical: {reason}"));
         case.updated_at = now.naive_utc();
         db::recovery::save(conn, &case)?;
         audit(conn, actor, "recovery.cancelled", ("recovery_case", &case.id), json!({ "reason": reason }), now)?;
     }
     Ok(())
-}
-
-/// A step towards recovery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Fixed,
-    Apologised,
-    RemedySettled,
 }
 
 /// Records that the failure is fixed.
@@ -110,8 +95,8 @@ pub fn record_fixed(
     now: DateTime<Utc>,
 ) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
-        let mut case = open_case(conn, id)?;
-        mark(conn, ctx, &mut case, Step::Fixed, actor, now)?;
+        let mut case = find_case(conn, id)?;
+        take(conn, ctx, &mut case, RecoveryStep::Fix, actor, now)?;
         Ok(case)
     })
 }
@@ -120,45 +105,43 @@ fn find_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, Error
     db::recovery::find(conn, id)?.ok_or_else(|| Error::NotFound(format!("no recovery case {id}")))
 }
 
-fn open_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, Error> {
-    let case = find_case(conn, id)?;
-    if case.status != "open" {
-        return Err(Error::Conflict(format!("the recovery case is {}", case.status)));
-    }
-    Ok(case)
-}
-
-/// Records a step (once) and saves the case; it is recovered when all three steps are done.
-fn mark(
+/// Takes one step of the case: asks its state machine, stamps what the step recorded, audits
+/// the step (and the recovery, when it completes the case) and saves. The caller has set the
+/// step's own fields.
+fn take(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     case: &mut RecoveryCaseRow,
-    step: Step,
+    step: RecoveryStep,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let slot = match step {
-        Step::Fixed => &mut case.fixed_at,
-        Step::Apologised => &mut case.apologised_at,
-        Step::RemedySettled => &mut case.remedy_settled_at,
-    };
-    if slot.is_some() {
-        return Err(Error::Conflict(format!("{} is already recorded", super::safety::enum_str(&step)?)));
-    }
-    *slot = Some(now.naive_utc());
-    if step == Step::Fixed {
+    let (before, ts) = (case.state(), now.naive_utc());
+    let next = recovery_case::step(before, step, actor.role)?;
+    let recorded = |done: bool, was: bool| done && !was;
+    if recorded(next.fixed, before.fixed) {
+        case.fixed_at = Some(ts);
         case.explanation_due_at = Some((now + recovery::EXPLANATION_WITHIN).naive_utc());
+        audit(conn, actor, "recovery.step", ("recovery_case", &case.id), json!({ "step": "fixed" }), now)?;
     }
-    audit(conn, actor, "recovery.step", ("recovery_case", &case.id), json!({ "step": step }), now)?;
-    if case.fixed_at.is_some() && case.apologised_at.is_some() && case.remedy_settled_at.is_some() {
-        case.status = "recovered".to_owned();
-        case.recovered_at = Some(now.naive_utc());
+    if recorded(next.apologised, before.apologised) {
+        case.apologised_at = Some(ts);
+        audit(conn, actor, "recovery.step", ("recovery_case", &case.id), json!({ "step": "apologised" }), now)?;
+    }
+    case.remedy_status = next.remedy;
+    if next.remedy == Some(RemedyStatus::Settled) && before.remedy != next.remedy {
+        case.remedy_settled_at = Some(ts);
+        audit(conn, actor, "recovery.step", ("recovery_case", &case.id), json!({ "step": "remedy_settled" }), now)?;
+    }
+    if next.status == RecoveryStatus::Recovered && before.status != next.status {
+        case.recovered_at = Some(ts);
         let incident = db::incidents::find(conn, &case.incident_id)?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("recovery case without incident")))?;
-        let details = json!({ "within_target": recovery::within_target(incident.reported_at, now.naive_utc()) });
+        let details = json!({ "within_target": recovery::within_target(incident.reported_at, ts) });
         audit(conn, actor, "recovery.recovered", ("recovery_case", &case.id), details, now)?;
     }
-    case.updated_at = now.naive_utc();
+    case.status = next.status;
+    case.updated_at = ts;
     db::recovery::save(conn, case)?;
     ask_for_feedback_when_done(conn, ctx, case, now)
 }
@@ -176,7 +159,7 @@ fn subject(conn: &mut DbConnection, case: &RecoveryCaseRow) -> Result<Subject, E
     let incident = db::incidents::find(conn, &case.incident_id)?.ok_or_else(|| missing("incident"))?;
     let failure = db::failures::find(conn, &incident.failure_id)?.ok_or_else(|| missing("failure"))?;
     let customer_name = db::customers::by_id(conn, &case.customer_id)?.ok_or_else(|| missing("customer"))?.name;
-    let reasons = serde_json::from_str(&incident.reasons).map_err(anyhow::Error::from)?;
+    let reasons = incident.reasons.to_vec();
     Ok(Subject { incident, failure, customer_name, reasons })
 }
 
@@ -212,8 +195,7 @@ pub fn apology_draft(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Res
 }
 
 fn lost_service(s: &Subject) -> String {
-    if let Some(loss) = s.failure.service_lost.as_deref().and_then(|raw| serde_json::from_str::<ServiceLoss>(raw).ok())
-    {
+    if let Some(loss) = s.failure.service_lost.as_deref() {
         return format!("your {}", loss.service.replace('_', " "));
     }
     let fired = |rule: &str| s.reasons.iter().any(|r| r.rule == rule);
@@ -229,7 +211,7 @@ fn lost_service(s: &Subject) -> String {
 }
 
 fn failed_prompts(conn: &mut DbConnection, ctx: Context<'_>, s: &Subject) -> Result<String, Error> {
-    let items: Vec<String> = serde_json::from_str(&s.failure.item_ids).map_err(anyhow::Error::from)?;
+    let items = &s.failure.item_ids;
     let job = db::jobs::find(conn, &s.incident.job_id)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("no job")))?;
     let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
     let pinned = ctx.catalogue.version(conn, &job.checklist_key, version)?;
@@ -250,7 +232,8 @@ pub fn apologise(
     now: DateTime<Utc>,
 ) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
-        let mut case = open_case(conn, id)?;
+        let mut case = find_case(conn, id)?;
+        recovery_case::step(case.state(), RecoveryStep::Apologise, actor.role)?;
         let text = match edited {
             Some(text) => {
                 let staff = db::users::all_names(conn)?;
@@ -268,7 +251,7 @@ pub fn apologise(
         // completing the case may queue.
         messages::enqueue(conn, &case, MessageKind::Apology, text.clone(), now)?;
         case.apology_text = Some(text);
-        mark(conn, ctx, &mut case, Step::Apologised, actor, now)?;
+        take(conn, ctx, &mut case, RecoveryStep::Apologise, actor, now)?;
         Ok(case)
     })
 }
@@ -277,14 +260,8 @@ pub fn apologise(
 pub fn offer(conn: &mut DbConnection, ctx: Context<'_>, id: &str) -> Result<Offer, Error> {
     let case = find_case(conn, id)?;
     let s = subject(conn, &case)?;
-    let grade = Severity::parse(&s.incident.severity).unwrap_or(Severity::ServiceImpacting);
-    let hours = s
-        .failure
-        .service_lost
-        .as_deref()
-        .and_then(|raw| serde_json::from_str::<ServiceLoss>(raw).ok())
-        .map_or(0.0, |l| l.hours);
-    Ok(ctx.policy.offer(grade, hours, s.incident.is_repeat))
+    let hours = s.failure.service_lost.as_deref().map_or(0.0, |l| l.hours);
+    Ok(ctx.policy.offer(s.incident.severity, hours, s.incident.is_repeat))
 }
 
 /// Records the customer's choice among the offered remedies. Within the frontline limit (or by
@@ -299,32 +276,27 @@ pub fn choose_remedy(
     now: DateTime<Utc>,
 ) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
-        let mut case = open_case(conn, id)?;
-        if case.remedy_status.is_some() {
-            return Err(Error::Conflict("a remedy has already been chosen".to_owned()));
-        }
+        let mut case = find_case(conn, id)?;
+        let approver = Role::parse(&ctx.policy.file.approver_role);
+        // Refused before the offer is worked out when the case takes no remedy now.
+        recovery_case::step(case.state(), RecoveryStep::ChooseRemedy { needs_approval: false, approver }, Some(role))?;
         let offer = offer(conn, ctx, id)?;
         let remedy = offer.options.iter().find(|r| r.id == remedy_id).ok_or_else(|| {
             let ids: Vec<&str> = offer.options.iter().map(|r| r.id.as_str()).collect();
             Error::field("remedy_id", format!("choose one of the offered remedies: {}", ids.join(", ")))
         })?;
-        let approver = ctx.policy.file.approver_role == role.as_str();
+        let by_approver = approver.is_some() && approver == Some(role);
         case.remedy_id = Some(remedy.id.clone());
         case.remedy_value_gbp = Some(remedy.value_gbp);
         case.remedy_proposed_by = actor.id.clone();
         case.policy_version = Some(ctx.policy.version.clone());
+        case.remedy_approved_by = by_approver.then(|| actor.id.clone()).flatten();
         let details = json!({ "remedy": remedy.id, "value_gbp": remedy.value_gbp, "policy": ctx.policy.version });
-        if ctx.policy.needs_approval(remedy) && !approver {
-            case.remedy_status = Some("pending_approval".to_owned());
-            case.updated_at = now.naive_utc();
-            db::recovery::save(conn, &case)?;
-            audit(conn, actor, "recovery.remedy_proposed", ("recovery_case", id), details, now)?;
-        } else {
-            case.remedy_status = Some("settled".to_owned());
-            case.remedy_approved_by = approver.then(|| actor.id.clone()).flatten();
-            audit(conn, actor, "recovery.remedy_granted", ("recovery_case", id), details, now)?;
-            mark(conn, ctx, &mut case, Step::RemedySettled, actor, now)?;
-        }
+        let step = RecoveryStep::ChooseRemedy { needs_approval: ctx.policy.needs_approval(remedy), approver };
+        let settles = recovery_case::step(case.state(), step, Some(role))?.remedy == Some(RemedyStatus::Settled);
+        let action = if settles { "recovery.remedy_granted" } else { "recovery.remedy_proposed" };
+        audit(conn, actor, action, ("recovery_case", id), details, now)?;
+        take(conn, ctx, &mut case, step, actor, now)?;
         Ok(case)
     })
 }
@@ -338,29 +310,17 @@ pub fn approve_remedy(
     role: Role,
     now: DateTime<Utc>,
 ) -> Result<RecoveryCaseRow, Error> {
+    let approver = Role::parse(&ctx.policy.file.approver_role);
+    let step = RecoveryStep::ApproveRemedy { approver };
     // The role first: a wrong role learns nothing about which cases exist.
-    if ctx.policy.file.approver_role != role.as_str() {
-        return Err(Error::Refused(
-            Refusal::WrongRole,
-            format!("the policy names {} as approver", ctx.policy.file.approver_role),
-        ));
-    }
+    recovery_case::may_approve(Some(role), approver)?;
     write_transaction(conn, |conn| {
-        let mut case = open_case(conn, id)?;
-        if case.remedy_status.as_deref() != Some("pending_approval") {
-            return Err(Error::Conflict("no remedy awaits approval".to_owned()));
-        }
-        case.remedy_status = Some("settled".to_owned());
+        let mut case = find_case(conn, id)?;
+        recovery_case::step(case.state(), step, Some(role))?;
         case.remedy_approved_by = actor.id.clone();
-        audit(
-            conn,
-            actor,
-            "recovery.remedy_approved",
-            ("recovery_case", id),
-            json!({ "remedy": case.remedy_id }),
-            now,
-        )?;
-        mark(conn, ctx, &mut case, Step::RemedySettled, actor, now)?;
+        let details = json!({ "remedy": case.remedy_id });
+        audit(conn, actor, "recovery.remedy_approved", ("recovery_case", id), details, now)?;
+        take(conn, ctx, &mut case, step, actor, now)?;
         Ok(case)
     })
 }
@@ -374,8 +334,7 @@ pub fn surprise_suggestions(
     let case = find_case(conn, id)?;
     let customer = db::customers::by_id(conn, &case.customer_id)?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("recovery case without customer")))?;
-    let preferences: Vec<String> = serde_json::from_str(&customer.preferences).map_err(anyhow::Error::from)?;
-    Ok(ctx.policy.surprises(&preferences))
+    Ok(ctx.policy.surprises(&customer.preferences))
 }
 
 /// Records whether a surprise was given (once), and what.
@@ -389,9 +348,7 @@ pub fn record_surprise(
 ) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
         let mut case = find_case(conn, id)?;
-        if case.status == "cancelled" || case.surprise_given.is_some() {
-            return Err(Error::Conflict("the surprise is already decided, or the case is cancelled".to_owned()));
-        }
+        recovery_case::step(case.state(), RecoveryStep::DecideSurprise, actor.role)?;
         case.surprise_given = Some(given);
         case.surprise_note = note.clone();
         case.updated_at = now.naive_utc();
@@ -411,33 +368,15 @@ pub fn send_fix_visit(
     now: DateTime<Utc>,
 ) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
-        let mut case = open_case(conn, id)?;
-        if case.fix_job_id.is_some() || case.fixed_at.is_some() {
-            return Err(Error::Conflict("a fix visit is already on its way, or the failure is fixed".to_owned()));
-        }
+        let mut case = find_case(conn, id)?;
         let incident = db::incidents::find(conn, &case.incident_id)?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("no incident")))?;
-        if incident.severity != Severity::ServiceImpacting.as_str() {
-            return Err(Error::Conflict(format!(
-                "fix visits are for service-impacting failures; this one is {}",
-                incident.severity
-            )));
-        }
+        recovery_case::step(case.state(), RecoveryStep::SendFixVisit { grade: incident.severity }, actor.role)?;
         let original =
             db::jobs::find(conn, &incident.job_id)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("no job")))?;
-        let job = super::jobs::NewJob {
-            id: uuid::Uuid::now_v7(),
-            customer: super::jobs::CustomerRef::Existing(original.customer_id.parse().map_err(anyhow::Error::from)?),
-            site: super::jobs::Site {
-                address: original.site_address,
-                postcode: original.site_postcode,
-                notes: Some(format!("EXPEDITED fix visit for incident {}", incident.id)),
-            },
-            technician: technician.to_owned(),
-            checklist_key: original.checklist_key,
-            scheduled_for: now,
-        };
-        let created = super::jobs::create_in(conn, job, actor, now)?;
+        let note = format!("EXPEDITED fix visit for incident {}", incident.id);
+        let created =
+            super::jobs::follow_up_job(conn, &incident.job_id, technician, &original.checklist_key, note, actor, now)?;
         case.fix_job_id = Some(created.job.id.clone());
         case.updated_at = now.naive_utc();
         db::recovery::save(conn, &case)?;
@@ -463,11 +402,10 @@ pub(crate) fn on_signed_off(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     if let Some(mut case) = db::recovery::for_fix_job(conn, job_id)?
-        && case.status == "open"
-        && case.fixed_at.is_none()
         && failed_items == 0
+        && recovery_case::step(case.state(), RecoveryStep::Fix, actor.role).is_ok()
     {
-        mark(conn, ctx, &mut case, Step::Fixed, actor, now)?;
+        take(conn, ctx, &mut case, RecoveryStep::Fix, actor, now)?;
     }
     Ok(())
 }
@@ -480,7 +418,10 @@ fn ask_for_feedback_when_done(
     case: &RecoveryCaseRow,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    if case.status == "recovered" && case.explained_at.is_some() && db::feedback::for_case(conn, &case.id)?.is_none() {
+    if case.status == RecoveryStatus::Recovered
+        && case.explained_at.is_some()
+        && db::feedback::for_case(conn, &case.id)?.is_none()
+    {
         messages::request_feedback(conn, ctx, case, now)?;
     }
     Ok(())
@@ -505,12 +446,7 @@ pub fn explain(
 ) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
         let mut case = find_case(conn, id)?;
-        if case.fixed_at.is_none() {
-            return Err(Error::Conflict("the explanation follows the fix; record the fix first".to_owned()));
-        }
-        if case.explained_at.is_some() {
-            return Err(Error::Conflict("the explanation has already been sent".to_owned()));
-        }
+        recovery_case::step(case.state(), RecoveryStep::Explain, actor.role)?;
         let staff = db::users::all_names(conn)?;
         let text = format!(
             "What went wrong: {} What we have changed: {}",
@@ -522,9 +458,9 @@ pub fn explain(
                 format!("explain as the company: do not name or blame a colleague (`{name}`)"),
             ));
         }
-        let root_cause = super::safety::enum_str(&explanation.root_cause)?;
+        let root_cause = explanation.root_cause;
         case.explanation_text = Some(text.clone());
-        case.root_cause = Some(root_cause.clone());
+        case.root_cause = Some(root_cause);
         case.explained_at = Some(now.naive_utc());
         case.updated_at = now.naive_utc();
         db::recovery::save(conn, &case)?;

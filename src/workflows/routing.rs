@@ -36,13 +36,13 @@ pub(crate) fn route(
     if incident.in_triage() {
         return Ok(());
     }
-    let is_safety = |row: &IncidentRow| row.severity == Severity::SafetyCritical.as_str();
+    let is_safety = |row: &IncidentRow| row.severity == Severity::SafetyCritical;
     match grading {
         Grading::First { .. } if is_safety(incident) => {
             safety::open_safety_follow_up(conn, ctx, incident, failed_items, actor, now)
         }
         Grading::First { repeated_items } => {
-            recovery::open(conn, incident, actor, now)?;
+            recovery::open(conn, ctx, incident, actor, now)?;
             safety::retrain_on_repeat(conn, ctx, incident, repeated_items, actor, now)
         }
         Grading::Regrade { before, reason } => match (is_safety(before), is_safety(incident)) {
@@ -52,7 +52,7 @@ pub(crate) fn route(
             }
             (true, false) => {
                 safety::close_safety_follow_up(conn, incident, reason, actor, now)?;
-                recovery::open(conn, incident, actor, now)
+                recovery::open(conn, ctx, incident, actor, now)
             }
             _ => Ok(()),
         },

@@ -7,27 +7,26 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::incidents::{Change, Expected};
-use super::jobs::{CustomerRef, NewJob, Site};
-use super::{Actor, Context, audit};
+use super::{Actor, Context, audit, follow_up};
 use super::{Error, Refusal};
 use crate::db::incidents::IncidentRow;
 use crate::db::jobs::JobRow;
 use crate::db::safety::{DisciplinaryRow, MakeSafeVisitRow, RetrainingRow, SafetyAuditRow};
 use crate::db::signoffs::SignOffRow;
+use crate::db::types::Json;
 use crate::db::{self, DbConnection, write_transaction};
 use crate::domain::Role;
 use crate::domain::checklist::Trade;
+use crate::domain::disciplinary::{self, CaseStatus};
+use crate::domain::make_safe::{self, VisitOutcome, VisitStatus, VisitStep};
+use crate::domain::retraining::{self, RetrainingCause, RetrainingStatus, RetrainingStep};
 use crate::domain::safety::{self, Behaviour, Outcome, RetrainingVerdict, RootCause, SystemFactor};
 use crate::domain::severity::Severity;
 use crate::domain::signoff::FailedItem;
 
-/// Retraining statuses that keep the technician off the template.
-pub const GATING: [&str; 2] = ["pending", "ineffective"];
-const SAFETY_CRITICAL: &str = "safety_critical";
-
 /// Refuses (`retraining-required`) naming the pending retraining if `technician_id` may not work `checklist_key`.
 pub fn check_gate(conn: &mut DbConnection, technician_id: &str, checklist_key: &str) -> Result<(), Error> {
-    match db::safety::retraining_on(conn, technician_id, checklist_key, &GATING)?.first() {
+    match db::safety::retraining_on(conn, technician_id, checklist_key, &RetrainingStatus::GATING)?.first() {
         None => Ok(()),
         Some(pending) => Err(Error::Refused(
             Refusal::RetrainingRequired,
@@ -59,17 +58,17 @@ pub(super) fn retrain_on_repeat(
         conn,
         &incident.technician_id,
         &incident.checklist_key,
-        &["pending", "trained", "ineffective"],
+        &RetrainingStatus::UNDER_WAY,
     )?;
     if under_way.is_empty() {
-        open_retraining(conn, ctx, incident, repeated_items, "repeat", actor, now)?;
+        let (row, details) = new_retraining(ctx, incident, repeated_items, RetrainingCause::Repeat, now)?;
+        follow_up::open(conn, &row, details, actor, now)?;
     }
     Ok(())
 }
 
-/// Opens the safety follow-up of a safety-critical incident: the make-safe visit (or reopens a
-/// cancelled one) and retraining that gates the checklist. The audit and the disciplinary review
-/// follow from the safety officer's audit.
+/// Opens the safety follow-up of a safety-critical incident: the make-safe visit, retraining that
+/// gates the checklist and the disciplinary review, each reopened if a re-grade had closed it.
 pub(super) fn open_safety_follow_up(
     conn: &mut DbConnection,
     ctx: Context<'_>,
@@ -78,30 +77,20 @@ pub(super) fn open_safety_follow_up(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let ts = now.naive_utc();
-    match db::safety::visit_for_incident(conn, &incident.id)? {
-        Some(mut visit) if visit.status == "cancelled" => {
-            visit.status = "open".to_owned();
-            visit.due_at = (now + ctx.safety.make_safe_within).naive_utc();
-            visit.updated_at = ts;
-            db::safety::save_visit(conn, &visit)?;
-            audit(
-                conn,
-                actor,
-                "make_safe.reopened",
-                ("make_safe_visit", &visit.id),
-                json!({ "incident_id": incident.id }),
-                now,
-            )?;
-        }
-        Some(_) => {}
-        None => {
+    let (ts, id) = (now.naive_utc(), incident.id.as_str());
+    let visit = db::safety::visit_for_incident(conn, id)?;
+    follow_up::reopen_or_open(
+        conn,
+        ctx,
+        visit,
+        id,
+        |conn| {
             let visit = MakeSafeVisitRow {
                 id: uuid::Uuid::now_v7().to_string(),
                 incident_id: incident.id.clone(),
                 checklist_key: make_safe_checklist(conn, ctx, incident)?,
                 due_at: (now + ctx.safety.make_safe_within).naive_utc(),
-                status: "open".to_owned(),
+                status: VisitStatus::Open,
                 job_id: None,
                 outcome: None,
                 signoff_id: None,
@@ -109,53 +98,36 @@ pub(super) fn open_safety_follow_up(
                 created_at: ts,
                 updated_at: ts,
             };
-            db::safety::insert_visit(conn, &visit)?;
             let details = json!({ "incident_id": incident.id, "due_at": visit.due_at.and_utc(), "checklist": visit.checklist_key });
-            audit(conn, actor, "make_safe.opened", ("make_safe_visit", &visit.id), details, now)?;
-        }
-    }
-    match db::safety::retraining_for_incident(conn, &incident.id)? {
-        Some(mut retraining) if retraining.status == "cancelled" => {
-            retraining.status = "pending".to_owned();
-            retraining.cause = SAFETY_CRITICAL.to_owned();
-            retraining.due_at = (now + ctx.safety.retraining_within).naive_utc();
-            retraining.updated_at = ts;
-            db::safety::save_retraining(conn, &retraining)?;
-            audit(
-                conn,
-                actor,
-                "retraining.reopened",
-                ("retraining", &retraining.id),
-                json!({ "incident_id": incident.id }),
-                now,
-            )?;
-        }
-        Some(_) => {}
-        None => open_retraining(conn, ctx, incident, failed_items, SAFETY_CRITICAL, actor, now)?,
-    }
-    match db::safety::case_for_incident(conn, &incident.id)? {
-        Some(mut case) if case.status == "closed" => {
-            case.status = "open".to_owned();
-            case.updated_at = ts;
-            db::safety::save_case(conn, &case)?;
-            audit(
-                conn,
-                actor,
-                "disciplinary.reopened",
-                ("disciplinary_case", &case.id),
-                json!({ "incident_id": incident.id }),
-                now,
-            )?;
-        }
-        Some(_) => {}
-        None => {
+            Ok((visit, details))
+        },
+        actor,
+        now,
+    )?;
+    let retraining = db::safety::retraining_for_incident(conn, id)?;
+    follow_up::reopen_or_open(
+        conn,
+        ctx,
+        retraining,
+        id,
+        |_| new_retraining(ctx, incident, failed_items, RetrainingCause::SafetyCritical, now),
+        actor,
+        now,
+    )?;
+    let case = db::safety::case_for_incident(conn, id)?;
+    follow_up::reopen_or_open(
+        conn,
+        ctx,
+        case,
+        id,
+        |_| {
             let case = DisciplinaryRow {
                 id: uuid::Uuid::now_v7().to_string(),
                 incident_id: incident.id.clone(),
                 technician_id: incident.technician_id.clone(),
-                status: "open".to_owned(),
+                status: CaseStatus::Open,
                 behaviour: None,
-                system_factors: "[]".to_owned(),
+                system_factors: Json::new(Vec::new())?,
                 technician_statement: None,
                 outcome: None,
                 outcome_reason: None,
@@ -165,50 +137,42 @@ pub(super) fn open_safety_follow_up(
                 created_at: ts,
                 updated_at: ts,
             };
-            db::safety::insert_case(conn, &case)?;
-            audit(
-                conn,
-                actor,
-                "disciplinary.opened",
-                ("disciplinary_case", &case.id),
-                json!({ "incident_id": incident.id }),
-                now,
-            )?;
-        }
-    }
-    audit(conn, actor, "safety.follow_up_opened", ("incident", &incident.id), json!({}), now)
+            Ok((case, json!({ "incident_id": incident.id })))
+        },
+        actor,
+        now,
+    )?;
+    audit(conn, actor, "safety.follow_up_opened", ("incident", id), json!({}), now)
 }
 
-fn open_retraining(
-    conn: &mut DbConnection,
+fn new_retraining(
     ctx: Context<'_>,
     incident: &IncidentRow,
     items: &[String],
-    cause: &str,
-    actor: &Actor,
+    cause: RetrainingCause,
     now: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<(RetrainingRow, serde_json::Value), Error> {
     let row = RetrainingRow {
         id: uuid::Uuid::now_v7().to_string(),
         incident_id: incident.id.clone(),
         technician_id: incident.technician_id.clone(),
         checklist_key: incident.checklist_key.clone(),
-        item_ids: serde_json::to_string(items).map_err(anyhow::Error::from)?,
-        cause: cause.to_owned(),
+        item_ids: Json::new(items.to_vec())?,
+        cause,
         due_at: (now + ctx.safety.retraining_within).naive_utc(),
-        status: "pending".to_owned(),
+        status: RetrainingStatus::Pending,
         trained_at: None,
         trained_by: None,
         note: None,
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
     };
-    db::safety::insert_retraining(conn, &row)?;
     let details = json!({ "incident_id": incident.id, "checklist": row.checklist_key, "items": items, "cause": cause });
-    audit(conn, actor, "retraining.opened", ("retraining", &row.id), details, now)
+    Ok((row, details))
 }
 
 /// Closes the safety follow-up of an incident re-graded below safety-critical: nothing is deleted.
+/// Each record closes only where its state machine allows it (a decided case stays decided).
 pub(super) fn close_safety_follow_up(
     conn: &mut DbConnection,
     incident: &IncidentRow,
@@ -217,29 +181,28 @@ pub(super) fn close_safety_follow_up(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let note = Some(format!("closed: re-graded {}: {reason}", incident.severity));
+    let details = json!({ "reason": reason });
     if let Some(mut visit) = db::safety::visit_for_incident(conn, &incident.id)?
-        && (visit.status == "open" || visit.status == "assigned")
+        && let Ok(next) = make_safe::step(visit.status, VisitStep::Cancel, actor.role)
     {
-        (visit.status, visit.note, visit.updated_at) = ("cancelled".to_owned(), note.clone(), now.naive_utc());
+        (visit.status, visit.note, visit.updated_at) = (next, note.clone(), now.naive_utc());
         db::safety::save_visit(conn, &visit)?;
-        audit(conn, actor, "make_safe.cancelled", ("make_safe_visit", &visit.id), json!({ "reason": reason }), now)?;
+        audit(conn, actor, "make_safe.cancelled", ("make_safe_visit", &visit.id), details.clone(), now)?;
     }
     if let Some(mut retraining) = db::safety::retraining_for_incident(conn, &incident.id)?
-        && retraining.cause == SAFETY_CRITICAL
-        && ["pending", "trained", "ineffective"].contains(&retraining.status.as_str())
+        && retraining.cause == RetrainingCause::SafetyCritical
+        && let Ok(next) = retraining::step(retraining.status, RetrainingStep::Cancel, actor.role)
     {
-        (retraining.status, retraining.note, retraining.updated_at) =
-            ("cancelled".to_owned(), note.clone(), now.naive_utc());
+        (retraining.status, retraining.note, retraining.updated_at) = (next, note.clone(), now.naive_utc());
         db::safety::save_retraining(conn, &retraining)?;
-        audit(conn, actor, "retraining.cancelled", ("retraining", &retraining.id), json!({ "reason": reason }), now)?;
+        audit(conn, actor, "retraining.cancelled", ("retraining", &retraining.id), details.clone(), now)?;
     }
     if let Some(mut case) = db::safety::case_for_incident(conn, &incident.id)?
-        && case.status != "decided"
-        && case.status != "closed"
+        && let Ok(next) = disciplinary::step(case.status, disciplinary::CaseStep::Close, actor.role, false)
     {
-        (case.status, case.note, case.updated_at) = ("closed".to_owned(), note, now.naive_utc());
+        (case.status, case.note, case.updated_at) = (next, note, now.naive_utc());
         db::safety::save_case(conn, &case)?;
-        audit(conn, actor, "disciplinary.closed", ("disciplinary_case", &case.id), json!({ "reason": reason }), now)?;
+        audit(conn, actor, "disciplinary.closed", ("disciplinary_case", &case.id), details, now)?;
     }
     Ok(())
 }
@@ -273,33 +236,31 @@ pub(crate) fn on_signed_off(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     if let Some(mut visit) = db::safety::visit_for_job(conn, &job.id)?
-        && visit.status == "assigned"
+        && let Ok(next) = make_safe::step(visit.status, VisitStep::Complete, actor.role)
     {
-        let outcome = if failed.is_empty() { "made_safe" } else { "not_made_safe" };
-        visit.status = "done".to_owned();
-        visit.outcome = Some(outcome.to_owned());
+        let outcome = if failed.is_empty() { VisitOutcome::MadeSafe } else { VisitOutcome::NotMadeSafe };
+        visit.status = next;
+        visit.outcome = Some(outcome);
         visit.signoff_id = Some(signoff.id.clone());
         visit.updated_at = now.naive_utc();
         db::safety::save_visit(conn, &visit)?;
         let details = json!({ "outcome": outcome, "signoff_id": signoff.id });
         audit(conn, actor, "make_safe.completed", ("make_safe_visit", &visit.id), details, now)?;
     }
-    for mut retraining in db::safety::retraining_on(conn, &job.technician_id, &job.checklist_key, &["trained"])? {
-        let items: Vec<String> = serde_json::from_str(&retraining.item_ids).map_err(anyhow::Error::from)?;
-        let (status, action) = match safety::retraining_verdict(&items, failed) {
-            RetrainingVerdict::Effective => ("effective", "retraining.effective"),
-            RetrainingVerdict::Ineffective => ("ineffective", "retraining.ineffective"),
-        };
-        retraining.status = status.to_owned();
+    let trained = [RetrainingStatus::Trained];
+    for mut retraining in db::safety::retraining_on(conn, &job.technician_id, &job.checklist_key, &trained)? {
+        let verdict = safety::retraining_verdict(&retraining.item_ids, failed);
+        retraining.status = retraining::step(retraining.status, RetrainingStep::Judge(verdict), actor.role)?;
         retraining.updated_at = now.naive_utc();
-        if status == "ineffective" {
+        if verdict == RetrainingVerdict::Ineffective {
             retraining.note = Some(format!(
                 "failed again in sign-off {}: the gate is closed again; safety officer flagged",
                 signoff.id
             ));
         }
         db::safety::save_retraining(conn, &retraining)?;
-        audit(conn, actor, action, ("retraining", &retraining.id), json!({ "signoff_id": signoff.id }), now)?;
+        let action = format!("retraining.{}", retraining.status);
+        audit(conn, actor, &action, ("retraining", &retraining.id), json!({ "signoff_id": signoff.id }), now)?;
     }
     Ok(())
 }
@@ -317,13 +278,11 @@ pub fn assign_make_safe(
     write_transaction(conn, |conn| {
         let mut visit = db::safety::visit(conn, visit_id)?
             .ok_or_else(|| Error::NotFound(format!("no make-safe visit {visit_id}")))?;
-        if visit.status != "open" {
-            return Err(Error::Conflict(format!("the make-safe visit is {}", visit.status)));
-        }
+        let next = make_safe::step(visit.status, VisitStep::Assign, actor.role)?;
         let incident = db::incidents::find(conn, &visit.incident_id)?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("visit without incident")))?;
         let user = db::users::by_username(conn, technician)?
-            .filter(|u| u.active && u.role == Role::Technician.as_str())
+            .filter(|u| u.active && u.role == Role::Technician)
             .ok_or_else(|| Error::field("technician", format!("`{technician}` is not an active technician")))?;
         if user.id == incident.technician_id && override_reason.is_none_or(|r| r.trim().len() < 10) {
             return Err(Error::field(
@@ -331,22 +290,10 @@ pub fn assign_make_safe(
                 "was involved in the incident; send override_reason (at least 10 characters) to assign them anyway",
             ));
         }
-        let original = db::jobs::find(conn, &incident.job_id)?
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("incident without job")))?;
-        let job = NewJob {
-            id: uuid::Uuid::now_v7(),
-            customer: CustomerRef::Existing(original.customer_id.parse().map_err(anyhow::Error::from)?),
-            site: Site {
-                address: original.site_address,
-                postcode: original.site_postcode,
-                notes: Some(format!("URGENT make-safe visit for incident {}", incident.id)),
-            },
-            technician: user.username.clone(),
-            checklist_key: visit.checklist_key.clone(),
-            scheduled_for: now,
-        };
-        let created = super::jobs::create_in(conn, job, actor, now)?;
-        visit.status = "assigned".to_owned();
+        let note = format!("URGENT make-safe visit for incident {}", incident.id);
+        let created =
+            super::jobs::follow_up_job(conn, &incident.job_id, &user.username, &visit.checklist_key, note, actor, now)?;
+        visit.status = next;
         visit.job_id = Some(created.job.id.clone());
         visit.note = override_reason.map(|r| format!("involved technician assigned: {}", r.trim()));
         visit.updated_at = now.naive_utc();
@@ -369,10 +316,7 @@ pub fn record_training(
     write_transaction(conn, |conn| {
         let mut row =
             db::safety::retraining(conn, id)?.ok_or_else(|| Error::NotFound(format!("no retraining {id}")))?;
-        if !GATING.contains(&row.status.as_str()) {
-            return Err(Error::Conflict(format!("the retraining is {}", row.status)));
-        }
-        row.status = "trained".to_owned();
+        row.status = retraining::step(row.status, RetrainingStep::RecordTraining, actor.role)?;
         row.trained_at = Some(now.naive_utc());
         row.trained_by = actor.id.clone();
         row.note = Some(note.to_owned());
@@ -415,7 +359,7 @@ pub fn record_audit(
         if db::safety::audit_for_incident(conn, incident_id)?.is_some() {
             return Err(Error::Conflict("this incident has already been audited".to_owned()));
         }
-        if incident.severity != record.confirmed_severity.as_str() {
+        if incident.severity != record.confirmed_severity {
             let reason = record.regrade_reason.clone().filter(|r| r.trim().chars().count() >= 10).ok_or_else(|| {
                 Error::field("regrade_reason", "the audit changes the grade: give the reason in at least 10 characters")
             })?;
@@ -426,10 +370,10 @@ pub fn record_audit(
             id: uuid::Uuid::now_v7().to_string(),
             incident_id: incident_id.to_owned(),
             auditor_id: actor.id.clone().unwrap_or_default(),
-            confirmed_severity: record.confirmed_severity.as_str().to_owned(),
-            root_cause: enum_str(&record.root_cause)?,
+            confirmed_severity: record.confirmed_severity,
+            root_cause: record.root_cause,
             root_cause_detail: record.root_cause_detail.clone(),
-            corrective_actions: serde_json::to_string(&record.corrective_actions).map_err(anyhow::Error::from)?,
+            corrective_actions: Json::new(record.corrective_actions.clone())?,
             recorded_at: now.naive_utc(),
         };
         db::safety::insert_audit(conn, &row)?;
@@ -442,15 +386,7 @@ pub fn record_audit(
     })
 }
 
-/// The snake_case name serde gives an enum value.
-pub fn enum_str<T: serde::Serialize>(value: &T) -> Result<String, Error> {
-    match serde_json::to_value(value).map_err(anyhow::Error::from)? {
-        serde_json::Value::String(s) => Ok(s),
-        other => Err(Error::Internal(anyhow::anyhow!("not a unit enum: {other}"))),
-    }
-}
-
-/// A step in a disciplinary case.
+/// A step in a disciplinary case, with what the person records.
 #[derive(Debug, Clone)]
 pub enum CaseStep {
     /// The reviewer records the kind of behaviour and the system's part (open → under review).
@@ -463,13 +399,12 @@ pub enum CaseStep {
     Approve,
 }
 
-/// Moves a disciplinary case one step, checking who may take it.
+/// Moves a disciplinary case one step: load, ask the case's state machine, save and audit.
 pub fn case_step(
     conn: &mut DbConnection,
     id: &str,
     step: CaseStep,
     actor: &Actor,
-    role: Role,
     now: DateTime<Utc>,
 ) -> Result<DisciplinaryRow, Error> {
     // The role first: a wrong role learns nothing about which cases exist or what state they are in.
@@ -477,82 +412,51 @@ pub fn case_step(
         CaseStep::Statement { .. } => Role::Technician,
         _ => Role::SafetyOfficer,
     };
-    if role != needed {
+    if actor.role != Some(needed) {
         return Err(Error::Refused(
             Refusal::WrongRole,
-            format!("this step of a disciplinary case needs the role {}", needed.as_str()),
+            format!("this step of a disciplinary case needs the role {needed}"),
         ));
     }
     write_transaction(conn, |conn| {
         let mut case =
             db::safety::case(conn, id)?.ok_or_else(|| Error::NotFound(format!("no disciplinary case {id}")))?;
-        let is_own = actor.id.as_deref() == Some(case.technician_id.as_str());
-        if role == Role::Technician && !is_own {
+        let concerned = actor.is(&case.technician_id);
+        if needed == Role::Technician && !concerned {
             return Err(Error::NotFound(format!("no disciplinary case {id}")));
         }
-        let finished = case.status == "decided" || case.status == "closed";
+        let machine_step = match &step {
+            CaseStep::Review { .. } => disciplinary::CaseStep::Review,
+            CaseStep::Statement { .. } => disciplinary::CaseStep::Statement,
+            CaseStep::Decide { outcome, .. } => {
+                let behaviour = case.behaviour.ok_or_else(|| {
+                    Error::Conflict(format!("the case is {}; record the behaviour (review) first", case.status))
+                })?;
+                let in_line = safety::in_line(behaviour, !case.system_factors.is_empty(), *outcome);
+                disciplinary::CaseStep::Decide { in_line }
+            }
+            CaseStep::Approve => disciplinary::CaseStep::Approve { same_officer: case.proposed_by == actor.id },
+        };
+        case.status = disciplinary::step(case.status, machine_step, actor.role, concerned)?;
         let (action, details) = match step {
             CaseStep::Statement { text } => {
-                if !is_own {
-                    return Err(Error::Refused(
-                        Refusal::TechnicianOnly,
-                        "only the technician concerned adds a statement".to_owned(),
-                    ));
-                }
-                if finished || case.status == "awaiting_approval" {
-                    return Err(Error::Conflict(format!(
-                        "the case is {}; statements are taken before the decision",
-                        case.status
-                    )));
-                }
                 case.technician_statement = Some(text);
                 ("disciplinary.statement", json!({}))
             }
-            _ if role != Role::SafetyOfficer || is_own => {
-                return Err(Error::Refused(
-                    Refusal::WrongRole,
-                    "only a safety officer, not the technician concerned, reviews and decides".to_owned(),
-                ));
-            }
             CaseStep::Review { behaviour, system_factors } => {
-                if case.status != "open" && case.status != "under_review" {
-                    return Err(Error::Conflict(format!("the case is {}", case.status)));
-                }
-                case.status = "under_review".to_owned();
-                case.behaviour = Some(enum_str(&behaviour)?);
-                case.system_factors = serde_json::to_string(&system_factors).map_err(anyhow::Error::from)?;
-                ("disciplinary.reviewed", json!({ "behaviour": case.behaviour, "system_factors": system_factors }))
+                case.behaviour = Some(behaviour);
+                case.system_factors = Json::new(system_factors)?;
+                ("disciplinary.reviewed", json!({ "behaviour": behaviour, "system_factors": *case.system_factors }))
             }
             CaseStep::Decide { outcome, reason } => {
-                if case.status != "under_review" {
-                    return Err(Error::Conflict(format!(
-                        "the case is {}; record the behaviour (review) first",
-                        case.status
-                    )));
-                }
-                let behaviour: Behaviour =
-                    serde_json::from_value(json!(case.behaviour)).map_err(anyhow::Error::from)?;
-                let factors: Vec<SystemFactor> =
-                    serde_json::from_str(&case.system_factors).map_err(anyhow::Error::from)?;
-                let fits = safety::in_line(behaviour, !factors.is_empty(), outcome);
-                case.status = if fits { "decided" } else { "awaiting_approval" }.to_owned();
-                case.outcome = Some(enum_str(&outcome)?);
+                let fits = case.status == CaseStatus::Decided;
+                case.outcome = Some(outcome);
                 case.outcome_reason = Some(reason.clone());
                 case.proposed_by = actor.id.clone();
                 let action = if fits { "disciplinary.decided" } else { "disciplinary.proposed" };
-                (action, json!({ "outcome": case.outcome, "reason": reason, "in_line": fits }))
+                (action, json!({ "outcome": outcome, "reason": reason, "in_line": fits }))
             }
             CaseStep::Approve => {
-                if case.status != "awaiting_approval" {
-                    return Err(Error::Conflict(format!("the case is {}; nothing awaits approval", case.status)));
-                }
-                if case.proposed_by == actor.id {
-                    return Err(Error::Refused(
-                        Refusal::SecondApproverRequired,
-                        "a second safety officer must approve an outcome out of line".to_owned(),
-                    ));
-                }
-                case.status = "decided".to_owned();
                 case.approved_by = actor.id.clone();
                 ("disciplinary.approved", json!({ "outcome": case.outcome }))
             }

@@ -5,12 +5,14 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{Actor, Context, Recorded, audit, failures, jobs::STATUS_SIGNED_OFF, safety};
+use super::{Actor, Context, Recorded, audit, failures, safety};
 use super::{Error, FieldError};
+use crate::db::types::Json;
 use crate::db::{self, DbConnection, failures::FailureRow, signoffs::SignOffRow, write_transaction};
 use crate::domain::Role;
 use crate::domain::severity::FailureFacts;
 use crate::domain::signoff::{self, Answer, FailedItem};
+use crate::domain::states::{FailureSource, JobStatus};
 
 /// How far ahead of the server clock a device's `signed_at` may be before it is refused.
 pub const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
@@ -78,8 +80,8 @@ pub fn record(
         technician_id: job.technician_id.clone(),
         checklist_key: job.checklist_key.clone(),
         checklist_version: job.checklist_version,
-        answers: serde_json::to_string(&new.answers).map_err(anyhow::Error::from)?,
-        failed_items: serde_json::to_string(&failed).map_err(anyhow::Error::from)?,
+        answers: Json::new(new.answers.clone())?,
+        failed_items: Json::new(failed.clone())?,
         signed_at: new.signed_at.naive_utc(),
         received_at: now.naive_utc(),
         signer_name: new.signer_name,
@@ -92,7 +94,7 @@ pub fn record(
         // sign-off insert's foreign-key lock on the job comes after this transaction already holds
         // the job, so concurrent sign-offs on one job queue instead of deadlocking.
         let seq = db::next_change_seq(conn, &job.technician_id)?;
-        db::jobs::mark_changed(conn, &job_id, STATUS_SIGNED_OFF, seq, now.naive_utc())?;
+        db::jobs::mark_changed(conn, &job_id, JobStatus::SignedOff, seq, now.naive_utc())?;
         db::signoffs::insert(conn, &row)?;
         let details = json!({
             "job_id": job_id,
@@ -160,15 +162,14 @@ fn failure_of(row: &SignOffRow, answers: &[Answer], failed: &[FailedItem]) -> Re
     }
     Ok(FailureRow {
         id: uuid::Uuid::now_v7().to_string(),
-        source: "signoff".to_owned(),
+        source: FailureSource::Signoff,
         job_id: row.job_id.clone(),
         signoff_id: Some(row.id.clone()),
         reported_by: row.technician_id.clone(),
         reported_at: row.received_at,
         description,
-        item_ids: serde_json::to_string(&failed.iter().map(|f| &f.item_id).collect::<Vec<_>>())
-            .map_err(anyhow::Error::from)?,
-        hazards: "[]".to_owned(),
+        item_ids: Json::new(failed.iter().map(|f| f.item_id.clone()).collect())?,
+        hazards: Json::new(Vec::new())?,
         injury: false,
         vulnerable_occupant: false,
         service_lost: None,

@@ -34,7 +34,7 @@ pub fn add(
         id: uuid::Uuid::now_v7().to_string(),
         username: username.to_owned(),
         display_name: if display_name.trim().is_empty() { username.to_owned() } else { display_name.trim().to_owned() },
-        role: role.as_str().to_owned(),
+        role,
         password_hash: password::hash(plain_password)?,
         active: true,
         created_at: now.naive_utc(),
@@ -185,8 +185,8 @@ pub fn update(
             user.display_name = name;
             changed.push("display_name");
         }
-        if let Some(role) = change.role.filter(|role| role.as_str() != user.role) {
-            user.role = role.as_str().to_owned();
+        if let Some(role) = change.role.filter(|role| *role != user.role) {
+            user.role = role;
             changed.push("role");
         }
         if let Some(active) = change.active.filter(|active| *active != user.active) {

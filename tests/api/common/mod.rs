@@ -118,7 +118,7 @@ impl TestApp {
     pub fn token(&self, username: &str) -> String {
         let mut conn = self.state.db.get().expect("connection");
         let user = fieldproof::db::users::by_username(&mut conn, username).expect("query").expect("seeded user");
-        let role = Role::parse(&user.role).expect("role");
+        let role = user.role;
         self.state.tokens.issue(&user.id, &user.username, role, user.session_epoch, Utc::now()).expect("token")
     }
 
@@ -126,7 +126,7 @@ impl TestApp {
     pub fn token_issued_at(&self, username: &str, at: DateTime<Utc>) -> String {
         let mut conn = self.state.db.get().expect("connection");
         let user = fieldproof::db::users::by_username(&mut conn, username).expect("query").expect("seeded user");
-        let role = Role::parse(&user.role).expect("role");
+        let role = user.role;
         self.state.tokens.issue(&user.id, &user.username, role, user.session_epoch, at).expect("token")
     }
 
