@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Role;
 use crate::error::ApiError;
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     /// The user's id.
     pub sub: String,
@@ -23,11 +23,20 @@ pub struct Claims {
     pub epoch: i64,
 }
 
+/// Clocks of the instances behind a load balancer agree to within seconds.
+const LEEWAY_SECONDS: i64 = 5;
+/// How many verified tokens an instance remembers (a token is a few hundred bytes).
+const VERIFIED_TOKENS: usize = 10_000;
+
 /// Issues and verifies the service's tokens.
 pub struct TokenService {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens whose signature and claims were verified, until they expire: an app sends the same
+    /// token with every request, and checking its signature each time is most of the cost of a
+    /// cheap read. Only tokens that passed are kept, so a forged one is checked every time.
+    verified: quick_cache::sync::Cache<String, Claims>,
     issuer: String,
     audience: String,
     pub ttl: chrono::Duration,
@@ -41,12 +50,12 @@ impl TokenService {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.validate_nbf = true;
-        // Clocks of the instances behind a load balancer agree to within seconds.
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECONDS.unsigned_abs();
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
@@ -76,7 +85,19 @@ impl TokenService {
         Ok(encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
+    /// The claims of a valid token: signed by this service, for this audience, and in its time.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        if let Some(claims) = self.verified.get(token)
+            && in_time(&claims, Utc::now().timestamp())
+        {
+            return Ok(claims);
+        }
+        let claims = self.decode(token)?;
+        self.verified.insert(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    fn decode(&self, token: &str) -> Result<Claims, ApiError> {
         decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|err| {
             use jsonwebtoken::errors::ErrorKind;
             let why = match err.kind() {
@@ -91,5 +112,55 @@ impl TokenService {
             };
             ApiError::Unauthorized(why.to_owned())
         })
+    }
+}
+
+/// Whether a verified token is still within its validity at `now` (Unix seconds), with the same
+/// leeway as the full check; outside it, the full check runs and says why it fails.
+fn in_time(claims: &Claims, now: i64) -> bool {
+    claims.nbf <= now + LEEWAY_SECONDS && now <= claims.exp + LEEWAY_SECONDS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> TokenService {
+        TokenService::new(b"a-test-secret-that-is-long-enough-32", "iss", "aud", chrono::Duration::hours(1))
+    }
+
+    #[test]
+    fn a_remembered_token_is_trusted_only_within_its_validity() {
+        let claims = |nbf, exp| Claims {
+            sub: "u".into(),
+            name: "n".into(),
+            role: "technician".into(),
+            iss: "iss".into(),
+            aud: "aud".into(),
+            iat: nbf,
+            nbf,
+            exp,
+            epoch: 0,
+        };
+        assert!(in_time(&claims(100, 200), 150));
+        assert!(in_time(&claims(100, 200), 205), "the same leeway as the full check");
+        assert!(!in_time(&claims(100, 200), 206));
+        assert!(!in_time(&claims(100, 200), 94), "not valid yet");
+    }
+
+    #[test]
+    fn a_forged_token_is_refused_even_after_the_genuine_one_was_remembered() -> anyhow::Result<()> {
+        let tokens = service();
+        let token = tokens.issue("u1", "tess", Role::Technician, 0, Utc::now())?;
+        assert_eq!(tokens.verify(&token).map_err(|e| anyhow::anyhow!("{e}"))?.sub, "u1");
+        assert_eq!(tokens.verify(&token).map_err(|e| anyhow::anyhow!("{e}"))?.sub, "u1", "remembered");
+        // A different signature character, well inside the signature.
+        let at = token.len() - 10;
+        let swapped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let forged = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
+        assert!(tokens.verify(&forged).is_err());
+        let expired = tokens.issue("u1", "tess", Role::Technician, 0, Utc::now() - chrono::Duration::hours(2))?;
+        assert!(tokens.verify(&expired).is_err());
+        Ok(())
     }
 }
