@@ -11,7 +11,8 @@ use super::retraining::{RetrainingResponse, retraining_responses};
 use super::{json_list, only};
 use crate::AppState;
 use crate::auth::{Require, SafetyOfficers, SafetyReaders};
-use crate::db::{self, DbConnection};
+use crate::db;
+use crate::db::safety::AuditFileRows;
 use crate::domain::safety::RootCause;
 use crate::domain::severity::Severity;
 use crate::error::ApiError;
@@ -23,13 +24,6 @@ use crate::http::openapi as doc;
 use crate::http::page::Items;
 use crate::workflows::safety::AuditRecord;
 use crate::workflows::{self, Actor};
-
-fn username(conn: &mut DbConnection, id: Option<&str>) -> Result<Option<String>, ApiError> {
-    Ok(match id {
-        Some(id) => db::incidents::username(conn, id)?,
-        None => None,
-    })
-}
 
 /// Safety-critical incidents not yet audited, oldest first.
 #[utoipa::path(get, path = "/v1/safety/audit-queue", tag = "safety",
@@ -88,14 +82,19 @@ pub async fn audit_file(
         .db
         .run(move |conn| -> Result<_, ApiError> {
             let now = app.clock.now();
-            let incident = db::incidents::find(conn, &id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
-            let failure = db::failures::find(conn, &incident.failure_id)?.ok_or_else(|| ApiError::NotFound("no failure".to_owned()))?;
-            let job = db::jobs::find(conn, &incident.job_id)?.ok_or_else(|| ApiError::NotFound("no job".to_owned()))?;
-            let signoff_row = match &failure.signoff_id {
-                Some(signoff_id) => db::signoffs::find(conn, signoff_id)?,
-                None => db::signoffs::for_job(conn, &job.id)?.pop(),
-            };
-            let signoff = signoff_row
+            let AuditFileRows {
+                incident,
+                failure,
+                job,
+                signoff,
+                make_safe,
+                earlier_incidents,
+                retraining,
+                decided_cases,
+                audit,
+                auditor,
+            } = db::safety::audit_file(conn, &id)?.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+            let signoff = signoff
                 .map(|row| -> Result<serde_json::Value, ApiError> {
                     Ok(serde_json::json!({
                         "id": row.id, "signed_at": row.signed_at.and_utc(), "received_at": row.received_at.and_utc(),
@@ -106,24 +105,25 @@ pub async fn audit_file(
                 })
                 .transpose()?;
             let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
-            let pinned = app.catalogue.version(conn, &job.checklist_key, version)?.ok_or_else(|| ApiError::NotFound("no checklist".to_owned()))?;
+            let pinned = app
+                .catalogue
+                .version(conn, &job.checklist_key, version)?
+                .ok_or_else(|| ApiError::NotFound("no checklist".to_owned()))?;
             let checklist: serde_json::Value = serde_json::from_slice(&pinned.body).map_err(anyhow::Error::from)?;
-            let make_safe = db::safety::visit_for_incident(conn, &id)?.map(|v| visit_responses(conn, vec![v], now).and_then(only)).transpose()?;
-            let earlier_incidents = db::safety::technician_incidents(conn, &incident.technician_id, &id)?
+            let make_safe = make_safe.map(|v| visit_responses(conn, vec![v], now).and_then(only)).transpose()?;
+            let earlier_incidents = earlier_incidents
                 .into_iter()
                 .map(|i| serde_json::json!({ "id": i.id, "severity": i.severity, "checklist_key": i.checklist_key, "reported_at": i.reported_at.and_utc(), "repeat": i.is_repeat }))
                 .collect();
-            let retraining = db::safety::retraining_list(conn, Some(&incident.technician_id))?;
             let retraining = retraining_responses(conn, retraining)?;
-            let disciplinary_outcomes = db::safety::cases(conn, Some(&incident.technician_id))?
+            let disciplinary_outcomes = decided_cases
                 .into_iter()
-                .filter(|c| c.status == "decided")
                 .map(|c| serde_json::json!({ "case_id": c.id, "incident_id": c.incident_id, "outcome": c.outcome, "behaviour": c.behaviour }))
                 .collect();
-            let audit = db::safety::audit_for_incident(conn, &id)?
+            let audit = audit
                 .map(|a| -> Result<serde_json::Value, ApiError> {
                     Ok(serde_json::json!({
-                        "auditor": username(conn, Some(&a.auditor_id))?, "confirmed_severity": a.confirmed_severity,
+                        "auditor": auditor, "confirmed_severity": a.confirmed_severity,
                         "root_cause": a.root_cause, "root_cause_detail": a.root_cause_detail,
                         "corrective_actions": json_list::<String>(&a.corrective_actions)?, "recorded_at": a.recorded_at.and_utc(),
                     }))
