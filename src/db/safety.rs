@@ -258,3 +258,70 @@ pub fn cases(conn: &mut DbConnection, technician_id: Option<&str>) -> QueryResul
     }
     query.order(disciplinary_cases::created_at.desc()).load(conn)
 }
+
+// ---- the audit file ----
+
+/// What an incident's audit file is assembled from: the incident, its evidence and follow-up, and
+/// the technician's history.
+#[derive(Debug, Clone)]
+pub struct AuditFileRows {
+    pub incident: super::incidents::IncidentRow,
+    pub failure: super::failures::FailureRow,
+    pub job: super::jobs::JobRow,
+    /// The sign-off as answered: the one that failed, or else the job's latest.
+    pub signoff: Option<super::signoffs::SignOffRow>,
+    pub make_safe: Option<MakeSafeVisitRow>,
+    /// The technician's other incidents, newest first.
+    pub earlier_incidents: Vec<super::incidents::IncidentRow>,
+    /// The technician's retraining assignments, newest first.
+    pub retraining: Vec<RetrainingRow>,
+    /// The technician's decided disciplinary cases, newest first.
+    pub decided_cases: Vec<DisciplinaryRow>,
+    pub audit: Option<SafetyAuditRow>,
+    /// The auditor's username (`None` without an audit).
+    pub auditor: Option<String>,
+}
+
+/// The rows of an incident's audit file; `None` when there is no such incident. Its failure report
+/// and job always exist (foreign keys, and nothing deletes them), so a missing one is `NotFound`.
+pub fn audit_file(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<AuditFileRows>> {
+    let Some(incident) = super::incidents::find(conn, incident_id)? else { return Ok(None) };
+    let failure = super::failures::find(conn, &incident.failure_id)?.ok_or(diesel::result::Error::NotFound)?;
+    let job = super::jobs::find(conn, &incident.job_id)?.ok_or(diesel::result::Error::NotFound)?;
+    let signoff = match &failure.signoff_id {
+        Some(signoff_id) => super::signoffs::find(conn, signoff_id)?,
+        None => super::signoffs::for_job(conn, &job.id)?.pop(),
+    };
+    let technician = incident.technician_id.as_str();
+    let make_safe = visit_for_incident(conn, incident_id)?;
+    let earlier_incidents = technician_incidents(conn, technician, incident_id)?;
+    let retraining = retraining_list(conn, Some(technician))?;
+    let decided_cases = decided_cases(conn, technician)?;
+    let audit = audit_for_incident(conn, incident_id)?;
+    let auditor = match &audit {
+        Some(audit) => super::incidents::username(conn, &audit.auditor_id)?,
+        None => None,
+    };
+    Ok(Some(AuditFileRows {
+        incident,
+        failure,
+        job,
+        signoff,
+        make_safe,
+        earlier_incidents,
+        retraining,
+        decided_cases,
+        audit,
+        auditor,
+    }))
+}
+
+/// A technician's decided disciplinary cases, newest first.
+pub fn decided_cases(conn: &mut DbConnection, technician_id: &str) -> QueryResult<Vec<DisciplinaryRow>> {
+    disciplinary_cases::table
+        .filter(disciplinary_cases::technician_id.eq(technician_id))
+        .filter(disciplinary_cases::status.eq(CaseStatus::Decided))
+        .order(disciplinary_cases::created_at.desc())
+        .select(DisciplinaryRow::as_select())
+        .load(conn)
+}

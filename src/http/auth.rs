@@ -12,7 +12,7 @@ use crate::auth::throttle::LockedOut;
 use crate::auth::{AuthUser, Require, Role, Technicians};
 use crate::credentials::password;
 use crate::db;
-use crate::error::{ApiError, Problem, Refusal};
+use crate::error::{ApiError, Refusal};
 use crate::workflows;
 
 #[derive(Deserialize, Validate, utoipa::ToSchema)]
@@ -44,9 +44,7 @@ struct TokenResponse {
     responses(
         (status = 200, description = "A bearer token (`Cache-Control: no-store`)", body = TokenResponse),
         (status = 401, response = doc::Unauthorized),
-        (status = 429, description = "Too many failed sign-ins (`too-many-requests`)", body = Problem,
-            content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds until the next attempt is allowed"))),
+        (status = 429, response = doc::TooManyRequests),
         (status = 503, response = doc::Unavailable),
     ))]
 pub async fn token(
@@ -190,9 +188,7 @@ pub fn well_formed_pin(pin: &str) -> Result<(), validator::ValidationError> {
     responses(
         (status = 204, description = "The PIN is set"),
         (status = 403, response = doc::Forbidden),
-        (status = 429, description = "Too many wrong passwords (`too-many-requests`)", body = Problem,
-            content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds until the next attempt is allowed"))),
+        (status = 429, response = doc::TooManyRequests),
     ))]
 pub async fn set_pin(
     state: web::Data<AppState>,

@@ -84,11 +84,11 @@ route_table! {
         "/v1/incidents/{id}/acknowledge" => post: incidents::acknowledge;
         "/v1/incidents/{id}/assign" => post: incidents::assign;
         "/v1/incidents/{id}/regrade" => post: incidents::regrade;
-        "/v1/incidents/{id}/audit-file" => get: safety::audit_file;
-        "/v1/incidents/{id}/audit" => post: safety::record_audit;
-        "/v1/safety/audit-queue" => get: safety::audit_queue;
-        "/v1/make-safe-visits" => get: safety::visits;
-        "/v1/make-safe-visits/{id}/assign" => post: safety::assign_visit;
+        "/v1/incidents/{id}/audit-file" => get: safety::audits::audit_file;
+        "/v1/incidents/{id}/audit" => post: safety::audits::record_audit;
+        "/v1/safety/audit-queue" => get: safety::audits::audit_queue;
+        "/v1/make-safe-visits" => get: safety::make_safe::visits;
+        "/v1/make-safe-visits/{id}/assign" => post: safety::make_safe::assign_visit;
         "/v1/messages" => get: messages::list;
         "/v1/messages/{id}/retry" => post: messages::retry;
         "/v1/metrics/recovery" => get: metrics::recovery;
@@ -101,14 +101,14 @@ route_table! {
         "/v1/recovery-cases/{id}/surprise" => get: recovery::surprise, post: recovery::record_surprise;
         "/v1/recovery-cases/{id}/remedy" => post: recovery::choose_remedy;
         "/v1/recovery-cases/{id}/remedy/approve" => post: recovery::approve_remedy;
-        "/v1/retraining" => get: safety::retraining;
-        "/v1/retraining/{id}/training-done" => post: safety::training_done;
-        "/v1/disciplinary-cases" => get: safety::cases;
-        "/v1/disciplinary-cases/{id}" => get: safety::case;
-        "/v1/disciplinary-cases/{id}/review" => post: safety::review;
-        "/v1/disciplinary-cases/{id}/statement" => post: safety::statement;
-        "/v1/disciplinary-cases/{id}/decide" => post: safety::decide;
-        "/v1/disciplinary-cases/{id}/approve" => post: safety::approve;
+        "/v1/retraining" => get: safety::retraining::retraining;
+        "/v1/retraining/{id}/training-done" => post: safety::retraining::training_done;
+        "/v1/disciplinary-cases" => get: safety::disciplinary::cases;
+        "/v1/disciplinary-cases/{id}" => get: safety::disciplinary::case;
+        "/v1/disciplinary-cases/{id}/review" => post: safety::disciplinary::review;
+        "/v1/disciplinary-cases/{id}/statement" => post: safety::disciplinary::statement;
+        "/v1/disciplinary-cases/{id}/decide" => post: safety::disciplinary::decide;
+        "/v1/disciplinary-cases/{id}/approve" => post: safety::disciplinary::approve;
         "/v1/audit/head" => get: audit::head;
     }
 }

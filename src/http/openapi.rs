@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
-use utoipa::{IntoParams, Modify, OpenApi, ToResponse};
+use utoipa::openapi::{Content, HeaderBuilder, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse};
 
 use super::{audit, auth, checklists, failures, feedback, health, incidents, jobs, messages, metrics};
 use super::{monitoring, recovery, safety, signoffs, users};
@@ -66,11 +66,11 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self
         incidents::acknowledge,
         incidents::assign,
         incidents::regrade,
-        safety::audit_file,
-        safety::record_audit,
-        safety::audit_queue,
-        safety::visits,
-        safety::assign_visit,
+        safety::audits::audit_file,
+        safety::audits::record_audit,
+        safety::audits::audit_queue,
+        safety::make_safe::visits,
+        safety::make_safe::assign_visit,
         messages::list,
         messages::retry,
         metrics::recovery,
@@ -85,14 +85,14 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self
         recovery::record_surprise,
         recovery::choose_remedy,
         recovery::approve_remedy,
-        safety::retraining,
-        safety::training_done,
-        safety::cases,
-        safety::case,
-        safety::review,
-        safety::statement,
-        safety::decide,
-        safety::approve,
+        safety::retraining::retraining,
+        safety::retraining::training_done,
+        safety::disciplinary::cases,
+        safety::disciplinary::case,
+        safety::disciplinary::review,
+        safety::disciplinary::statement,
+        safety::disciplinary::decide,
+        safety::disciplinary::approve,
         feedback::form,
         feedback::submit,
         audit::head,
@@ -111,6 +111,7 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self
             PreconditionFailed,
             Invalid,
             PreconditionRequired,
+            TooManyRequests,
             Internal,
             Unavailable
         )
@@ -175,6 +176,22 @@ problem_responses! {
 fn problem(description: &str) -> Response {
     let content = Content::new(Some(Ref::from_schema_name("Problem")));
     ResponseBuilder::new().description(description).content("application/problem+json", content).build()
+}
+
+/// 429 from a throttle of failed attempts (passwords, sign-off PINs), with the wait in `Retry-After`.
+pub struct TooManyRequests;
+
+impl<'s> ToResponse<'s> for TooManyRequests {
+    fn response() -> (&'s str, RefOr<Response>) {
+        let retry_after = HeaderBuilder::new()
+            .schema(u64::schema())
+            .description(Some("Seconds until the next attempt is allowed"))
+            .build();
+        let description = "Too many failed attempts for this username or client address (wrong passwords or \
+            sign-off PINs): wait `Retry-After` seconds (`too-many-requests`).";
+        let response = ResponseBuilder::from(problem(description)).header("Retry-After", retry_after).build();
+        ("TooManyRequests", response.into())
+    }
 }
 
 /// Adds what follows from the extractors rather than from each handler: the bearer scheme and 401

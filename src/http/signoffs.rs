@@ -14,7 +14,7 @@ use crate::auth::{AuthUser, Require, Technicians};
 use crate::config::SignoffPin;
 use crate::db;
 use crate::domain::signoff::{Answer, FailedItem};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::workflows::Recorded;
 use crate::workflows::signoffs::{NewSignOff, StoredSignOff};
 
@@ -97,9 +97,7 @@ impl TryFrom<StoredSignOff> for SignOffResponse {
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
         (status = 409, response = doc::Conflict),
-        (status = 429, description = "Too many wrong sign-off PINs (`too-many-requests`)", body = Problem,
-            content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds until the next attempt is allowed"))),
+        (status = 429, response = doc::TooManyRequests),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
