@@ -30,17 +30,17 @@ pub(crate) fn verify(app: &TestApp) -> Output {
 
 /// Three sign-offs and three failure reports through the API (each with its audit entries).
 async fn write_some_records(app: &TestApp) {
-    let tess = app.token("tess");
+    let tess = app.as_user("tess");
     for _ in 0..3 {
         let job = app.issue_job("tess", "broadband-install").await;
         let answers = common::passing_answers(&app.checklist_of(&job).await);
         let path = format!("/v1/jobs/{}/signoffs", job["id"].as_str().expect("id"));
         let body = common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers);
-        let signed = app.post(&path, &tess, &body).await;
+        let signed = tess.post(&path, &body).await;
         assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
         let failure = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"],
                               "description": "left the hallway dusty and forgot the paperwork" });
-        let filed = app.post("/v1/failures", &app.token("dana"), &failure).await;
+        let filed = app.as_user("dana").post("/v1/failures", &failure).await;
         assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.text());
     }
 }
@@ -71,7 +71,7 @@ async fn verify_passes_on_what_the_service_wrote_and_the_head_endpoint_agrees(
     assert_eq!(printed["signoffs"].0, 3);
     assert_eq!(printed["failure_reports"].0, 3, "{printed:?}");
 
-    let served = app.get("/v1/audit/head", &app.token("sam")).await;
+    let served = app.as_user("sam").get("/v1/audit/head").await;
     assert_eq!(served.status, StatusCode::OK, "{}", served.text());
     let served: BTreeMap<String, (i64, String)> = served.json()["chains"]
         .as_array()
@@ -178,20 +178,18 @@ async fn concurrent_writers_extend_each_chain_in_one_line(#[values(Sqlite, Postg
     let job = app.issue_job("tess", "broadband-install").await;
     let answers = common::passing_answers(&app.checklist_of(&job).await);
     let path = format!("/v1/jobs/{}/signoffs", job["id"].as_str().expect("id"));
-    let (tess, dana) = (app.token("tess"), app.token("dana"));
-    let writes = (0..12).map(|i| {
-        let (app, path, job_id) = (&app, path.clone(), job["id"].clone());
-        let signoff = common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers.clone());
-        let failure = json!({ "id": uuid::Uuid::new_v4(), "job_id": job_id, "description": "left the hallway dusty" });
-        let (tess, dana) = (tess.clone(), dana.clone());
-        async move {
-            if i % 2 == 0 {
-                app.post(&path, &tess, &signoff).await
-            } else {
-                app.post("/v1/failures", &dana, &failure).await
+    let (tess, dana) = (app.as_user("tess"), app.as_user("dana"));
+    let writes =
+        (0..12).map(|i| {
+            let (path, job_id) = (path.clone(), job["id"].clone());
+            let signoff = common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers.clone());
+            let failure =
+                json!({ "id": uuid::Uuid::new_v4(), "job_id": job_id, "description": "left the hallway dusty" });
+            let (tess, dana) = (&tess, &dana);
+            async move {
+                if i % 2 == 0 { tess.post(&path, &signoff).await } else { dana.post("/v1/failures", &failure).await }
             }
-        }
-    });
+        });
     let responses = futures_util::future::join_all(writes).await;
     assert!(responses.iter().all(|r| r.status == StatusCode::CREATED), "every write is recorded");
 
@@ -224,7 +222,7 @@ fn verify_against(app: &TestApp, head: &str) -> Output {
 async fn verify_against_a_saved_head_catches_rows_cut_from_the_end(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
     write_some_records(&app).await;
-    let saved = app.get("/v1/audit/head", &app.token("sam")).await;
+    let saved = app.as_user("sam").get("/v1/audit/head").await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
     let saved = saved.text();
     let signoffs_head = serde_json::from_str::<serde_json::Value>(&saved).expect("json")["chains"]

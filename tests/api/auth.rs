@@ -109,13 +109,13 @@ async fn bad_tokens_are_refused_with_401(#[values(Sqlite, Postgres)] backend: Ba
 #[actix_web::test]
 async fn wrong_role_gets_403_problem(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let technician = app.token("tess");
-    let create = app.post("/v1/jobs", &technician, &common::job_body("tess", "broadband-install")).await;
+    let technician = app.as_user("tess");
+    let create = technician.post("/v1/jobs", &common::job_body("tess", "broadband-install")).await;
     let body = create.problem(StatusCode::FORBIDDEN);
     assert!(body["detail"].as_str().unwrap_or_default().contains("dispatcher"), "{body}");
-    let publish = app.post("/v1/checklists", &app.token("dana"), &json!({})).await;
+    let publish = app.as_user("dana").post("/v1/checklists", &json!({})).await;
     publish.problem(StatusCode::FORBIDDEN);
-    let my_jobs = app.get("/v1/me/jobs", &app.token("dana")).await;
+    let my_jobs = app.as_user("dana").get("/v1/me/jobs").await;
     my_jobs.problem(StatusCode::FORBIDDEN);
 }
 

@@ -2,8 +2,7 @@
 
 use crate::common;
 
-use actix_web::http::StatusCode;
-use actix_web::test::TestRequest;
+use actix_web::http::{Method, StatusCode};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -15,7 +14,7 @@ const GAS: &str = "gas-boiler-annual-service";
 #[actix_web::test]
 async fn lists_every_shipped_checklist_with_its_latest_version(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let list = app.get("/v1/checklists", &app.token("tess")).await.json();
+    let list = app.as_user("tess").get("/v1/checklists").await.json();
     let keys: Vec<&str> = list.as_array().expect("array").iter().map(|c| c["key"].as_str().expect("key")).collect();
     for key in [GAS, "consumer-unit-replacement", "broadband-install", "unvented-cylinder-install", "make-safe-gas"] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
@@ -29,9 +28,9 @@ async fn lists_every_shipped_checklist_with_its_latest_version(#[values(Sqlite, 
 #[actix_web::test]
 async fn pinned_version_has_strong_etag_long_cache_and_304(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let token = app.token("tess");
+    let tess = app.as_user("tess");
     let path = format!("/v1/checklists/{GAS}/versions/1");
-    let first = app.get(&path, &token).await;
+    let first = tess.get(&path).await;
     assert_eq!(first.status, StatusCode::OK);
     let etag = first.header("etag").expect("etag");
     assert!(etag.starts_with('"') && !etag.starts_with("W/"), "strong etag: {etag}");
@@ -40,22 +39,15 @@ async fn pinned_version_has_strong_etag_long_cache_and_304(#[values(Sqlite, Post
     assert_eq!((body["key"].as_str(), body["version"].as_i64()), (Some(GAS), Some(1)));
     assert!(body["items"].as_array().expect("items").len() >= 15);
 
-    let revalidate = TestRequest::get()
-        .uri(&path)
-        .insert_header(("Authorization", format!("Bearer {token}")))
-        .insert_header(("If-None-Match", etag.clone()));
-    let not_modified = app.send(revalidate).await;
+    let not_modified = tess.call_with(Method::GET, &path, &[("If-None-Match", &etag)], None).await;
     assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
     assert!(not_modified.body.is_empty());
     assert_eq!(not_modified.header("etag"), Some(etag.clone()));
 
-    let stale = TestRequest::get()
-        .uri(&path)
-        .insert_header(("Authorization", format!("Bearer {token}")))
-        .insert_header(("If-None-Match", "\"something-else\""));
-    assert_eq!(app.send(stale).await.status, StatusCode::OK);
+    let stale = tess.call_with(Method::GET, &path, &[("If-None-Match", "\"something-else\"")], None).await;
+    assert_eq!(stale.status, StatusCode::OK);
 
-    let latest = app.get(&format!("/v1/checklists/{GAS}"), &token).await;
+    let latest = tess.get(&format!("/v1/checklists/{GAS}")).await;
     assert_eq!(latest.header("etag"), Some(etag));
     assert_eq!(latest.body, first.body, "latest is byte-identical to v1 while v1 is the latest");
 }
@@ -64,19 +56,19 @@ async fn pinned_version_has_strong_etag_long_cache_and_304(#[values(Sqlite, Post
 #[actix_web::test]
 async fn unknown_checklists_and_versions_are_404(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let token = app.token("tess");
+    let tess = app.as_user("tess");
     for path in [
         "/v1/checklists/nope",
         "/v1/checklists/nope/versions/1",
         &format!("/v1/checklists/{GAS}/versions/9"),
         &format!("/v1/checklists/{GAS}/versions/x"),
     ] {
-        app.get(path, &token).await.problem(StatusCode::NOT_FOUND);
+        tess.get(path).await.problem(StatusCode::NOT_FOUND);
     }
 }
 
 async fn served(app: &common::TestApp, version: i64) -> Value {
-    app.get(&format!("/v1/checklists/{GAS}/versions/{version}"), &app.token("ada")).await.json()
+    app.as_user("ada").get(&format!("/v1/checklists/{GAS}/versions/{version}")).await.json()
 }
 
 #[rstest]
@@ -93,20 +85,20 @@ async fn publishing_a_new_version_keeps_the_old_one_and_pinned_jobs(#[values(Sql
         "id": "co-alarm-date", "prompt": "CO alarm expiry date checked", "kind": "check",
         "required": true, "severity_hint": "safety_critical", "hazards": ["carbon_monoxide"]
     }));
-    let admin = app.token("ada");
-    let published = app.post("/v1/checklists", &admin, &v2).await;
+    let admin = app.as_user("ada");
+    let published = admin.post("/v1/checklists", &v2).await;
     assert_eq!(published.status, StatusCode::CREATED, "{}", published.text());
     assert_eq!(published.header("location").as_deref(), Some(&*format!("/v1/checklists/{GAS}/versions/2")));
 
-    let again = app.post("/v1/checklists", &admin, &v2).await;
+    let again = admin.post("/v1/checklists", &v2).await;
     assert_eq!(again.status, StatusCode::OK, "same content again is accepted as already published");
 
     assert_eq!(served(&app, 1).await, v1, "v1 is unchanged");
     assert_eq!(served(&app, 2).await, v2);
-    let latest = app.get(&format!("/v1/checklists/{GAS}"), &admin).await.json();
+    let latest = admin.get(&format!("/v1/checklists/{GAS}")).await.json();
     assert_eq!(latest["version"], 2);
 
-    let job_now = app.get(&format!("/v1/jobs/{}", job["id"].as_str().expect("id")), &admin).await.json();
+    let job_now = admin.get(&format!("/v1/jobs/{}", job["id"].as_str().expect("id"))).await.json();
     assert_eq!(job_now["checklist_version"], 1, "an issued job stays pinned");
     assert_eq!(app.issue_job("tess", GAS).await["checklist_version"], 2, "new jobs get the new version");
 }
@@ -117,7 +109,7 @@ async fn changing_a_published_version_is_refused_with_409(#[values(Sqlite, Postg
     let app = spawn_app!(backend);
     let mut changed = served(&app, 1).await;
     changed["title"] = json!("Gas boiler service (edited)");
-    let response = app.post("/v1/checklists", &app.token("ada"), &changed).await;
+    let response = app.as_user("ada").post("/v1/checklists", &changed).await;
     let body = response.problem(StatusCode::CONFLICT);
     assert!(body["detail"].as_str().unwrap_or_default().contains("publish v2"), "{body}");
     assert_eq!(served(&app, 1).await["title"], "Gas boiler annual service");
@@ -136,11 +128,11 @@ async fn invalid_templates_are_422_naming_item_and_field(#[values(Sqlite, Postgr
               "severity_hint": "safety_critical", "hazards": [] }
         ]
     });
-    let response = app.post("/v1/checklists", &app.token("ada"), &template).await;
+    let response = app.as_user("ada").post("/v1/checklists", &template).await;
     assert_eq!(response.error_fields(), vec!["items[depth].unit", "items[hatch].hazards"]);
 
     let mut unknown_kind = template.clone();
     unknown_kind["items"][1]["kind"] = json!("checkbox");
-    let response = app.post("/v1/checklists", &app.token("ada"), &unknown_kind).await;
+    let response = app.as_user("ada").post("/v1/checklists", &unknown_kind).await;
     assert_eq!(response.error_fields(), vec!["items[1].kind"]);
 }

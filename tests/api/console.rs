@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use actix_web::http::Method;
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -15,13 +16,13 @@ const GAS: &str = "gas-boiler-annual-service";
 async fn report(app: &TestApp, job: &Value, description: &str, items: &[&str]) -> Value {
     let body =
         json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": description, "item_ids": items });
-    let response = app.post("/v1/failures", &app.token("dana"), &body).await;
+    let response = app.as_user("dana").post("/v1/failures", &body).await;
     assert_eq!(response.status, actix_web::http::StatusCode::CREATED, "{}", response.text());
     response.json()
 }
 
 async fn incident(app: &TestApp, id: &str) -> Value {
-    app.get(&format!("/v1/incidents/{id}"), &app.token("dana")).await.json()
+    app.as_user("dana").get(&format!("/v1/incidents/{id}")).await.json()
 }
 
 /// The number of rows in the work queue as the browser shows it now.
@@ -82,7 +83,7 @@ async fn dispatcher_takes_a_new_safety_critical_report_from_the_top_of_the_queue
     let actions: Vec<&str> =
         after["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert!(actions.contains(&"incident.acknowledged"), "{actions:?}");
-    let visits = app.get("/v1/make-safe-visits?status=assigned", &app.token("dana")).await.json();
+    let visits = app.as_user("dana").get("/v1/make-safe-visits?status=assigned").await.json();
     assert_eq!(visits["items"][0]["incident_id"], incident_id.as_str(), "{visits}");
     browser.close().await;
 }
@@ -127,9 +128,9 @@ async fn safety_officer_audits_the_incident_and_records_the_training(#[values(Sq
     assert!(browser.flash().await.contains("second safety officer"), "{}", browser.flash().await);
     browser.check_page("disciplinary-awaiting-approval").await;
 
-    let audit = app.get(&format!("/v1/incidents/{incident_id}/audit-file"), &app.token("sam")).await.json();
+    let audit = app.as_user("sam").get(&format!("/v1/incidents/{incident_id}/audit-file")).await.json();
     assert_eq!(audit["audit"]["root_cause"], "procedure_not_followed", "{audit}");
-    let retraining = app.get("/v1/retraining", &app.token("sam")).await.json();
+    let retraining = app.as_user("sam").get("/v1/retraining").await.json();
     assert_eq!(
         (retraining["items"][0]["status"].as_str(), retraining["items"][0]["trained_by"].as_str()),
         (Some("trained"), Some("sam"))
@@ -177,7 +178,7 @@ async fn dispatcher_takes_an_ordinary_failure_from_report_to_recovered(#[values(
     browser.check_page("recovered").await;
 
     let case_id = case_path.rsplit('/').next().unwrap();
-    let cases = app.get("/v1/recovery-cases?status=recovered", &app.token("dana")).await.json();
+    let cases = app.as_user("dana").get("/v1/recovery-cases?status=recovered").await.json();
     let case = cases["items"].as_array().unwrap().iter().find(|c| c["id"] == case_id).expect("the case is recovered");
     assert_eq!(case["recovered_within_target"], true);
     assert!(case["explained_at"].is_string() && case["remedy_id"].is_string(), "{case}");
@@ -226,12 +227,11 @@ async fn a_stale_page_says_someone_else_changed_it(#[values(Sqlite)] backend: Ba
     browser.goto(&format!("/console/incidents/{incident_id}")).await;
     // A colleague assigns it through the API while this page is open.
     let path = format!("/v1/incidents/{incident_id}/assign");
-    let request = actix_web::test::TestRequest::post()
-        .uri(&path)
-        .insert_header(("Authorization", format!("Bearer {}", app.token("sam"))))
-        .insert_header(("If-Match", "*"))
-        .set_json(json!({ "assignee": "sam" }));
-    assert_eq!(app.send(request).await.status, actix_web::http::StatusCode::OK);
+    let assigned = app
+        .as_user("sam")
+        .call_with(Method::POST, &path, &[("If-Match", "*")], Some(&json!({ "assignee": "sam" })))
+        .await;
+    assert_eq!(assigned.status, actix_web::http::StatusCode::OK);
 
     browser.submit("form[action$='/acknowledge'] button").await;
     assert!(browser.flash().await.starts_with("Someone else changed this"), "{}", browser.flash().await);
@@ -279,15 +279,15 @@ async fn dashboard_charts_recovery_with_a_table_behind_each_chart(#[values(Sqlit
     let mut browser = open_browser!(app, "dashboard");
     let job = app.issue_job("tess", "broadband-install").await;
     let graded = report(&app, &job, "no internet since the install", &[]).await;
-    let cases = app.get("/v1/recovery-cases", &app.token("dana")).await.json();
+    let cases = app.as_user("dana").get("/v1/recovery-cases").await.json();
     let case =
         cases["items"].as_array().unwrap().iter().find(|c| c["incident_id"] == graded["incident_id"]).unwrap().clone();
     let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
-    let dana = app.token("dana");
-    app.post(&format!("{base}/apology"), &dana, &json!({})).await;
-    let remedies = app.get(&format!("{base}/remedies"), &dana).await.json();
-    app.post(&format!("{base}/remedy"), &dana, &json!({ "remedy_id": remedies["options"][0]["id"] })).await;
-    let fixed = app.post(&format!("{base}/fixed"), &dana, &json!({})).await.json();
+    let dana = app.as_user("dana");
+    dana.post(&format!("{base}/apology"), &json!({})).await;
+    let remedies = dana.get(&format!("{base}/remedies")).await.json();
+    dana.post(&format!("{base}/remedy"), &json!({ "remedy_id": remedies["options"][0]["id"] })).await;
+    let fixed = dana.post(&format!("{base}/fixed"), &json!({})).await.json();
     assert_eq!(fixed["status"], "recovered", "{fixed}");
 
     browser.sign_in("dana").await;
@@ -322,7 +322,8 @@ async fn a_session_past_half_its_life_is_renewed_and_an_ended_one_is_not(#[value
     let aged = app.send(page(older.clone())).await;
     assert_eq!((aged.status.as_u16(), renewed(&aged)), (200, true), "two thirds of 15 minutes spent: renewed");
 
-    app.post("/v1/auth/logout-all", &app.token("dana"), &json!({})).await;
+    app.as_user("dana").post("/v1/auth/logout-all", &json!({})).await;
+    app.forget_token("dana");
     app.state.sessions.forget(&app.user_id("dana"));
     let ended = app.send(page(older)).await;
     assert_eq!(

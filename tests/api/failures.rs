@@ -27,7 +27,7 @@ async fn signoff_with_failed_items_opens_a_graded_incident(#[values(Sqlite, Post
     let answers = common::passing_answers(&app.checklist_of(&passing).await);
     let path = format!("/v1/jobs/{}/signoffs", passing["id"].as_str().unwrap());
     let clean =
-        app.post(&path, &app.token("tess"), &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers)).await;
+        app.as_user("tess").post(&path, &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers)).await;
     assert_eq!(clean.status, StatusCode::CREATED, "{}", clean.text());
     assert!(clean.json().get("incident_id").is_none(), "a clean sign-off opens no incident");
 
@@ -40,11 +40,11 @@ async fn signoff_with_failed_items_opens_a_graded_incident(#[values(Sqlite, Post
     }
     let path = format!("/v1/jobs/{}/signoffs", job["id"].as_str().unwrap());
     let signed =
-        app.post(&path, &app.token("tess"), &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers)).await;
+        app.as_user("tess").post(&path, &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers)).await;
     assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
     let incident_id = signed.json()["incident_id"].as_str().expect("incident_id").to_owned();
 
-    let incident = app.get(&format!("/v1/incidents/{incident_id}"), &app.token("sam")).await;
+    let incident = app.as_user("sam").get(&format!("/v1/incidents/{incident_id}")).await;
     assert_eq!(incident.status, StatusCode::OK, "{}", incident.text());
     let incident = incident.json();
     assert_eq!(incident["severity"], "safety_critical");
@@ -63,7 +63,7 @@ async fn reported_failure_is_graded_with_reasons_and_is_idempotent(#[values(Sqli
     let app = spawn_app!(backend);
     let job = app.issue_job("tess", "consumer-unit-replacement").await;
     let body = report(&job, "cust says scorch marks on the kitchen socket and a fishy smell");
-    let first = app.post("/v1/failures", &app.token("dana"), &body).await;
+    let first = app.as_user("dana").post("/v1/failures", &body).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
     let graded = first.json();
     assert_eq!(graded["severity"], "safety_critical");
@@ -71,13 +71,13 @@ async fn reported_failure_is_graded_with_reasons_and_is_idempotent(#[values(Sqli
     assert!(rules_fired(&graded).contains(&"text.electrical".to_owned()), "{graded}");
     assert!(graded["incident_id"].is_string());
 
-    let retry = app.post("/v1/failures", &app.token("dana"), &body).await;
+    let retry = app.as_user("dana").post("/v1/failures", &body).await;
     assert_eq!(retry.status, StatusCode::OK);
     assert_eq!(retry.body, first.body);
 
     let mut changed = body.clone();
     changed["description"] = json!("all fine actually");
-    app.post("/v1/failures", &app.token("dana"), &changed).await.problem(StatusCode::CONFLICT);
+    app.as_user("dana").post("/v1/failures", &changed).await.problem(StatusCode::CONFLICT);
 }
 
 #[rstest]
@@ -96,7 +96,7 @@ async fn negation_only_cancels_within_its_clause(#[values(Sqlite, Postgres)] bac
         jobs.push(app.issue_job("tess", GAS).await);
     }
     for ((note, expected), job) in cases.into_iter().zip(jobs) {
-        let graded = app.post("/v1/failures", &app.token("tess"), &report(&job, note)).await.json();
+        let graded = app.as_user("tess").post("/v1/failures", &report(&job, note)).await.json();
         assert_eq!(graded["severity"], expected, "{note}: {graded}");
     }
 }
@@ -125,16 +125,13 @@ async fn structured_facts_are_graded(#[values(Sqlite, Postgres)] backend: Backen
     for ((facts, expected, rule), job) in cases.into_iter().zip(jobs) {
         let mut body = report(&job, "customer called about the visit");
         body.as_object_mut().unwrap().extend(facts.as_object().unwrap().clone());
-        let graded = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+        let graded = app.as_user("dana").post("/v1/failures", &body).await.json();
         assert_eq!(graded["severity"], expected, "{facts}: {graded}");
         assert!(rules_fired(&graded).contains(&rule.to_owned()), "{facts}: {graded}");
     }
     let mut unknown = report(&job, "x");
     unknown["item_ids"] = json!(["gas-tightness-test", "no-such-item"]);
-    assert_eq!(
-        app.post("/v1/failures", &app.token("dana"), &unknown).await.error_fields(),
-        vec!["item_ids[no-such-item]"]
-    );
+    assert_eq!(app.as_user("dana").post("/v1/failures", &unknown).await.error_fields(), vec!["item_ids[no-such-item]"]);
 }
 
 #[rstest]
@@ -143,9 +140,9 @@ async fn reporters_are_limited_to_their_role_and_jobs(#[values(Sqlite, Postgres)
     let app = spawn_app!(backend);
     let toms_job = app.issue_job("tom", GAS).await;
     let body = report(&toms_job, "left a mess");
-    assert_eq!(app.post("/v1/failures", &app.token("tess"), &body).await.error_fields(), vec!["job_id"]);
-    app.post("/v1/failures", &app.token("sam"), &body).await.problem(StatusCode::FORBIDDEN);
-    assert_eq!(app.post("/v1/failures", &app.token("tom"), &body).await.status, StatusCode::CREATED);
+    assert_eq!(app.as_user("tess").post("/v1/failures", &body).await.error_fields(), vec!["job_id"]);
+    app.as_user("sam").post("/v1/failures", &body).await.problem(StatusCode::FORBIDDEN);
+    assert_eq!(app.as_user("tom").post("/v1/failures", &body).await.status, StatusCode::CREATED);
 }
 
 #[rstest]
@@ -153,18 +150,18 @@ async fn reporters_are_limited_to_their_role_and_jobs(#[values(Sqlite, Postgres)
 async fn same_customer_within_90_days_is_a_repeat_that_escalates(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
     let job = app.issue_job("tess", "broadband-install").await;
-    let first = app.post("/v1/failures", &app.token("dana"), &report(&job, "engineer arrived late")).await.json();
+    let first = app.as_user("dana").post("/v1/failures", &report(&job, "engineer arrived late")).await.json();
     assert_eq!((first["severity"].as_str(), first["repeat"].as_bool()), (Some("nuisance"), Some(false)));
 
     app.state.clock.advance(chrono::TimeDelta::days(89));
     let second =
-        app.post("/v1/failures", &app.token("dana"), &report(&job, "router left on the floor, untidy")).await.json();
+        app.as_user("dana").post("/v1/failures", &report(&job, "router left on the floor, untidy")).await.json();
     assert_eq!(second["severity"], "service_impacting", "a repeat nuisance escalates: {second}");
     assert_eq!(second["repeat"], true);
     assert!(rules_fired(&second).contains(&"repeat.same-customer".to_owned()));
 
     app.state.clock.advance(chrono::TimeDelta::days(91));
-    let later = app.post("/v1/failures", &app.token("dana"), &report(&job, "invoice had the wrong name")).await.json();
+    let later = app.as_user("dana").post("/v1/failures", &report(&job, "invoice had the wrong name")).await.json();
     assert_eq!((later["severity"].as_str(), later["repeat"].as_bool()), (Some("nuisance"), Some(false)));
 }
 
@@ -174,15 +171,15 @@ async fn same_technician_failing_the_same_item_is_a_repeat(#[values(Sqlite, Post
     let app = spawn_app!(backend);
     let mut first_job = common::job_body("tess", GAS);
     first_job["customer"]["name"] = json!("First Customer");
-    let first_job = app.post("/v1/jobs", &app.token("dana"), &first_job).await.json();
+    let first_job = app.as_user("dana").post("/v1/jobs", &first_job).await.json();
     let second_job = app.issue_job("tess", GAS).await;
     let mut body = report(&first_job, "case not tidied");
     body["item_ids"] = json!(["work-area-tidy"]);
-    let first = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+    let first = app.as_user("dana").post("/v1/failures", &body).await.json();
     assert_eq!(first["repeat"], false);
     let mut body = report(&second_job, "left the work area messy again");
     body["item_ids"] = json!(["work-area-tidy"]);
-    let second = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+    let second = app.as_user("dana").post("/v1/failures", &body).await.json();
     assert_eq!(second["repeat"], true, "{second}");
     assert_eq!(second["severity"], "service_impacting");
     assert!(rules_fired(&second).contains(&"repeat.same-technician-item".to_owned()));

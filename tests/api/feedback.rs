@@ -21,26 +21,26 @@ async fn recovered_case(app: &TestApp, explanation_last: bool) -> Value {
     let job = app.issue_job("tess", "broadband-install").await;
     let failure =
         json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "router left in the hallway" });
-    let reported = app.post("/v1/failures", &app.token("dana"), &failure).await.json();
-    let cases = app.get("/v1/recovery-cases", &app.token("dana")).await.json();
+    let reported = app.as_user("dana").post("/v1/failures", &failure).await.json();
+    let cases = app.as_user("dana").get("/v1/recovery-cases").await.json();
     let case = cases["items"].as_array().unwrap().iter().find(|c| c["incident_id"] == reported["incident_id"]).unwrap();
     let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
-    let dana = app.token("dana");
-    app.post(&format!("{base}/fixed"), &dana, &json!({})).await;
-    let offer = app.get(&format!("{base}/remedies"), &dana).await.json();
+    let dana = app.as_user("dana");
+    dana.post(&format!("{base}/fixed"), &json!({})).await;
+    let offer = dana.get(&format!("{base}/remedies")).await.json();
     let within_limit = offer["options"].as_array().unwrap().iter().find(|o| o["needs_approval"] == false).unwrap();
-    app.post(&format!("{base}/remedy"), &dana, &json!({ "remedy_id": within_limit["id"] })).await;
+    dana.post(&format!("{base}/remedy"), &json!({ "remedy_id": within_limit["id"] })).await;
     let explanation = json!({ "root_cause": "procedure_not_followed",
         "what_went_wrong": "The router was left unmounted in the hallway.",
         "what_changed": "Mounting the router is now a checklist step with a photo." });
     let explain = async || {
-        let explained = app.post(&format!("{base}/explanation"), &dana, &explanation).await;
+        let explained = dana.post(&format!("{base}/explanation"), &explanation).await;
         assert_eq!(explained.status, StatusCode::OK, "{}", explained.text());
     };
     if !explanation_last {
         explain().await;
     }
-    let apologised = app.post(&format!("{base}/apology"), &dana, &json!({})).await;
+    let apologised = dana.post(&format!("{base}/apology"), &json!({})).await;
     assert_eq!(apologised.json()["status"], "recovered", "{}", apologised.text());
     if explanation_last {
         assert_eq!(kinds(app, case).await, ["apology"], "no feedback request before the explanation");
@@ -54,7 +54,7 @@ async fn recovered_case(app: &TestApp, explanation_last: bool) -> Value {
 
 async fn messages(app: &TestApp, case: &Value) -> Vec<Value> {
     let path = format!("/v1/messages?recovery_case={}", case["id"].as_str().unwrap());
-    app.get(&path, &app.token("dana")).await.json()["items"].as_array().unwrap().clone()
+    app.as_user("dana").get(&path).await.json()["items"].as_array().unwrap().clone()
 }
 
 async fn kinds(app: &TestApp, case: &Value) -> Vec<String> {
@@ -88,7 +88,7 @@ async fn feedback_path(app: &TestApp, case: &Value) -> String {
     let path = body[at..].split_whitespace().next().unwrap().to_owned();
     let token = path.trim_start_matches("/feedback/");
     assert!(token.len() > 40 && !shown.contains(token), "staff never see the token: {shown}");
-    let listed = app.get("/v1/messages", &app.token("sam")).await.text();
+    let listed = app.as_user("sam").get("/v1/messages").await.text();
     assert!(!listed.contains(token), "nor in any listing");
     path
 }
@@ -132,10 +132,10 @@ async fn a_recovered_customer_answers_the_feedback_form_once(#[values(Sqlite, Po
     assert_page(&post_form(&app, &path, answer).await, StatusCode::GONE, "already been given");
     assert_page(&app.send(TestRequest::get().uri(&path)).await, StatusCode::GONE, "already been given");
 
-    let cases = app.get("/v1/recovery-cases?status=recovered", &app.token("dana")).await.json();
+    let cases = app.as_user("dana").get("/v1/recovery-cases?status=recovered").await.json();
     let feedback = &cases["items"][0]["feedback"];
     assert_eq!((&feedback["satisfaction"], &feedback["surprise_note"]), (&json!(5), &json!("The flowers for Bella")));
-    let metrics = app.get("/v1/metrics/recovery?days=7", &app.token("dana")).await.json();
+    let metrics = app.as_user("dana").get("/v1/metrics/recovery?days=7").await.json();
     let recovery = &metrics["recovery"];
     assert_eq!(
         (&recovery["feedback_responses"], &recovery["average_satisfaction"], &recovery["felt_surprised_rate"]),
@@ -168,7 +168,7 @@ async fn feedback_links_are_signed_and_expire_and_json_answers_get_problem_detai
     app.state.clock.advance(TimeDelta::days(14) + TimeDelta::minutes(1));
     assert_page(&app.send(TestRequest::get().uri(&path)).await, StatusCode::GONE, "expired");
     post_json(&app, &path, &json!({ "satisfaction": 4, "surprised": false })).await.problem(StatusCode::GONE);
-    let metrics = app.get("/v1/metrics/recovery?days=30", &app.token("dana")).await.json();
+    let metrics = app.as_user("dana").get("/v1/metrics/recovery?days=30").await.json();
     assert_eq!(metrics["recovery"]["feedback_responses"], 0);
 }
 

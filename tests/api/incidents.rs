@@ -2,8 +2,7 @@
 
 use crate::common;
 
-use actix_web::http::StatusCode;
-use actix_web::test::TestRequest;
+use actix_web::http::{Method, StatusCode};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -12,7 +11,7 @@ use common::Backend::{self, Postgres, Sqlite};
 async fn file(app: &common::TestApp, technician: &str, note: &str) -> Value {
     let job = app.issue_job(technician, "gas-boiler-annual-service").await;
     let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": note });
-    let response = app.post("/v1/failures", &app.token("dana"), &body).await;
+    let response = app.as_user("dana").post("/v1/failures", &body).await;
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     app.state.clock.advance(chrono::TimeDelta::minutes(10));
     response.json()
@@ -30,28 +29,28 @@ async fn queue_puts_the_most_urgent_first_then_the_newest(#[values(Sqlite, Postg
     let nuisance = file(&app, "tom", "engineer was a bit late").await;
     let outage = file(&app, "tom", "no heating since the visit").await;
     let new_gas = file(&app, "tom", "gas leak at the meter").await;
-    let token = app.token("dana");
-    let all = app.get("/v1/incidents", &token).await.json();
+    let dana = app.as_user("dana");
+    let all = dana.get("/v1/incidents").await.json();
     let expected: Vec<String> = [&new_gas, &old_gas, &outage, &nuisance]
         .iter()
         .map(|r| r["incident_id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ids(&all), expected);
 
-    let safety = app.get("/v1/incidents?severity=safety_critical", &token).await.json();
+    let safety = dana.get("/v1/incidents?severity=safety_critical").await.json();
     assert_eq!(ids(&safety), expected[..2].to_vec());
-    let toms = app.get("/v1/incidents?technician=tom", &token).await.json();
+    let toms = dana.get("/v1/incidents?technician=tom").await.json();
     assert_eq!(ids(&toms), vec![expected[0].clone(), expected[2].clone(), expected[3].clone()]);
-    let recent = app.get("/v1/incidents?since=2026-03-02T09:15:00Z", &token).await.json();
+    let recent = dana.get("/v1/incidents?since=2026-03-02T09:15:00Z").await.json();
     assert_eq!(ids(&recent), vec![expected[0].clone(), expected[2].clone()]);
     let customer = all["items"][1]["customer_id"].as_str().unwrap();
-    let theirs = app.get(&format!("/v1/incidents?customer={customer}"), &token).await.json();
+    let theirs = dana.get(&format!("/v1/incidents?customer={customer}")).await.json();
     assert_eq!(ids(&theirs), vec![expected[1].clone()]);
 
     let mut walked = Vec::new();
     let mut path = "/v1/incidents?limit=1".to_owned();
     loop {
-        let page = app.get(&path, &token).await.json();
+        let page = dana.get(&path).await.json();
         walked.extend(ids(&page));
         match page["next_cursor"].as_str() {
             Some(cursor) => path = format!("/v1/incidents?limit=1&cursor={cursor}"),
@@ -60,8 +59,8 @@ async fn queue_puts_the_most_urgent_first_then_the_newest(#[values(Sqlite, Postg
     }
     assert_eq!(walked, expected, "paging visits every incident once, in order");
 
-    assert_eq!(app.get("/v1/incidents?severity=bad&limit=0", &token).await.error_fields(), vec!["severity", "limit"]);
-    app.get("/v1/incidents", &app.token("tess")).await.problem(StatusCode::FORBIDDEN);
+    assert_eq!(dana.get("/v1/incidents?severity=bad&limit=0").await.error_fields(), vec!["severity", "limit"]);
+    app.as_user("tess").get("/v1/incidents").await.problem(StatusCode::FORBIDDEN);
 }
 
 async fn change(
@@ -72,14 +71,8 @@ async fn change(
     if_match: Option<&str>,
     body: Value,
 ) -> common::Response {
-    let mut request = TestRequest::post()
-        .uri(&format!("/v1/incidents/{id}/{action}"))
-        .insert_header(("Authorization", format!("Bearer {}", app.token(user))))
-        .set_json(body);
-    if let Some(tag) = if_match {
-        request = request.insert_header(("If-Match", tag.to_owned()));
-    }
-    app.send(request).await
+    let headers: Vec<(&str, &str)> = if_match.map(|tag| ("If-Match", tag)).into_iter().collect();
+    app.as_user(user).call_with(Method::POST, &format!("/v1/incidents/{id}/{action}"), &headers, Some(&body)).await
 }
 
 #[rstest]
@@ -87,7 +80,7 @@ async fn change(
 async fn changes_need_the_current_etag(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
     let id = file(&app, "tess", "no hot water since the service").await["incident_id"].as_str().unwrap().to_owned();
-    let read = app.get(&format!("/v1/incidents/{id}"), &app.token("dana")).await;
+    let read = app.as_user("dana").get(&format!("/v1/incidents/{id}")).await;
     let etag = read.header("etag").expect("etag");
 
     change(&app, "dana", &id, "acknowledge", None, json!({})).await.problem(StatusCode::PRECONDITION_REQUIRED);
@@ -114,7 +107,7 @@ async fn changes_need_the_current_etag(#[values(Sqlite, Postgres)] backend: Back
 async fn safety_officer_regrades_with_a_reason_kept_in_the_audit_log(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
     let id = file(&app, "tess", "engineer left dust on the floor").await["incident_id"].as_str().unwrap().to_owned();
-    let etag = app.get(&format!("/v1/incidents/{id}"), &app.token("sam")).await.header("etag").unwrap();
+    let etag = app.as_user("sam").get(&format!("/v1/incidents/{id}")).await.header("etag").unwrap();
     let body = json!({ "severity": "safety_critical", "reason": "customer later said the flue was knocked loose" });
 
     change(&app, "dana", &id, "regrade", Some(&etag), body.clone()).await.problem(StatusCode::FORBIDDEN);
@@ -127,7 +120,7 @@ async fn safety_officer_regrades_with_a_reason_kept_in_the_audit_log(#[values(Sq
 
     let regraded = change(&app, "sam", &id, "regrade", Some(&etag), body).await;
     assert_eq!(regraded.status, StatusCode::OK, "{}", regraded.text());
-    let incident = app.get(&format!("/v1/incidents/{id}"), &app.token("sam")).await.json();
+    let incident = app.as_user("sam").get(&format!("/v1/incidents/{id}")).await.json();
     assert_eq!(
         (incident["severity"].as_str(), incident["original_severity"].as_str()),
         (Some("safety_critical"), Some("nuisance"))
@@ -138,6 +131,6 @@ async fn safety_officer_regrades_with_a_reason_kept_in_the_audit_log(#[values(Sq
     assert_eq!(entry["details"]["from"], "nuisance");
     assert_eq!(entry["details"]["to"], "safety_critical");
     assert_eq!(entry["details"]["reason"], "customer later said the flue was knocked loose");
-    let queue = app.get("/v1/incidents?severity=safety_critical", &app.token("sam")).await.json();
+    let queue = app.as_user("sam").get("/v1/incidents?severity=safety_critical").await.json();
     assert_eq!(ids(&queue), vec![id]);
 }

@@ -15,7 +15,7 @@ async fn dispatcher_issues_a_job_pinned_to_the_latest_version(#[values(Sqlite, P
     let id = uuid::Uuid::new_v4().to_string();
     let mut body = common::job_body("tess", "broadband-install");
     body["id"] = json!(id);
-    let response = app.post("/v1/jobs", &app.token("dana"), &body).await;
+    let response = app.as_user("dana").post("/v1/jobs", &body).await;
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     assert_eq!(response.header("location"), Some(format!("/v1/jobs/{id}")));
     let job = response.json();
@@ -26,17 +26,17 @@ async fn dispatcher_issues_a_job_pinned_to_the_latest_version(#[values(Sqlite, P
     assert_eq!(job["status"], "scheduled");
     assert_eq!(job["customer"]["name"], "Amelia Hart");
 
-    let again = app.post("/v1/jobs", &app.token("dana"), &body).await;
+    let again = app.as_user("dana").post("/v1/jobs", &body).await;
     again.problem(StatusCode::CONFLICT);
 
-    let fetched = app.get(&format!("/v1/jobs/{id}"), &app.token("tess")).await;
+    let fetched = app.as_user("tess").get(&format!("/v1/jobs/{id}")).await;
     assert_eq!(fetched.status, StatusCode::OK);
     assert_eq!(fetched.json(), job);
 
     let mut for_same_customer = common::job_body("tom", "broadband-install");
     for_same_customer.as_object_mut().expect("object").remove("customer");
     for_same_customer["customer_id"] = job["customer"]["id"].clone();
-    let second = app.post("/v1/jobs", &app.token("ada"), &for_same_customer).await;
+    let second = app.as_user("ada").post("/v1/jobs", &for_same_customer).await;
     assert_eq!(second.status, StatusCode::CREATED, "{}", second.text());
     assert_eq!(second.json()["customer"], job["customer"]);
 }
@@ -45,31 +45,31 @@ async fn dispatcher_issues_a_job_pinned_to_the_latest_version(#[values(Sqlite, P
 #[actix_web::test]
 async fn invalid_jobs_are_422_naming_each_field(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let token = app.token("dana");
+    let dana = app.as_user("dana");
     let mut body = common::job_body("nobody", "no-such-checklist");
     body["customer"]["name"] = json!("");
     body["customer"]["email"] = json!("not-an-email");
-    let response = app.post("/v1/jobs", &token, &body).await;
+    let response = dana.post("/v1/jobs", &body).await;
     assert_eq!(response.error_fields(), vec!["customer.email", "customer.name"]);
 
-    let response = app.post("/v1/jobs", &token, &common::job_body("nobody", "no-such-checklist")).await;
+    let response = dana.post("/v1/jobs", &common::job_body("nobody", "no-such-checklist")).await;
     assert_eq!(response.error_fields(), vec!["technician", "checklist_key"]);
 
-    let response = app.post("/v1/jobs", &token, &common::job_body("dana", "broadband-install")).await;
+    let response = dana.post("/v1/jobs", &common::job_body("dana", "broadband-install")).await;
     assert_eq!(response.error_fields(), vec!["technician"], "a dispatcher is not a technician");
 
     let mut both = common::job_body("tess", "broadband-install");
     both["customer_id"] = json!(uuid::Uuid::new_v4());
-    assert_eq!(app.post("/v1/jobs", &token, &both).await.error_fields(), vec!["customer"]);
+    assert_eq!(dana.post("/v1/jobs", &both).await.error_fields(), vec!["customer"]);
 
     let mut unknown_customer = common::job_body("tess", "broadband-install");
     unknown_customer.as_object_mut().expect("object").remove("customer");
     unknown_customer["customer_id"] = json!(uuid::Uuid::new_v4());
-    assert_eq!(app.post("/v1/jobs", &token, &unknown_customer).await.error_fields(), vec!["customer_id"]);
+    assert_eq!(dana.post("/v1/jobs", &unknown_customer).await.error_fields(), vec!["customer_id"]);
 
     let mut bad_date = common::job_body("tess", "broadband-install");
     bad_date["scheduled_for"] = json!("tomorrow morning");
-    assert_eq!(app.post("/v1/jobs", &token, &bad_date).await.error_fields(), vec!["scheduled_for"]);
+    assert_eq!(dana.post("/v1/jobs", &bad_date).await.error_fields(), vec!["scheduled_for"]);
 }
 
 #[rstest]
@@ -78,11 +78,11 @@ async fn technicians_see_only_their_own_jobs(#[values(Sqlite, Postgres)] backend
     let app = spawn_app!(backend);
     let toms_job = app.issue_job("tom", "broadband-install").await;
     let path = format!("/v1/jobs/{}", toms_job["id"].as_str().expect("id"));
-    app.get(&path, &app.token("tess")).await.problem(StatusCode::NOT_FOUND);
-    app.get(&format!("{path}/signoffs"), &app.token("tess")).await.problem(StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&path, &app.token("tom")).await.status, StatusCode::OK);
-    assert_eq!(app.get(&path, &app.token("sam")).await.status, StatusCode::OK);
-    let tess_jobs = app.get("/v1/me/jobs", &app.token("tess")).await.json();
+    app.as_user("tess").get(&path).await.problem(StatusCode::NOT_FOUND);
+    app.as_user("tess").get(&format!("{path}/signoffs")).await.problem(StatusCode::NOT_FOUND);
+    assert_eq!(app.as_user("tom").get(&path).await.status, StatusCode::OK);
+    assert_eq!(app.as_user("sam").get(&path).await.status, StatusCode::OK);
+    let tess_jobs = app.as_user("tess").get("/v1/me/jobs").await.json();
     assert_eq!(tess_jobs["items"], json!([]));
 }
 
@@ -90,32 +90,32 @@ async fn technicians_see_only_their_own_jobs(#[values(Sqlite, Postgres)] backend
 #[actix_web::test]
 async fn sync_cursor_returns_only_jobs_created_or_changed_since(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let token = app.token("tess");
+    let tess = app.as_user("tess");
     let first = app.issue_job("tess", "broadband-install").await;
     let second = app.issue_job("tess", "gas-boiler-annual-service").await;
     app.issue_job("tom", "broadband-install").await;
 
-    let page = app.get("/v1/me/jobs", &token).await.json();
+    let page = tess.get("/v1/me/jobs").await.json();
     let ids: Vec<_> = page["items"].as_array().expect("items").iter().map(|j| j["id"].clone()).collect();
     assert_eq!(ids, vec![first["id"].clone(), second["id"].clone()]);
     let cursor = page["next_cursor"].as_str().expect("cursor").to_owned();
 
-    let nothing_new = app.get(&format!("/v1/me/jobs?since={cursor}"), &token).await.json();
+    let nothing_new = tess.get(&format!("/v1/me/jobs?since={cursor}")).await.json();
     assert_eq!(nothing_new["items"], json!([]));
     assert_eq!(nothing_new["next_cursor"], cursor.as_str());
 
     let third = app.issue_job("tess", "unvented-cylinder-install").await;
     let checklist = app.checklist_of(&first).await;
     let signoff = common::signoff_body(&uuid::Uuid::new_v4().to_string(), common::passing_answers(&checklist));
-    let signed = app.post(&format!("/v1/jobs/{}/signoffs", first["id"].as_str().expect("id")), &token, &signoff).await;
+    let signed = tess.post(&format!("/v1/jobs/{}/signoffs", first["id"].as_str().expect("id")), &signoff).await;
     assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
 
-    let changes = app.get(&format!("/v1/me/jobs?since={cursor}"), &token).await.json();
+    let changes = tess.get(&format!("/v1/me/jobs?since={cursor}")).await.json();
     let changed: Vec<_> =
         changes["items"].as_array().expect("items").iter().map(|j| (j["id"].clone(), j["status"].clone())).collect();
     assert_eq!(changed, vec![(third["id"].clone(), json!("scheduled")), (first["id"].clone(), json!("signed_off"))]);
 
-    assert_eq!(app.get("/v1/me/jobs?since=yesterday", &token).await.error_fields(), vec!["since"]);
+    assert_eq!(tess.get("/v1/me/jobs?since=yesterday").await.error_fields(), vec!["since"]);
 }
 
 /// Sixteen writers at once: sign-offs on one job (an app flushing its offline queue) and new jobs for
@@ -128,28 +128,27 @@ async fn sixteen_concurrent_writers_neither_deadlock_nor_skip(#[values(Sqlite, P
     let job = app.issue_job("tess", "broadband-install").await;
     let answers = common::passing_answers(&app.checklist_of(&job).await);
     let path = format!("/v1/jobs/{}/signoffs", job["id"].as_str().expect("id"));
-    let tess = app.token("tess");
+    let tess = app.as_user("tess");
     let signoffs = (0..16).map(|_| {
         let body = common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers.clone());
-        let (path, tess) = (path.clone(), tess.clone());
-        let app = &app;
-        async move { app.post(&path, &tess, &body).await }
+        let (path, tess) = (path.clone(), &tess);
+        async move { tess.post(&path, &body).await }
     });
     let statuses: Vec<StatusCode> = futures_util::future::join_all(signoffs).await.iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![StatusCode::CREATED; 16], "every sign-off on the one job is recorded");
-    let stored = app.get(&path, &tess).await.json();
+    let stored = tess.get(&path).await.json();
     assert_eq!(stored["items"].as_array().expect("items").len(), 16);
 
-    let dana = app.token("dana");
+    let dana = app.as_user("dana");
     let jobs = (0..16).map(|i| {
         let body = common::job_body(if i % 2 == 0 { "tess" } else { "tom" }, "broadband-install");
-        let (app, dana) = (&app, dana.clone());
-        async move { app.post("/v1/jobs", &dana, &body).await }
+        let dana = &dana;
+        async move { dana.post("/v1/jobs", &body).await }
     });
     let created: Vec<_> = futures_util::future::join_all(jobs).await;
     assert!(created.iter().all(|r| r.status == StatusCode::CREATED), "every job is created");
     for technician in ["tess", "tom"] {
-        let feed = app.get("/v1/me/jobs", &app.token(technician)).await.json();
+        let feed = app.as_user(technician).get("/v1/me/jobs").await.json();
         let ids: Vec<&str> =
             feed["items"].as_array().expect("items").iter().map(|j| j["id"].as_str().unwrap()).collect();
         let expected = if technician == "tess" { 9 } else { 8 };
@@ -157,7 +156,7 @@ async fn sixteen_concurrent_writers_neither_deadlock_nor_skip(#[values(Sqlite, P
         let unique: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len());
         let cursor = feed["next_cursor"].as_str().expect("cursor");
-        let after = app.get(&format!("/v1/me/jobs?since={cursor}"), &app.token(technician)).await.json();
+        let after = app.as_user(technician).get(&format!("/v1/me/jobs?since={cursor}")).await.json();
         assert_eq!(after["items"], json!([]), "nothing after the last change");
     }
 }

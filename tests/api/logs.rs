@@ -2,104 +2,28 @@
 //! breaks cannot forge a log line, and a customer's feedback link never reaches the log; the
 //! operator prints it with `fieldproof feedback link` (audited).
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rstest::rstest;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common;
 use common::Backend::{self, Postgres, Sqlite};
 use common::TestDatabase;
+use common::service::Deployment;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fieldproof");
-const SECRET: &str = "a-jwt-secret-for-the-log-test-0123456789";
-const PASSWORD: &str = "a long enough password";
 /// What a forged line would begin with: the text log's own timestamp and level.
 const FORGED: &str = "2026-12-03T10:00:00.000000Z  INFO fieldproof: forged";
 
-struct Service {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-    database: String,
-    bind: String,
-    log: PathBuf,
-}
-
-impl Service {
-    /// `fieldproof <args>` with this deployment's settings: plain-text logs, no email or webhook,
-    /// so customer messages go to the log.
-    fn command(database: &str, bind: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .env("DATABASE_URL", database)
-            .env("FIELDPROOF_BIND", bind)
-            .env("FIELDPROOF_JWT_SECRET", SECRET)
-            .env("FIELDPROOF_CHECKLISTS", "checklists")
-            .env("RUST_LOG", "info")
-            .env_remove("FIELDPROOF_LOG_FORMAT")
-            .env_remove("FIELDPROOF_SMTP_URL")
-            .env_remove("FIELDPROOF_WEBHOOK_URL");
-        command
-    }
-
-    async fn start(database: String, dir: &Path) -> Service {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let bind = format!("127.0.0.1:{port}");
-        for (username, role) in [("dana", "dispatcher"), ("tess", "technician")] {
-            let mut add = Self::command(&database, &bind, &["users", "add", "--username", username, "--role", role])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            add.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-            assert!(add.wait().unwrap().success());
-        }
-        let log = dir.join("service.log");
-        let stderr = std::fs::File::create(&log).unwrap();
-        let child = Self::command(&database, &bind, &["serve"]).stdout(Stdio::null()).stderr(stderr).spawn().unwrap();
-        let service =
-            Service { child, base: format!("http://{bind}"), client: reqwest::Client::new(), database, bind, log };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while service.client.get(format!("{}/healthz", service.base)).send().await.is_err() {
-            assert!(Instant::now() < deadline, "the service did not listen within 60 s");
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
-        service
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Value {
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(token);
-        if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert!(status.is_success(), "{path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    async fn post(&self, path: &str, token: &str, body: Value) -> Value {
-        self.call(reqwest::Method::POST, path, token, Some(body)).await
-    }
-
-    async fn get(&self, path: &str, token: &str) -> Value {
-        self.call(reqwest::Method::GET, path, token, None).await
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// This test's deployment: plain-text logs at `info`, and no email or webhook, so customer
+/// messages go to the log.
+fn deployment(database: String, dir: &Path) -> Deployment {
+    Deployment::new(database, dir)
+        .with("RUST_LOG", "info")
+        .without("FIELDPROOF_LOG_FORMAT")
+        .without("FIELDPROOF_SMTP_URL")
+        .without("FIELDPROOF_WEBHOOK_URL")
 }
 
 #[rstest]
@@ -109,12 +33,11 @@ async fn logged_request_data_cannot_forge_a_line_and_feedback_links_stay_out_of_
 ) {
     let Some(database) = TestDatabase::create(backend) else { return };
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::start(database.url(), dir.path()).await;
-    let login = json!({ "username": "dana", "password": PASSWORD });
-    let token = service.client.post(format!("{}/v1/auth/token", service.base));
-    let token = token.header("content-type", "application/json").body(login.to_string()).send().await.unwrap();
-    let token: Value = serde_json::from_str(&token.text().await.unwrap()).unwrap();
-    let dana = token["access_token"].as_str().unwrap().to_owned();
+    let deployment = deployment(database.url(), dir.path());
+    deployment.add_user("dana", "dispatcher");
+    deployment.add_user("tess", "technician");
+    let service = deployment.start().await;
+    let dana = service.sign_in("dana").await;
 
     // A customer's name with a line break and what looks like a log line after it (JSON allows it).
     let name = format!("Amelia Hart\r\n{FORGED} line\n{FORGED} too");
@@ -151,16 +74,16 @@ async fn logged_request_data_cannot_forge_a_line_and_feedback_links_stay_out_of_
     }
 
     // The operator prints the link for the demo (audited); it opens the customer's form.
-    let printed = Service::command(&service.database, &service.bind, &["feedback", "link", &case]).output().unwrap();
+    let printed = deployment.command(&["feedback", "link", &case]).output().unwrap();
     assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
     let link = String::from_utf8(printed.stdout).unwrap().trim().to_owned();
-    assert!(link.starts_with(&format!("http://{}/feedback/", service.bind)), "{link}");
+    assert!(link.starts_with(&format!("http://{}/feedback/", deployment.bind)), "{link}");
     let form = service.client.get(&link).send().await.unwrap();
     assert_eq!(form.status(), 200);
     assert!(form.text().await.unwrap().contains("Did anything we did surprise you?"));
     let token = link.rsplit('/').next().unwrap().to_owned();
 
-    let log = std::fs::read_to_string(&service.log).unwrap();
+    let log = service.log_text();
     assert!(log.contains("Amelia Hart\\r\\n2026-12-03T10:00:00.000000Z"), "the name is logged, escaped:\n{log}");
     assert!(log.contains("not logged: `fieldproof feedback link"), "the log says where the link is:\n{log}");
     for line in log.lines() {

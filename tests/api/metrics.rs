@@ -76,7 +76,7 @@ async fn metrics_refuse_a_missing_or_wrong_token_and_serve_prometheus_text_with_
     let job = app.issue_job("tess", "broadband-install").await;
     let failure = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"],
                           "description": "broadband keeps dropping out since the install" });
-    let reported = app.post("/v1/failures", &app.token("dana"), &failure).await;
+    let reported = app.as_user("dana").post("/v1/failures", &failure).await;
     assert_eq!(reported.status, StatusCode::CREATED, "{}", reported.text());
     assert_eq!(reported.json()["severity"], "service_impacting");
     let text = scrape(&app, Some(TOKEN)).await.text();
@@ -91,7 +91,7 @@ async fn a_requests_latency_is_recorded_under_its_route_template(#[values(Sqlite
     let Some(app) = TestApp::spawn_with(backend, with_token()).await else { return };
     let job = app.issue_job("tess", "broadband-install").await;
     let id = job["id"].as_str().unwrap();
-    let fetched = app.get(&format!("/v1/jobs/{id}"), &app.token("dana")).await;
+    let fetched = app.as_user("dana").get(&format!("/v1/jobs/{id}")).await;
     assert_eq!(fetched.status, StatusCode::OK);
 
     let text = scrape(&app, Some(TOKEN)).await.text();

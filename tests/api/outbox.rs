@@ -41,24 +41,24 @@ fn worker(app: &TestApp, settings: OutboxSettings) -> Outbox {
 async fn recovery_case(app: &TestApp, preferences: Value) -> Value {
     let mut job = common::job_body("tess", "broadband-install");
     job["customer"]["preferences"] = preferences;
-    let job = app.post("/v1/jobs", &app.token("dana"), &job).await.json();
+    let job = app.as_user("dana").post("/v1/jobs", &job).await.json();
     let failure =
         json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "router left in the hallway" });
-    let reported = app.post("/v1/failures", &app.token("dana"), &failure).await.json();
-    let cases = app.get("/v1/recovery-cases", &app.token("dana")).await.json();
+    let reported = app.as_user("dana").post("/v1/failures", &failure).await.json();
+    let cases = app.as_user("dana").get("/v1/recovery-cases").await.json();
     let case = cases["items"].as_array().unwrap().iter().find(|c| c["incident_id"] == reported["incident_id"]);
     case.expect("a recovery case for the failure").clone()
 }
 
 async fn apologise(app: &TestApp, case: &Value) {
     let path = format!("/v1/recovery-cases/{}/apology", case["id"].as_str().unwrap());
-    let response = app.post(&path, &app.token("dana"), &json!({})).await;
+    let response = app.as_user("dana").post(&path, &json!({})).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
 }
 
 async fn messages(app: &TestApp, case: &Value) -> Vec<Value> {
     let path = format!("/v1/messages?recovery_case={}", case["id"].as_str().unwrap());
-    let response = app.get(&path, &app.token("dana")).await;
+    let response = app.as_user("dana").get(&path).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     response.json()["items"].as_array().unwrap().clone()
 }
@@ -209,7 +209,7 @@ async fn a_message_is_written_only_with_its_change_and_a_given_up_one_can_be_que
     let case = recovery_case(&app, json!([])).await;
     let path = format!("/v1/recovery-cases/{}/apology", case["id"].as_str().unwrap());
     let blaming = json!({ "text": "Sorry, tess forgot the cables." });
-    app.post(&path, &app.token("dana"), &blaming).await.problem(StatusCode::UNPROCESSABLE_ENTITY);
+    app.as_user("dana").post(&path, &blaming).await.problem(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(messages(&app, &case).await.is_empty(), "no apology recorded, so none queued");
     apologise(&app, &case).await;
 
@@ -221,13 +221,13 @@ async fn a_message_is_written_only_with_its_change_and_a_given_up_one_can_be_que
     let failed = &messages(&app, &case).await[0];
     assert_eq!(failed["status"], "failed");
     assert!(failed["last_error"].as_str().unwrap().contains("no configured channel"), "{failed}");
-    let listed = app.get("/v1/messages?status=failed", &app.token("dana")).await.json();
+    let listed = app.as_user("dana").get("/v1/messages?status=failed").await.json();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 
     let retry = format!("/v1/messages/{}/retry", failed["id"].as_str().unwrap());
-    app.post(&retry, &app.token("tess"), &json!({})).await.problem(StatusCode::FORBIDDEN);
-    assert_eq!(app.post(&retry, &app.token("dana"), &json!({})).await.json()["status"], "pending");
-    app.post(&retry, &app.token("dana"), &json!({})).await.problem(StatusCode::CONFLICT);
+    app.as_user("tess").post(&retry, &json!({})).await.problem(StatusCode::FORBIDDEN);
+    assert_eq!(app.as_user("dana").post(&retry, &json!({})).await.json()["status"], "pending");
+    app.as_user("dana").post(&retry, &json!({})).await.problem(StatusCode::CONFLICT);
     let smtp = SmtpReceiver::start(0);
     assert_eq!(worker(&app, settings(Some(&smtp.url), None)).run_once().await.unwrap(), pass(1, 1, 0, 0));
     assert_eq!(smtp.mails().len(), 1);

@@ -2,8 +2,7 @@
 
 use crate::common;
 
-use actix_web::http::StatusCode;
-use actix_web::test::TestRequest;
+use actix_web::http::{Method, StatusCode};
 use chrono::TimeDelta;
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -14,13 +13,13 @@ use common::TestApp;
 async fn report(app: &TestApp, note: &str) -> Value {
     let job = app.issue_job("tess", "broadband-install").await;
     let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": note });
-    let response = app.post("/v1/failures", &app.token("dana"), &body).await;
+    let response = app.as_user("dana").post("/v1/failures", &body).await;
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     response.json()
 }
 
 async fn case_of(app: &TestApp, incident_id: &str, status: &str) -> Option<Value> {
-    let page = app.get(&format!("/v1/recovery-cases?status={status}"), &app.token("dana")).await;
+    let page = app.as_user("dana").get(&format!("/v1/recovery-cases?status={status}")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text());
     page.json()["items"].as_array().unwrap().iter().find(|c| c["incident_id"] == incident_id).cloned()
 }
@@ -28,15 +27,15 @@ async fn case_of(app: &TestApp, incident_id: &str, status: &str) -> Option<Value
 /// Takes one recovery step as the dispatcher: the fix, the apology as drafted, or a remedy within the limit.
 async fn step(app: &TestApp, case: &Value, step: &str) -> common::Response {
     let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
-    let dana = app.token("dana");
+    let dana = app.as_user("dana");
     match step {
-        "fixed" => app.post(&format!("{base}/fixed"), &dana, &json!({})).await,
-        "apologised" => app.post(&format!("{base}/apology"), &dana, &json!({})).await,
+        "fixed" => dana.post(&format!("{base}/fixed"), &json!({})).await,
+        "apologised" => dana.post(&format!("{base}/apology"), &json!({})).await,
         _ => {
-            let offer = app.get(&format!("{base}/remedies"), &dana).await.json();
+            let offer = dana.get(&format!("{base}/remedies")).await.json();
             let options = offer["options"].as_array().unwrap();
             let choice = options.iter().find(|o| o["needs_approval"] == false).expect("an option within the limit");
-            app.post(&format!("{base}/remedy"), &dana, &json!({ "remedy_id": choice["id"] })).await
+            dana.post(&format!("{base}/remedy"), &json!({ "remedy_id": choice["id"] })).await
         }
     }
 }
@@ -76,7 +75,8 @@ async fn recovered_at_23h59_counts_and_at_24h01_does_not(#[values(Sqlite, Postgr
         (Some("recovered"), Some(false))
     );
 
-    app.post(&format!("/v1/recovery-cases/{}/fixed", case["id"].as_str().unwrap()), &app.token("tess"), &json!({}))
+    app.as_user("tess")
+        .post(&format!("/v1/recovery-cases/{}/fixed", case["id"].as_str().unwrap()), &json!({}))
         .await
         .problem(StatusCode::FORBIDDEN);
 }
@@ -97,13 +97,11 @@ async fn regrades_swap_recovery_and_safety_follow_up(#[values(Sqlite, Postgres)]
         let app = &app;
         let incident_id = incident_id.clone();
         async move {
-            let tag = app.get(&format!("/v1/incidents/{incident_id}"), &app.token("sam")).await.header("etag").unwrap();
-            let request = TestRequest::post()
-                .uri(&format!("/v1/incidents/{incident_id}/regrade"))
-                .insert_header(("Authorization", format!("Bearer {}", app.token("sam"))))
-                .insert_header(("If-Match", tag))
-                .set_json(json!({ "severity": severity, "reason": reason }));
-            let response = app.send(request).await;
+            let sam = app.as_user("sam");
+            let tag = sam.get(&format!("/v1/incidents/{incident_id}")).await.header("etag").unwrap();
+            let path = format!("/v1/incidents/{incident_id}/regrade");
+            let body = json!({ "severity": severity, "reason": reason });
+            let response = sam.call_with(Method::POST, &path, &[("If-Match", &tag)], Some(&body)).await;
             assert_eq!(response.status, StatusCode::OK, "{}", response.text());
         }
     };
@@ -111,7 +109,7 @@ async fn regrades_swap_recovery_and_safety_follow_up(#[values(Sqlite, Postgres)]
     regrade("service_impacting", "static from a jumper, socket tested safe").await;
     let case = case_of(&app, &incident_id, "open").await.expect("recovery opens instead");
     assert_eq!(case["time_left_seconds"], 22 * 3600, "the clock runs from the report, not the re-grade");
-    let visits = app.get("/v1/make-safe-visits?status=cancelled", &app.token("dana")).await.json();
+    let visits = app.as_user("dana").get("/v1/make-safe-visits?status=cancelled").await.json();
     assert_eq!(visits["items"].as_array().unwrap().len(), 1);
 
     regrade("safety_critical", "second visit found a loose live conductor").await;
@@ -127,11 +125,11 @@ async fn apology_names_the_failure_and_nobody_to_blame(#[values(Sqlite, Postgres
     let job = app.issue_job("tess", "broadband-install").await;
     let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "customer has had no internet since the install",
                        "service_lost": { "service": "broadband", "hours": 10 } });
-    let graded = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+    let graded = app.as_user("dana").post("/v1/failures", &body).await.json();
     let case = case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap();
     let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
 
-    let draft = app.get(&format!("{base}/apology"), &app.token("dana")).await.json();
+    let draft = app.as_user("dana").get(&format!("{base}/apology")).await.json();
     assert_eq!(draft["kind"], "outage");
     let text = draft["text"].as_str().unwrap();
     assert!(
@@ -143,15 +141,12 @@ async fn apology_names_the_failure_and_nobody_to_blame(#[values(Sqlite, Postgres
     assert!(!text.to_lowercase().contains("tess"), "the company apologises, not a person");
 
     let blaming = app
-        .post(
-            &format!("{base}/apology"),
-            &app.token("dana"),
-            &json!({ "text": "Sorry, Tess forgot to activate your line." }),
-        )
+        .as_user("dana")
+        .post(&format!("{base}/apology"), &json!({ "text": "Sorry, Tess forgot to activate your line." }))
         .await;
     assert_eq!(blaming.error_fields(), vec!["text"]);
     let edited = "Dear Amelia, we are sorry you have been without broadband since our visit. An engineer will restore it by 9am tomorrow.";
-    let sent = app.post(&format!("{base}/apology"), &app.token("dana"), &json!({ "text": edited })).await.json();
+    let sent = app.as_user("dana").post(&format!("{base}/apology"), &json!({ "text": edited })).await.json();
     assert_eq!((sent["apology_text"].as_str(), sent["apologised_at"].is_string()), (Some(edited), true));
 }
 
@@ -162,32 +157,32 @@ async fn remedies_are_a_choice_and_big_ones_need_the_named_approver(#[values(Sql
     let job = app.issue_job("tess", "broadband-install").await;
     let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "phone line dead since the visit",
                        "service_lost": { "service": "phone", "hours": 30 } });
-    let graded = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+    let graded = app.as_user("dana").post("/v1/failures", &body).await.json();
     let case = case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap();
     let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
 
-    let offer = app.get(&format!("{base}/remedies"), &app.token("dana")).await.json();
+    let offer = app.as_user("dana").get(&format!("{base}/remedies")).await.json();
     assert_eq!(offer["tier"], 3, "service-impacting with a long outage: {offer}");
     assert_eq!(offer["policy_version"], "recovery-policy/v1");
     let options = offer["options"].as_array().unwrap();
     assert!((2..=3).contains(&options.len()));
     let big = options.iter().find(|o| o["needs_approval"] == true).expect("an option above the frontline limit");
 
-    let unknown = app.post(&format!("{base}/remedy"), &app.token("dana"), &json!({ "remedy_id": "a-new-car" })).await;
+    let unknown = app.as_user("dana").post(&format!("{base}/remedy"), &json!({ "remedy_id": "a-new-car" })).await;
     assert_eq!(unknown.error_fields(), vec!["remedy_id"]);
-    let proposed =
-        app.post(&format!("{base}/remedy"), &app.token("dana"), &json!({ "remedy_id": big["id"] })).await.json();
+    let proposed = app.as_user("dana").post(&format!("{base}/remedy"), &json!({ "remedy_id": big["id"] })).await.json();
     assert_eq!(
         (proposed["remedy_status"].as_str(), proposed["remedy_settled_at"].is_null()),
         (Some("pending_approval"), true)
     );
-    app.post(&format!("{base}/remedy/approve"), &app.token("dana"), &json!({})).await.problem(StatusCode::FORBIDDEN);
-    let approved = app.post(&format!("{base}/remedy/approve"), &app.token("ada"), &json!({})).await.json();
+    app.as_user("dana").post(&format!("{base}/remedy/approve"), &json!({})).await.problem(StatusCode::FORBIDDEN);
+    let approved = app.as_user("ada").post(&format!("{base}/remedy/approve"), &json!({})).await.json();
     assert_eq!(
         (approved["remedy_status"].as_str(), approved["remedy_settled_at"].is_string()),
         (Some("settled"), true)
     );
-    app.post(&format!("{base}/remedy"), &app.token("dana"), &json!({ "remedy_id": big["id"] }))
+    app.as_user("dana")
+        .post(&format!("{base}/remedy"), &json!({ "remedy_id": big["id"] }))
         .await
         .problem(StatusCode::CONFLICT);
 }
@@ -203,7 +198,7 @@ async fn metrics_show_recovery_within_24h_repeats_and_failing_items(#[values(Sql
     let mut cases = Vec::new();
     for note in ["packaging left in the hall", "cables left untidy again"] {
         let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": note, "item_ids": [item] });
-        let graded = app.post("/v1/failures", &app.token("dana"), &body).await.json();
+        let graded = app.as_user("dana").post("/v1/failures", &body).await.json();
         cases.push(case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap());
     }
     app.state.clock.advance(TimeDelta::hours(2));
@@ -211,7 +206,7 @@ async fn metrics_show_recovery_within_24h_repeats_and_failing_items(#[values(Sql
         assert_eq!(step(&app, &cases[0], s).await.status, StatusCode::OK);
     }
 
-    let metrics = app.get("/v1/metrics/recovery?days=7", &app.token("dana")).await;
+    let metrics = app.as_user("dana").get("/v1/metrics/recovery?days=7").await;
     assert_eq!(metrics.status, StatusCode::OK, "{}", metrics.text());
     let m = metrics.json();
     assert_eq!((m["recovery"]["decided"].as_i64(), m["recovery"]["pending"].as_i64()), (Some(1), Some(1)));
@@ -225,14 +220,14 @@ async fn metrics_show_recovery_within_24h_repeats_and_failing_items(#[values(Sql
     assert_eq!(m["failing_items"], json!([{ "checklist_key": "broadband-install", "item_id": item, "failures": 2 }]));
 
     app.state.clock.advance(TimeDelta::hours(23));
-    let later = app.get("/v1/metrics/recovery?days=7", &app.token("dana")).await.json();
+    let later = app.as_user("dana").get("/v1/metrics/recovery?days=7").await.json();
     assert_eq!(
         (later["recovery"]["decided"].as_i64(), later["recovery"]["share_within_24h"].as_f64()),
         (Some(2), Some(0.5)),
         "the open case missed its deadline"
     );
-    assert_eq!(app.get("/v1/metrics/recovery?days=12", &app.token("dana")).await.error_fields(), vec!["days"]);
-    app.get("/v1/metrics/recovery", &app.token("tess")).await.problem(StatusCode::FORBIDDEN);
+    assert_eq!(app.as_user("dana").get("/v1/metrics/recovery?days=12").await.error_fields(), vec!["days"]);
+    app.as_user("tess").get("/v1/metrics/recovery").await.problem(StatusCode::FORBIDDEN);
 }
 
 #[rstest]
@@ -241,27 +236,29 @@ async fn surprise_fits_known_preferences_and_counts_in_the_surprise_rate(#[value
     let app = spawn_app!(backend);
     let mut body = common::job_body("tess", "broadband-install");
     body["customer"]["preferences"] = json!(["prefers text messages", "Loves gardening"]);
-    let job = app.post("/v1/jobs", &app.token("dana"), &body).await.json();
+    let job = app.as_user("dana").post("/v1/jobs", &body).await.json();
     let report = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "engineer was an hour late" });
-    let graded = app.post("/v1/failures", &app.token("dana"), &report).await.json();
+    let graded = app.as_user("dana").post("/v1/failures", &report).await.json();
     let case = case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap();
     let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
 
-    let suggestions = app.get(&format!("{base}/surprise"), &app.token("dana")).await.json();
+    let suggestions = app.as_user("dana").get(&format!("{base}/surprise")).await.json();
     assert_eq!(suggestions["suggestions"][0]["id"], "garden-voucher");
     assert_eq!(suggestions["suggestions"][0]["because"], "Loves gardening");
     let given = app
-        .post(&format!("{base}/surprise"), &app.token("dana"), &json!({ "given": true, "note": "voucher posted" }))
+        .as_user("dana")
+        .post(&format!("{base}/surprise"), &json!({ "given": true, "note": "voucher posted" }))
         .await;
     assert_eq!(given.json()["surprise_given"], true);
-    app.post(&format!("{base}/surprise"), &app.token("dana"), &json!({ "given": false }))
+    app.as_user("dana")
+        .post(&format!("{base}/surprise"), &json!({ "given": false }))
         .await
         .problem(StatusCode::CONFLICT);
 
     for s in ["fixed", "apologised", "remedy_settled"] {
         assert_eq!(step(&app, &case, s).await.status, StatusCode::OK);
     }
-    let m = app.get("/v1/metrics/recovery?days=7", &app.token("sam")).await.json();
+    let m = app.as_user("sam").get("/v1/metrics/recovery?days=7").await.json();
     assert_eq!(m["recovery"]["surprise_rate"], 1.0);
 }
 
@@ -274,19 +271,19 @@ async fn fix_visit_closes_by_signoff_and_the_explanation_follows_within_a_day(
     let job = app.issue_job("tess", "broadband-install").await;
     let report =
         json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "no internet since the install" });
-    let graded = app.post("/v1/failures", &app.token("dana"), &report).await.json();
+    let graded = app.as_user("dana").post("/v1/failures", &report).await.json();
     assert_eq!(graded["severity"], "service_impacting");
     let case = case_of(&app, graded["incident_id"].as_str().unwrap(), "open").await.unwrap();
     let base = format!("/v1/recovery-cases/{}", case["id"].as_str().unwrap());
 
     let explain = json!({ "root_cause": "procedure_not_followed", "what_went_wrong": "The line was not activated at the exchange after the install.",
                           "what_changed": "Activation is now a required checklist step before we leave." });
-    app.post(&format!("{base}/explanation"), &app.token("dana"), &explain).await.problem(StatusCode::CONFLICT);
+    app.as_user("dana").post(&format!("{base}/explanation"), &explain).await.problem(StatusCode::CONFLICT);
 
-    let sent = app.post(&format!("{base}/fix-visit"), &app.token("dana"), &json!({ "technician": "tom" })).await;
+    let sent = app.as_user("dana").post(&format!("{base}/fix-visit"), &json!({ "technician": "tom" })).await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
     let fix_job_id = sent.json()["fix_job_id"].as_str().unwrap().to_owned();
-    let fix_job = app.get(&format!("/v1/jobs/{fix_job_id}"), &app.token("tom")).await.json();
+    let fix_job = app.as_user("tom").get(&format!("/v1/jobs/{fix_job_id}")).await.json();
     assert_eq!(
         (fix_job["checklist_key"].as_str(), fix_job["customer"]["id"].clone()),
         (Some("broadband-install"), job["customer"]["id"].clone())
@@ -295,9 +292,9 @@ async fn fix_visit_closes_by_signoff_and_the_explanation_follows_within_a_day(
     app.state.clock.advance(TimeDelta::hours(3));
     let answers = common::passing_answers(&app.checklist_of(&fix_job).await);
     let signed = app
+        .as_user("tom")
         .post(
             &format!("/v1/jobs/{fix_job_id}/signoffs"),
-            &app.token("tom"),
             &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers),
         )
         .await;
@@ -314,16 +311,16 @@ async fn fix_visit_closes_by_signoff_and_the_explanation_follows_within_a_day(
     let mut blaming = explain.clone();
     blaming["what_went_wrong"] = json!("Tess forgot to activate the line.");
     assert_eq!(
-        app.post(&format!("{base}/explanation"), &app.token("dana"), &blaming).await.error_fields(),
+        app.as_user("dana").post(&format!("{base}/explanation"), &blaming).await.error_fields(),
         vec!["what_went_wrong"]
     );
-    let explained = app.post(&format!("{base}/explanation"), &app.token("dana"), &explain).await.json();
+    let explained = app.as_user("dana").post(&format!("{base}/explanation"), &explain).await.json();
     assert_eq!(
         (explained["root_cause"].as_str(), explained["explanation_overdue"].as_bool()),
         (Some("procedure_not_followed"), Some(false))
     );
     let history =
-        app.get(&format!("/v1/incidents/{}", graded["incident_id"].as_str().unwrap()), &app.token("sam")).await.json();
+        app.as_user("sam").get(&format!("/v1/incidents/{}", graded["incident_id"].as_str().unwrap())).await.json();
     assert!(history["history"].as_array().unwrap().iter().any(|h| h["action"] == "incident.root_cause"));
 }
 
@@ -337,11 +334,11 @@ async fn the_case_list_pages_by_deadline_without_gaps_or_repeats(#[values(Sqlite
         app.state.clock.advance(TimeDelta::minutes(1));
     }
     reported.push(report(&app, "no internet since the install").await["incident_id"].as_str().unwrap().to_owned());
-    let dana = app.token("dana");
+    let dana = app.as_user("dana");
     let mut seen = Vec::new();
     let mut path = "/v1/recovery-cases?limit=3".to_owned();
     loop {
-        let page = app.get(&path, &dana).await.json();
+        let page = dana.get(&path).await.json();
         seen.extend(page["items"].as_array().unwrap().iter().map(|c| c["incident_id"].as_str().unwrap().to_owned()));
         match page["next_cursor"].as_str() {
             Some(cursor) => path = format!("/v1/recovery-cases?limit=3&cursor={cursor}"),
@@ -349,8 +346,8 @@ async fn the_case_list_pages_by_deadline_without_gaps_or_repeats(#[values(Sqlite
         }
     }
     assert_eq!(seen, reported, "soonest deadline first, each case once");
-    assert_eq!(app.get("/v1/recovery-cases?cursor=yesterday", &dana).await.error_fields(), ["cursor"]);
-    assert_eq!(app.get("/v1/recovery-cases?limit=0", &dana).await.error_fields(), ["limit"]);
+    assert_eq!(dana.get("/v1/recovery-cases?cursor=yesterday").await.error_fields(), ["cursor"]);
+    assert_eq!(dana.get("/v1/recovery-cases?limit=0").await.error_fields(), ["limit"]);
 }
 
 #[rstest]
@@ -359,7 +356,7 @@ async fn approving_a_remedy_checks_the_role_before_the_case(#[values(Sqlite, Pos
     let app = spawn_app!(backend);
     let missing = format!("/v1/recovery-cases/{}/remedy/approve", uuid::Uuid::new_v4());
     for user in ["tess", "dana", "sam"] {
-        app.post(&missing, &app.token(user), &json!({})).await.problem(StatusCode::FORBIDDEN);
+        app.as_user(user).post(&missing, &json!({})).await.problem(StatusCode::FORBIDDEN);
     }
-    app.post(&missing, &app.token("ada"), &json!({})).await.problem(StatusCode::NOT_FOUND);
+    app.as_user("ada").post(&missing, &json!({})).await.problem(StatusCode::NOT_FOUND);
 }

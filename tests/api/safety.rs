@@ -3,8 +3,7 @@
 
 use crate::common;
 
-use actix_web::http::StatusCode;
-use actix_web::test::TestRequest;
+use actix_web::http::{Method, StatusCode};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -17,7 +16,7 @@ const GAS: &str = "gas-boiler-annual-service";
 async fn safety_critical(app: &TestApp, job: &Value) -> (Value, Value) {
     let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "customer smells gas near the boiler",
                        "item_ids": ["gas-tightness-test"] });
-    let response = app.post("/v1/failures", &app.token("dana"), &body).await;
+    let response = app.as_user("dana").post("/v1/failures", &body).await;
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     let graded = response.json();
     assert_eq!(graded["severity"], "safety_critical");
@@ -30,18 +29,12 @@ fn items(response: &Response) -> Vec<Value> {
 }
 
 async fn post_with_etag(app: &TestApp, user: &str, path: &str, etag: Option<&str>, body: Value) -> Response {
-    let mut request = TestRequest::post()
-        .uri(path)
-        .insert_header(("Authorization", format!("Bearer {}", app.token(user))))
-        .set_json(body);
-    if let Some(tag) = etag {
-        request = request.insert_header(("If-Match", tag.to_owned()));
-    }
-    app.send(request).await
+    let headers: Vec<(&str, &str)> = etag.map(|tag| ("If-Match", tag)).into_iter().collect();
+    app.as_user(user).call_with(Method::POST, path, &headers, Some(&body)).await
 }
 
 async fn etag(app: &TestApp, incident_id: &str) -> String {
-    app.get(&format!("/v1/incidents/{incident_id}"), &app.token("sam")).await.header("etag").expect("etag")
+    app.as_user("sam").get(&format!("/v1/incidents/{incident_id}")).await.header("etag").expect("etag")
 }
 
 async fn sign(app: &TestApp, user: &str, job: &Value, fail: &[&str]) -> Response {
@@ -52,7 +45,7 @@ async fn sign(app: &TestApp, user: &str, job: &Value, fail: &[&str]) -> Response
         }
     }
     let path = format!("/v1/jobs/{}/signoffs", job["id"].as_str().unwrap());
-    app.post(&path, &app.token(user), &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers)).await
+    app.as_user(user).post(&path, &common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers)).await
 }
 
 #[rstest]
@@ -62,40 +55,40 @@ async fn safety_critical_grade_opens_the_whole_follow_up_once(#[values(Sqlite, P
     let job = app.issue_job("tess", GAS).await;
     let (body, graded) = safety_critical(&app, &job).await;
     let incident_id = graded["incident_id"].as_str().unwrap();
-    let replay = app.post("/v1/failures", &app.token("dana"), &body).await;
+    let replay = app.as_user("dana").post("/v1/failures", &body).await;
     assert_eq!(replay.status, StatusCode::OK, "a replayed report creates nothing new");
 
-    let visits = items(&app.get("/v1/make-safe-visits", &app.token("dana")).await);
+    let visits = items(&app.as_user("dana").get("/v1/make-safe-visits").await);
     assert_eq!(visits.len(), 1);
     assert_eq!(visits[0]["incident_id"], incident_id);
     assert_eq!(visits[0]["checklist_key"], "make-safe-gas");
-    let links = app.get(&format!("/v1/incidents/{incident_id}"), &app.token("dana")).await.json()["links"].clone();
+    let links = app.as_user("dana").get(&format!("/v1/incidents/{incident_id}")).await.json()["links"].clone();
     assert_eq!(links["make_safe_visit"]["id"], visits[0]["id"], "{links}");
     assert_eq!((links["retraining"]["status"].as_str(), links["recovery_case"].is_null()), (Some("pending"), true));
     assert_eq!(links["console"], format!("/console/incidents/{incident_id}"));
     assert_eq!(visits[0]["time_left_seconds"], 4 * 3600, "due within the default 4 hours");
     assert_eq!(visits[0]["technician_involved"], "tess");
-    let one = app.get("/v1/make-safe-visits?limit=1", &app.token("dana")).await.json();
+    let one = app.as_user("dana").get("/v1/make-safe-visits?limit=1").await.json();
     let cursor = one["next_cursor"].as_str().expect("a full page has a next cursor");
-    let rest = app.get(&format!("/v1/make-safe-visits?limit=1&cursor={cursor}"), &app.token("dana")).await.json();
+    let rest = app.as_user("dana").get(&format!("/v1/make-safe-visits?limit=1&cursor={cursor}")).await.json();
     assert_eq!((rest["items"].as_array().unwrap().len(), &rest["next_cursor"]), (0, &Value::Null));
-    assert_eq!(app.get("/v1/make-safe-visits?limit=501", &app.token("dana")).await.error_fields(), ["limit"]);
+    assert_eq!(app.as_user("dana").get("/v1/make-safe-visits?limit=501").await.error_fields(), ["limit"]);
 
-    let retraining = items(&app.get("/v1/retraining", &app.token("sam")).await);
+    let retraining = items(&app.as_user("sam").get("/v1/retraining").await);
     assert_eq!(retraining.len(), 1);
     assert_eq!(
         (retraining[0]["status"].as_str(), retraining[0]["checklist_key"].as_str()),
         (Some("pending"), Some(GAS))
     );
     assert_eq!(retraining[0]["item_ids"], json!(["gas-tightness-test"]));
-    let cases = items(&app.get("/v1/disciplinary-cases", &app.token("sam")).await);
+    let cases = items(&app.as_user("sam").get("/v1/disciplinary-cases").await);
     assert_eq!(cases.len(), 1);
     assert_eq!(cases[0]["status"], "open");
-    let queue = items(&app.get("/v1/safety/audit-queue", &app.token("sam")).await);
+    let queue = items(&app.as_user("sam").get("/v1/safety/audit-queue").await);
     assert_eq!(queue.iter().map(|i| i["id"].as_str().unwrap()).collect::<Vec<_>>(), vec![incident_id]);
 
     app.state.clock.advance(chrono::TimeDelta::hours(5));
-    let overdue = &items(&app.get("/v1/make-safe-visits", &app.token("dana")).await)[0];
+    let overdue = &items(&app.as_user("dana").get("/v1/make-safe-visits").await)[0];
     assert_eq!((overdue["overdue"].as_bool(), overdue["time_left_seconds"].as_i64()), (Some(true), Some(-3600)));
 }
 
@@ -107,30 +100,31 @@ async fn pending_retraining_gates_the_template_until_proven(#[values(Sqlite, Pos
     let issued_before = app.issue_job("tess", GAS).await;
     safety_critical(&app, &job).await;
 
-    let refused = app.post("/v1/jobs", &app.token("dana"), &common::job_body("tess", GAS)).await;
+    let refused = app.as_user("dana").post("/v1/jobs", &common::job_body("tess", GAS)).await;
     let detail = refused.refused("retraining-required")["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("retraining") && detail.contains(GAS), "{detail}");
     sign(&app, "tess", &issued_before, &[]).await.refused("retraining-required");
     assert_eq!(
-        app.post("/v1/jobs", &app.token("dana"), &common::job_body("tess", "broadband-install")).await.status,
+        app.as_user("dana").post("/v1/jobs", &common::job_body("tess", "broadband-install")).await.status,
         StatusCode::CREATED,
         "other templates are unaffected"
     );
 
-    let retraining_id =
-        items(&app.get("/v1/retraining", &app.token("tess")).await)[0]["id"].as_str().unwrap().to_owned();
+    let retraining_id = items(&app.as_user("tess").get("/v1/retraining").await)[0]["id"].as_str().unwrap().to_owned();
     let done_path = format!("/v1/retraining/{retraining_id}/training-done");
-    app.post(&done_path, &app.token("dana"), &json!({ "note": "toolbox talk on tightness testing" }))
+    app.as_user("dana")
+        .post(&done_path, &json!({ "note": "toolbox talk on tightness testing" }))
         .await
         .refused("wrong-role");
     let done = app
-        .post(&done_path, &app.token("sam"), &json!({ "note": "toolbox talk on tightness testing, observed test" }))
+        .as_user("sam")
+        .post(&done_path, &json!({ "note": "toolbox talk on tightness testing, observed test" }))
         .await;
     assert_eq!((done.json()["status"].as_str(), done.json()["trained_by"].as_str()), (Some("trained"), Some("sam")));
 
     let signed = sign(&app, "tess", &issued_before, &["work-area-tidy"]).await;
     assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
-    let after = &items(&app.get("/v1/retraining", &app.token("sam")).await)[0];
+    let after = &items(&app.as_user("sam").get("/v1/retraining").await)[0];
     assert_eq!(after["status"], "effective", "the failed item passed on the next sign-off");
     assert_eq!((after["technician"].as_str(), after["trained_by"].as_str()), (Some("tess"), Some("sam")));
 }
@@ -142,22 +136,21 @@ async fn failing_the_trained_item_again_reopens_the_gate(#[values(Sqlite, Postgr
     let job = app.issue_job("tess", GAS).await;
     let next = app.issue_job("tess", GAS).await;
     safety_critical(&app, &job).await;
-    let retraining_id =
-        items(&app.get("/v1/retraining", &app.token("sam")).await)[0]["id"].as_str().unwrap().to_owned();
-    app.post(
-        &format!("/v1/retraining/{retraining_id}/training-done"),
-        &app.token("sam"),
-        &json!({ "note": "retrained on tightness testing" }),
-    )
-    .await;
+    let retraining_id = items(&app.as_user("sam").get("/v1/retraining").await)[0]["id"].as_str().unwrap().to_owned();
+    app.as_user("sam")
+        .post(
+            &format!("/v1/retraining/{retraining_id}/training-done"),
+            &json!({ "note": "retrained on tightness testing" }),
+        )
+        .await;
 
     let signed = sign(&app, "tess", &next, &["gas-tightness-test"]).await;
     assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
-    let all = items(&app.get("/v1/retraining", &app.token("sam")).await);
+    let all = items(&app.as_user("sam").get("/v1/retraining").await);
     let first = all.iter().find(|r| r["id"] == retraining_id.as_str()).unwrap();
     assert_eq!(first["status"], "ineffective");
     assert!(first["note"].as_str().unwrap().contains("flagged"));
-    app.post("/v1/jobs", &app.token("dana"), &common::job_body("tess", GAS)).await.problem(StatusCode::FORBIDDEN);
+    app.as_user("dana").post("/v1/jobs", &common::job_body("tess", GAS)).await.problem(StatusCode::FORBIDDEN);
 }
 
 #[rstest]
@@ -168,24 +161,24 @@ async fn make_safe_visit_goes_to_another_technician_and_closes_by_signoff(
     let app = spawn_app!(backend);
     let job = app.issue_job("tess", GAS).await;
     safety_critical(&app, &job).await;
-    let visit = &items(&app.get("/v1/make-safe-visits", &app.token("dana")).await)[0];
+    let visit = &items(&app.as_user("dana").get("/v1/make-safe-visits").await)[0];
     let assign = format!("/v1/make-safe-visits/{}/assign", visit["id"].as_str().unwrap());
 
-    let involved = app.post(&assign, &app.token("dana"), &json!({ "technician": "tess" })).await;
+    let involved = app.as_user("dana").post(&assign, &json!({ "technician": "tess" })).await;
     assert_eq!(involved.error_fields(), vec!["technician"]);
-    app.post(&assign, &app.token("sam"), &json!({ "technician": "tom" })).await.problem(StatusCode::FORBIDDEN);
-    let assigned = app.post(&assign, &app.token("dana"), &json!({ "technician": "tom" })).await;
+    app.as_user("sam").post(&assign, &json!({ "technician": "tom" })).await.problem(StatusCode::FORBIDDEN);
+    let assigned = app.as_user("dana").post(&assign, &json!({ "technician": "tom" })).await;
     assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.text());
     let job_id = assigned.json()["job_id"].as_str().unwrap().to_owned();
-    let make_safe_job = app.get(&format!("/v1/jobs/{job_id}"), &app.token("tom")).await.json();
+    let make_safe_job = app.as_user("tom").get(&format!("/v1/jobs/{job_id}")).await.json();
     assert_eq!(make_safe_job["checklist_key"], "make-safe-gas");
     assert_eq!(make_safe_job["customer"], job["customer"]);
-    app.post(&assign, &app.token("dana"), &json!({ "technician": "tom" })).await.problem(StatusCode::CONFLICT);
+    app.as_user("dana").post(&assign, &json!({ "technician": "tom" })).await.problem(StatusCode::CONFLICT);
 
     assert_eq!(sign(&app, "tom", &make_safe_job, &[]).await.status, StatusCode::CREATED);
-    let done = items(&app.get("/v1/make-safe-visits?status=done", &app.token("dana")).await);
+    let done = items(&app.as_user("dana").get("/v1/make-safe-visits?status=done").await);
     assert_eq!((done[0]["outcome"].as_str(), done[0]["status"].as_str()), (Some("made_safe"), Some("done")));
-    assert!(items(&app.get("/v1/make-safe-visits", &app.token("dana")).await).is_empty());
+    assert!(items(&app.as_user("dana").get("/v1/make-safe-visits").await).is_empty());
 }
 
 #[rstest]
@@ -196,7 +189,7 @@ async fn audit_file_has_everything_and_the_audit_is_recorded_once(#[values(Sqlit
     let signed = sign(&app, "tess", &job, &["gas-tightness-test"]).await;
     let incident_id = signed.json()["incident_id"].as_str().unwrap().to_owned();
 
-    let file = app.get(&format!("/v1/incidents/{incident_id}/audit-file"), &app.token("sam")).await;
+    let file = app.as_user("sam").get(&format!("/v1/incidents/{incident_id}/audit-file")).await;
     assert_eq!(file.status, StatusCode::OK, "{}", file.text());
     let file = file.json();
     assert_eq!(file["incident"]["severity"], "safety_critical");
@@ -205,9 +198,7 @@ async fn audit_file_has_everything_and_the_audit_is_recorded_once(#[values(Sqlit
     assert_eq!(file["make_safe"]["status"], "open");
     assert_eq!(file["technician_history"]["retraining"][0]["status"], "pending");
     assert!(file["audit"].is_null());
-    app.get(&format!("/v1/incidents/{incident_id}/audit-file"), &app.token("dana"))
-        .await
-        .problem(StatusCode::FORBIDDEN);
+    app.as_user("dana").get(&format!("/v1/incidents/{incident_id}/audit-file")).await.problem(StatusCode::FORBIDDEN);
 
     let path = format!("/v1/incidents/{incident_id}/audit");
     let audit = json!({ "confirmed_severity": "safety_critical", "root_cause": "checklist_unclear",
@@ -217,8 +208,8 @@ async fn audit_file_has_everything_and_the_audit_is_recorded_once(#[values(Sqlit
     let recorded = post_with_etag(&app, "sam", &path, Some(&tag), audit.clone()).await;
     assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.text());
     post_with_etag(&app, "sam", &path, Some(&tag), audit).await.problem(StatusCode::CONFLICT);
-    assert!(items(&app.get("/v1/safety/audit-queue", &app.token("sam")).await).is_empty());
-    let file = app.get(&format!("/v1/incidents/{incident_id}/audit-file"), &app.token("sam")).await.json();
+    assert!(items(&app.as_user("sam").get("/v1/safety/audit-queue").await).is_empty());
+    let file = app.as_user("sam").get(&format!("/v1/incidents/{incident_id}/audit-file")).await.json();
     assert_eq!(file["audit"]["root_cause"], "checklist_unclear");
     assert_eq!(file["audit"]["auditor"], "sam");
 }
@@ -242,12 +233,12 @@ async fn regrades_close_and_reopen_the_follow_up_without_duplicates(#[values(Sql
     )
     .await;
     assert_eq!(down.status, StatusCode::OK, "{}", down.text());
-    let visit = &items(&app.get("/v1/make-safe-visits?status=cancelled", &app.token("dana")).await)[0];
+    let visit = &items(&app.as_user("dana").get("/v1/make-safe-visits?status=cancelled").await)[0];
     assert!(visit["note"].as_str().unwrap().contains("new paint"));
-    assert_eq!(items(&app.get("/v1/retraining", &app.token("sam")).await)[0]["status"], "cancelled");
-    assert_eq!(items(&app.get("/v1/disciplinary-cases", &app.token("sam")).await)[0]["status"], "closed");
+    assert_eq!(items(&app.as_user("sam").get("/v1/retraining").await)[0]["status"], "cancelled");
+    assert_eq!(items(&app.as_user("sam").get("/v1/disciplinary-cases").await)[0]["status"], "closed");
     assert_eq!(
-        app.post("/v1/jobs", &app.token("dana"), &common::job_body("tess", GAS)).await.status,
+        app.as_user("dana").post("/v1/jobs", &common::job_body("tess", GAS)).await.status,
         StatusCode::CREATED,
         "gate open"
     );
@@ -262,12 +253,12 @@ async fn regrades_close_and_reopen_the_follow_up_without_duplicates(#[values(Sql
     )
     .await;
     assert_eq!(up.status, StatusCode::OK, "{}", up.text());
-    assert_eq!(items(&app.get("/v1/make-safe-visits", &app.token("dana")).await).len(), 1);
-    let retraining = items(&app.get("/v1/retraining", &app.token("sam")).await);
+    assert_eq!(items(&app.as_user("dana").get("/v1/make-safe-visits").await).len(), 1);
+    let retraining = items(&app.as_user("sam").get("/v1/retraining").await);
     assert_eq!((retraining.len(), retraining[0]["status"].as_str()), (1, Some("pending")));
-    let cases = items(&app.get("/v1/disciplinary-cases", &app.token("sam")).await);
+    let cases = items(&app.as_user("sam").get("/v1/disciplinary-cases").await);
     assert_eq!((cases.len(), cases[0]["status"].as_str()), (1, Some("open")));
-    app.post("/v1/jobs", &app.token("dana"), &common::job_body("tess", GAS)).await.problem(StatusCode::FORBIDDEN);
+    app.as_user("dana").post("/v1/jobs", &common::job_body("tess", GAS)).await.problem(StatusCode::FORBIDDEN);
 }
 
 #[rstest]
@@ -289,49 +280,40 @@ async fn disciplinary_review_is_fair_by_design(#[values(Sqlite, Postgres)] backe
     drop(conn);
     let job = app.issue_job("tess", GAS).await;
     safety_critical(&app, &job).await;
-    let case_id =
-        items(&app.get("/v1/disciplinary-cases", &app.token("sam")).await)[0]["id"].as_str().unwrap().to_owned();
+    let case_id = items(&app.as_user("sam").get("/v1/disciplinary-cases").await)[0]["id"].as_str().unwrap().to_owned();
     let path = |step: &str| format!("/v1/disciplinary-cases/{case_id}/{step}");
 
-    app.get("/v1/disciplinary-cases", &app.token("dana")).await.problem(StatusCode::FORBIDDEN);
-    assert!(
-        items(&app.get("/v1/disciplinary-cases", &app.token("tom")).await).is_empty(),
-        "others' cases are invisible"
-    );
-    app.get(&format!("/v1/disciplinary-cases/{case_id}"), &app.token("tom")).await.problem(StatusCode::NOT_FOUND);
+    app.as_user("dana").get("/v1/disciplinary-cases").await.problem(StatusCode::FORBIDDEN);
+    assert!(items(&app.as_user("tom").get("/v1/disciplinary-cases").await).is_empty(), "others' cases are invisible");
+    app.as_user("tom").get(&format!("/v1/disciplinary-cases/{case_id}")).await.problem(StatusCode::NOT_FOUND);
 
     let decide = json!({ "outcome": "written_warning", "reason": "skipped the tightness test under time pressure" });
-    app.post(&path("decide"), &app.token("sam"), &decide).await.problem(StatusCode::CONFLICT);
-    app.post(&path("review"), &app.token("tess"), &json!({ "behaviour": "human_error" })).await.refused("wrong-role");
+    app.as_user("sam").post(&path("decide"), &decide).await.problem(StatusCode::CONFLICT);
+    app.as_user("tess").post(&path("review"), &json!({ "behaviour": "human_error" })).await.refused("wrong-role");
     let statement = app
-        .post(
-            &path("statement"),
-            &app.token("tess"),
-            &json!({ "statement": "The manometer was faulty; I reported it last week." }),
-        )
+        .as_user("tess")
+        .post(&path("statement"), &json!({ "statement": "The manometer was faulty; I reported it last week." }))
         .await;
     assert_eq!(statement.status, StatusCode::OK, "{}", statement.text());
     let reviewed = app
-        .post(
-            &path("review"),
-            &app.token("sam"),
-            &json!({ "behaviour": "human_error", "system_factors": ["faulty_equipment"] }),
-        )
+        .as_user("sam")
+        .post(&path("review"), &json!({ "behaviour": "human_error", "system_factors": ["faulty_equipment"] }))
         .await;
     assert_eq!(reviewed.json()["status"], "under_review");
 
-    let short = app.post(&path("decide"), &app.token("sam"), &json!({ "outcome": "coaching", "reason": "ok" })).await;
+    let short = app.as_user("sam").post(&path("decide"), &json!({ "outcome": "coaching", "reason": "ok" })).await;
     assert_eq!(short.error_fields(), vec!["reason"]);
-    let proposed = app.post(&path("decide"), &app.token("sam"), &decide).await.json();
+    let proposed = app.as_user("sam").post(&path("decide"), &decide).await.json();
     assert_eq!(proposed["status"], "awaiting_approval", "a warning for an honest error needs a second opinion");
-    app.post(&path("approve"), &app.token("sam"), &json!({})).await.refused("second-approver-required");
-    app.post(&path("statement"), &app.token("tess"), &json!({ "statement": "late addition" }))
+    app.as_user("sam").post(&path("approve"), &json!({})).await.refused("second-approver-required");
+    app.as_user("tess")
+        .post(&path("statement"), &json!({ "statement": "late addition" }))
         .await
         .problem(StatusCode::CONFLICT);
-    let approved = app.post(&path("approve"), &app.token("rita"), &json!({})).await.json();
+    let approved = app.as_user("rita").post(&path("approve"), &json!({})).await.json();
     assert_eq!((approved["status"].as_str(), approved["approved_by"].as_str()), (Some("decided"), Some("rita")));
 
-    let seen = app.get(&format!("/v1/disciplinary-cases/{case_id}"), &app.token("tess")).await.json();
+    let seen = app.as_user("tess").get(&format!("/v1/disciplinary-cases/{case_id}")).await.json();
     assert_eq!(seen["outcome"], "written_warning");
     assert_eq!(seen["technician_statement"], "The manometer was faulty; I reported it last week.");
     assert!(seen["prior_safety_incidents"].is_array());
@@ -354,14 +336,14 @@ async fn repeat_failure_of_the_same_item_opens_retraining_only(#[values(Sqlite, 
     let item = tidy_item["id"].as_str().unwrap_or(item).to_owned();
     for job in [&first, &second] {
         let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": "left packaging behind", "item_ids": [item] });
-        assert_eq!(app.post("/v1/failures", &app.token("dana"), &body).await.status, StatusCode::CREATED);
+        assert_eq!(app.as_user("dana").post("/v1/failures", &body).await.status, StatusCode::CREATED);
     }
-    let retraining = items(&app.get("/v1/retraining", &app.token("tess")).await);
+    let retraining = items(&app.as_user("tess").get("/v1/retraining").await);
     assert_eq!(retraining.len(), 1);
     assert_eq!((retraining[0]["cause"].as_str(), retraining[0]["status"].as_str()), (Some("repeat"), Some("pending")));
     assert!(
-        items(&app.get("/v1/disciplinary-cases", &app.token("sam")).await).is_empty(),
+        items(&app.as_user("sam").get("/v1/disciplinary-cases").await).is_empty(),
         "no disciplinary case for a repeat"
     );
-    assert!(items(&app.get("/v1/make-safe-visits", &app.token("dana")).await).is_empty());
+    assert!(items(&app.as_user("dana").get("/v1/make-safe-visits").await).is_empty());
 }

@@ -349,8 +349,8 @@ async fn sigterm_during_a_batch_of_signoffs_keeps_every_acknowledged_one_and_the
 }
 
 /// SIGKILL in the middle of concurrent sign-offs: after a restart every acknowledged sign-off is
-/// stored and every chain verifies, because an answer is sent only once its commit is durable (on
-/// SQLite, once the group commit that carried it is).
+/// stored, exactly once, and every chain verifies, because an answer is sent only once its commit
+/// is durable (on SQLite, once the group commit that carried it is).
 #[rstest]
 #[actix_web::test]
 async fn acknowledged_signoffs_survive_a_kill_9(#[values(Sqlite, Postgres)] backend: Backend) {
@@ -400,9 +400,11 @@ async fn acknowledged_signoffs_survive_a_kill_9(#[values(Sqlite, Postgres)] back
     let url = fieldproof::db::DatabaseUrl::parse(&database.url()).unwrap();
     let db = fieldproof::db::Db::connect(&url, 2).unwrap();
     let mut conn = db.get().unwrap();
+    let listed = stored_signoffs(&service, &tess, &[job["id"].as_str().unwrap().to_owned()]).await;
     for id in acknowledged.borrow().iter() {
         let stored = fieldproof::db::signoffs::find(&mut conn, id).unwrap();
         assert!(stored.is_some(), "the acknowledged sign-off {id} is lost");
+        assert_eq!(listed.get(id), Some(&1), "the acknowledged sign-off {id} is stored once");
     }
     for chain in fieldproof::db::chain::Chain::ALL {
         assert_eq!(fieldproof::db::chain::verify(&mut conn, chain).unwrap().broken, None, "{chain:?}");

@@ -22,7 +22,7 @@ async fn spawn_requiring_pin(backend: Backend) -> Option<TestApp> {
 
 async fn set_pin(app: &TestApp, password: &str, pin: &str) -> common::Response {
     let body = json!({ "password": password, "pin": pin });
-    app.call(Method::PUT, "/v1/me/pin", Some(&app.token("tess")), Some(&body)).await
+    app.as_user("tess").put("/v1/me/pin", &body).await
 }
 
 /// A job for tess and a passing sign-off body for it (without a PIN), with its path.
@@ -56,12 +56,12 @@ async fn with_the_pin_required_a_signoff_is_reauthenticated_checked_and_recorded
     #[values(Sqlite, Postgres)] backend: Backend,
 ) {
     let Some(app) = spawn_requiring_pin(backend).await else { return };
-    let tess = app.token("tess");
+    let tess = app.as_user("tess");
     let (path, body) = job_and_signoff(&app).await;
 
-    let without = app.post(&path, &tess, &body).await;
+    let without = tess.post(&path, &body).await;
     assert_eq!(without.error_fields(), ["pin"], "a sign-off without the PIN names the field");
-    app.post(&path, &tess, &with_pin(&body, PIN)).await.refused("pin-not-set");
+    tess.post(&path, &with_pin(&body, PIN)).await.refused("pin-not-set");
 
     // The technician sets it: with the right password, 4 to 8 digits.
     set_pin(&app, "not my password", PIN).await.refused("reauthentication-failed");
@@ -72,19 +72,19 @@ async fn with_the_pin_required_a_signoff_is_reauthenticated_checked_and_recorded
     assert_eq!(set_pin(&app, common::PASSWORD, PIN).await.status, StatusCode::NO_CONTENT);
     assert_eq!((audited(&app, "user.pin_set").len(), audited(&app, "user.pin_changed").len()), (1, 1));
 
-    let wrong = app.post(&path, &tess, &with_pin(&body, "0000")).await;
+    let wrong = tess.post(&path, &with_pin(&body, "0000")).await;
     assert_eq!(wrong.refused("reauthentication-failed")["detail"], "the sign-off PIN is not correct");
-    let malformed = app.post(&path, &tess, &with_pin(&body, "48 29")).await;
+    let malformed = tess.post(&path, &with_pin(&body, "48 29")).await;
     assert_eq!(malformed.error_fields(), ["pin"]);
 
-    let signed = app.post(&path, &tess, &with_pin(&body, PIN)).await;
+    let signed = tess.post(&path, &with_pin(&body, PIN)).await;
     assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
     assert_eq!(signed.json()["reauthenticated"], true);
     // The app retries (a flaky connection): the same sign-off, accepted once, answered as stored.
-    let retried = app.post(&path, &tess, &with_pin(&body, PIN)).await;
+    let retried = tess.post(&path, &with_pin(&body, PIN)).await;
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.text());
     assert_eq!(retried.json(), signed.json());
-    let listed = app.get(&path, &app.token("dana")).await.json();
+    let listed = app.as_user("dana").get(&path).await.json();
     assert_eq!(listed["items"].as_array().expect("items").len(), 1);
     assert_eq!(listed["items"][0]["reauthenticated"], true);
     let recorded = audited(&app, "signoff.recorded");
@@ -116,19 +116,19 @@ async fn wrong_pins_are_throttled_like_sign_ins_and_the_lockout_is_audited(
 ) {
     let Some(app) = spawn_requiring_pin(backend).await else { return };
     assert_eq!(set_pin(&app, common::PASSWORD, PIN).await.status, StatusCode::NO_CONTENT);
-    let tess = app.token("tess");
+    let tess = app.as_user("tess");
     let (path, body) = job_and_signoff(&app).await;
     for attempt in 1..=6 {
-        let response = app.post(&path, &tess, &with_pin(&body, "1111")).await;
+        let response = tess.post(&path, &with_pin(&body, "1111")).await;
         assert_eq!(response.status, StatusCode::FORBIDDEN, "attempt {attempt}: {}", response.text());
     }
     // Locked out: even the right PIN waits, and nothing was signed.
-    let locked = app.post(&path, &tess, &with_pin(&body, PIN)).await;
+    let locked = tess.post(&path, &with_pin(&body, PIN)).await;
     let problem = locked.problem(StatusCode::TOO_MANY_REQUESTS);
     assert!(problem["detail"].as_str().expect("detail").contains("sign-off PINs"), "{problem}");
     let retry_after: u64 = locked.header("retry-after").expect("Retry-After").parse().expect("seconds");
     assert!((1..=30).contains(&retry_after), "{retry_after}");
-    let listed = app.get(&path, &tess).await.json();
+    let listed = tess.get(&path).await.json();
     assert_eq!(listed["items"].as_array().expect("items").len(), 0);
     let lockouts = audited(&app, "auth.pin_locked_out");
     assert_eq!(lockouts.len(), 1, "the lockout is audited");
@@ -150,19 +150,19 @@ async fn wrong_pins_are_throttled_like_sign_ins_and_the_lockout_is_audited(
 #[actix_web::test]
 async fn by_default_a_pin_is_optional_and_checked_when_given(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let tess = app.token("tess");
+    let tess = app.as_user("tess");
     let (path, body) = job_and_signoff(&app).await;
-    let plain = app.post(&path, &tess, &body).await;
+    let plain = tess.post(&path, &body).await;
     assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.text());
     assert_eq!(plain.json()["reauthenticated"], false);
 
     assert_eq!(set_pin(&app, common::PASSWORD, PIN).await.status, StatusCode::NO_CONTENT);
     let (path, body) = job_and_signoff(&app).await;
-    app.post(&path, &tess, &with_pin(&body, "1111")).await.refused("reauthentication-failed");
-    let signed = app.post(&path, &tess, &with_pin(&body, PIN)).await;
+    tess.post(&path, &with_pin(&body, "1111")).await.refused("reauthentication-failed");
+    let signed = tess.post(&path, &with_pin(&body, PIN)).await;
     assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text());
     assert_eq!(signed.json()["reauthenticated"], true);
     // Only technicians have a sign-off PIN.
     let by_dispatcher = json!({ "password": common::PASSWORD, "pin": PIN });
-    app.call(Method::PUT, "/v1/me/pin", Some(&app.token("dana")), Some(&by_dispatcher)).await.refused("wrong-role");
+    app.as_user("dana").put("/v1/me/pin", &by_dispatcher).await.refused("wrong-role");
 }

@@ -34,7 +34,7 @@ impl Signing {
     }
 
     async fn sign(&self, as_user: &str, body: &Value) -> common::Response {
-        self.app.post(&self.path(), &self.app.token(as_user), body).await
+        self.app.as_user(as_user).post(&self.path(), body).await
     }
 }
 
@@ -81,9 +81,9 @@ async fn signoff_is_stored_with_hash_failed_items_and_audit(#[values(Sqlite, Pos
     );
     assert_eq!(body["failed_items"][0]["hazards"], json!(["carbon_monoxide"]));
 
-    let listed = s.app.get(&s.path(), &s.app.token("dana")).await.json();
+    let listed = s.app.as_user("dana").get(&s.path()).await.json();
     assert_eq!(listed["items"], json!([body]));
-    let job = s.app.get(&format!("/v1/jobs/{}", s.job["id"].as_str().expect("id")), &s.app.token("tess")).await.json();
+    let job = s.app.as_user("tess").get(&format!("/v1/jobs/{}", s.job["id"].as_str().expect("id"))).await.json();
     assert_eq!(job["status"], "signed_off");
 
     let mut conn = s.app.state.db.get().expect("connection");
@@ -104,7 +104,7 @@ async fn retried_signoff_with_same_body_returns_original(#[values(Sqlite, Postgr
     let retry = s.sign("tess", &body).await;
     assert_eq!(retry.status, StatusCode::OK);
     assert_eq!(retry.body, first.body, "byte-identical replay");
-    let listed = s.app.get(&s.path(), &s.app.token("tess")).await.json();
+    let listed = s.app.as_user("tess").get(&s.path()).await.json();
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "no duplicate");
 }
 
@@ -120,7 +120,7 @@ async fn same_id_with_different_body_is_409(#[values(Sqlite, Postgres)] backend:
     let mut renamed = common::signoff_body(&id, s.answers.clone());
     renamed["signer_name"] = json!("T. Turner");
     s.sign("tess", &renamed).await.problem(StatusCode::CONFLICT);
-    let listed = s.app.get(&s.path(), &s.app.token("tess")).await.json();
+    let listed = s.app.as_user("tess").get(&s.path()).await.json();
     assert_eq!(listed["items"][0]["signer_name"], "Tess Turner", "the original stands");
 }
 
@@ -153,7 +153,7 @@ async fn every_unacceptable_answer_is_listed_in_one_422(#[values(Sqlite, Postgre
             "answers[working-pressure-meter]",
         ]
     );
-    let listed = s.app.get(&s.path(), &s.app.token("tess")).await.json();
+    let listed = s.app.as_user("tess").get(&s.path()).await.json();
     assert_eq!(listed["items"], json!([]), "nothing stored");
 }
 
@@ -193,7 +193,7 @@ async fn only_the_assigned_technician_signs(#[values(Sqlite, Postgres)] backend:
     s.sign("tom", &body).await.problem(StatusCode::NOT_FOUND);
     s.sign("dana", &body).await.problem(StatusCode::FORBIDDEN);
     let unknown = format!("/v1/jobs/{}/signoffs", uuid::Uuid::new_v4());
-    s.app.post(&unknown, &s.app.token("tess"), &body).await.problem(StatusCode::NOT_FOUND);
+    s.app.as_user("tess").post(&unknown, &body).await.problem(StatusCode::NOT_FOUND);
     assert_eq!(s.sign("tess", &body).await.status, StatusCode::CREATED);
 }
 
@@ -206,7 +206,7 @@ async fn the_database_refuses_to_alter_a_signoff(#[values(Sqlite, Postgres)] bac
     assert!(s.app.execute_sql(&format!("UPDATE signoffs SET signer_name = 'someone' WHERE id = '{id}'")).is_err());
     assert!(s.app.execute_sql(&format!("DELETE FROM signoffs WHERE id = '{id}'")).is_err());
     assert!(s.app.execute_sql("DELETE FROM audit_log").is_err());
-    let listed = s.app.get(&s.path(), &s.app.token("tess")).await.json();
+    let listed = s.app.as_user("tess").get(&s.path()).await.json();
     assert_eq!(listed["items"][0]["signer_name"], "Tess Turner");
 }
 
@@ -231,7 +231,7 @@ async fn failing_writers_leave_the_others_committed(#[values(Sqlite, Postgres)] 
         statuses.sort();
         assert_eq!(statuses, vec![201, 409], "one of each pair is stored, the other refused: {}", pair[1].text());
     }
-    let listed = s.app.get(&s.path(), &s.app.token("tess")).await.json();
+    let listed = s.app.as_user("tess").get(&s.path()).await.json();
     let mut stored: Vec<&str> =
         listed["items"].as_array().expect("items").iter().map(|i| i["id"].as_str().unwrap()).collect();
     stored.sort_unstable();
@@ -257,6 +257,6 @@ async fn concurrent_retries_store_one_signoff(#[values(Sqlite, Postgres)] backen
     assert_eq!(statuses, vec![200, 200, 200, 201], "one creates, the others replay");
     let created = responses.iter().find(|r| r.status == StatusCode::CREATED).expect("created");
     assert!(responses.iter().all(|r| r.json() == created.json()), "every answer is the stored sign-off");
-    let listed = s.app.get(&s.path(), &s.app.token("tess")).await.json();
+    let listed = s.app.as_user("tess").get(&s.path()).await.json();
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
 }

@@ -5,8 +5,7 @@
 
 use std::process::Command;
 
-use actix_web::http::StatusCode;
-use actix_web::test::TestRequest;
+use actix_web::http::{Method, StatusCode};
 use chrono::TimeDelta;
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -21,26 +20,22 @@ const UNREADABLE: &str = "regarding job 4471";
 async fn file(app: &TestApp, checklist: &str, note: &str) -> Value {
     let job = app.issue_job("tess", checklist).await;
     let body = json!({ "id": uuid::Uuid::new_v4(), "job_id": job["id"], "description": note });
-    let response = app.post("/v1/failures", &app.token("dana"), &body).await;
+    let response = app.as_user("dana").post("/v1/failures", &body).await;
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     app.state.clock.advance(TimeDelta::minutes(1));
     response.json()
 }
 
 async fn incident(app: &TestApp, filed: &Value) -> (Value, String) {
-    let response =
-        app.get(&format!("/v1/incidents/{}", filed["incident_id"].as_str().unwrap()), &app.token("dana")).await;
+    let response = app.as_user("dana").get(&format!("/v1/incidents/{}", filed["incident_id"].as_str().unwrap())).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     (response.json(), response.header("etag").unwrap())
 }
 
 async fn grade(app: &TestApp, user: &str, id: &str, etag: &str, severity: &str) -> common::Response {
-    let request = TestRequest::post()
-        .uri(&format!("/v1/incidents/{id}/regrade"))
-        .insert_header(("Authorization", format!("Bearer {}", app.token(user))))
-        .insert_header(("If-Match", etag.to_owned()))
-        .set_json(json!({ "severity": severity, "reason": "rang the customer: the router keeps dropping out" }));
-    app.send(request).await
+    let body = json!({ "severity": severity, "reason": "rang the customer: the router keeps dropping out" });
+    let path = format!("/v1/incidents/{id}/regrade");
+    app.as_user(user).call_with(Method::POST, &path, &[("If-Match", etag)], Some(&body)).await
 }
 
 fn ids(page: &Value) -> Vec<String> {
@@ -66,35 +61,32 @@ async fn unreadable_report_waits_in_triage_above_every_grade_until_a_dispatcher_
     assert_eq!(due - reported, TimeDelta::minutes(15), "FIELDPROOF_TRIAGE_MINUTES defaults to 15");
     assert_eq!(waiting["triage"]["overdue"], false);
 
-    let token = app.token("dana");
-    let queue = app.get("/v1/incidents", &token).await.json();
+    let dana = app.as_user("dana");
+    let queue = dana.get("/v1/incidents").await.json();
     assert_eq!(ids(&queue), vec![id.clone(), gas["incident_id"].as_str().unwrap().to_owned()], "triage first");
-    assert_eq!(ids(&app.get("/v1/incidents?status=triage", &token).await.json()), vec![id.clone()]);
-    assert!(!ids(&app.get("/v1/incidents?status=open", &token).await.json()).contains(&id));
-    let page = app.get("/v1/incidents?limit=1", &token).await.json();
+    assert_eq!(ids(&dana.get("/v1/incidents?status=triage").await.json()), vec![id.clone()]);
+    assert!(!ids(&dana.get("/v1/incidents?status=open").await.json()).contains(&id));
+    let page = dana.get("/v1/incidents?limit=1").await.json();
     let next_page = format!("/v1/incidents?limit=1&cursor={}", page["next_cursor"].as_str().unwrap());
     assert_eq!(
-        ids(&app.get(&next_page, &token).await.json()),
+        ids(&dana.get(&next_page).await.json()),
         vec![gas["incident_id"].as_str().unwrap().to_owned()],
         "paged in order"
     );
 
-    let cases = app.get("/v1/recovery-cases", &token).await.json();
+    let cases = dana.get("/v1/recovery-cases").await.json();
     assert!(cases["items"].as_array().unwrap().is_empty(), "no apology or recovery before a person grades it");
-    let visits = app.get("/v1/make-safe-visits", &token).await.json();
+    let visits = dana.get("/v1/make-safe-visits").await.json();
     assert_eq!(visits["items"].as_array().unwrap().len(), 1, "only the gas escape has a make-safe visit yet");
-    let audit_queue = app.get("/v1/safety/audit-queue", &app.token("sam")).await.json();
+    let audit_queue = app.as_user("sam").get("/v1/safety/audit-queue").await.json();
     assert!(!ids(&json!({ "items": audit_queue["items"] })).contains(&id), "not audited before it is graded");
 
     app.state.clock.advance(TimeDelta::minutes(15));
     let (late, etag_late) = incident(&app, &unreadable).await;
     assert_eq!(late["triage"]["overdue"], true, "past its deadline: {late}");
     assert_eq!(etag_late, etag, "the overdue flag is computed, not stored");
-    let acknowledge = TestRequest::post()
-        .uri(&format!("/v1/incidents/{id}/acknowledge"))
-        .insert_header(("Authorization", format!("Bearer {token}")))
-        .insert_header(("If-Match", etag.clone()));
-    app.send(acknowledge).await.problem(StatusCode::CONFLICT);
+    let acknowledge = format!("/v1/incidents/{id}/acknowledge");
+    dana.call_with(Method::POST, &acknowledge, &[("If-Match", &etag)], None).await.problem(StatusCode::CONFLICT);
     grade(&app, "ada", &id, &etag, "service_impacting").await.problem(StatusCode::FORBIDDEN);
 
     let graded = grade(&app, "dana", &id, &etag, "service_impacting").await;
@@ -102,7 +94,7 @@ async fn unreadable_report_waits_in_triage_above_every_grade_until_a_dispatcher_
     let graded = graded.json();
     assert_eq!((graded["status"].as_str(), graded["severity"].as_str()), (Some("open"), Some("service_impacting")));
     assert!(graded["triage"]["graded_at"].is_string() && graded["triage"]["overdue"] == false, "{graded}");
-    let cases = app.get("/v1/recovery-cases", &token).await.json();
+    let cases = dana.get("/v1/recovery-cases").await.json();
     assert_eq!(cases["items"][0]["incident_id"], json!(id), "recovery starts from the person's grade");
 
     let (after, etag) = incident(&app, &unreadable).await;
@@ -124,13 +116,13 @@ async fn graded_safety_critical_out_of_triage_starts_the_safety_follow_up(
     let filed = file(&app, "gas-boiler-annual-service", UNREADABLE).await;
     let (waiting, etag) = incident(&app, &filed).await;
     let id = waiting["id"].as_str().unwrap();
-    assert!(app.get("/v1/make-safe-visits", &app.token("dana")).await.json()["items"].as_array().unwrap().is_empty());
+    assert!(app.as_user("dana").get("/v1/make-safe-visits").await.json()["items"].as_array().unwrap().is_empty());
     let graded = grade(&app, "sam", id, &etag, "safety_critical").await;
     assert_eq!(graded.status, StatusCode::OK, "{}", graded.text());
     assert_eq!(graded.json()["status"], "open");
-    let visits = app.get("/v1/make-safe-visits", &app.token("dana")).await.json();
+    let visits = app.as_user("dana").get("/v1/make-safe-visits").await.json();
     assert_eq!(visits["items"][0]["incident_id"], json!(id), "the make-safe visit opens on the person's grade");
-    let audit_queue = app.get("/v1/safety/audit-queue", &app.token("sam")).await.json();
+    let audit_queue = app.as_user("sam").get("/v1/safety/audit-queue").await.json();
     assert_eq!(audit_queue["items"][0]["id"], json!(id));
 }
 
@@ -147,7 +139,7 @@ async fn people_grades_export_as_labelled_notes(#[values(Sqlite, Postgres)] back
     let regraded = grade(&app, "sam", graded["id"].as_str().unwrap(), &etag, "service_impacting").await;
     assert_eq!(regraded.status, StatusCode::OK, "{}", regraded.text());
 
-    let export = app.get("/v1/incidents/export?regraded=true", &app.token("sam")).await;
+    let export = app.as_user("sam").get("/v1/incidents/export?regraded=true").await;
     assert_eq!(export.status, StatusCode::OK, "{}", export.text());
     assert_eq!(export.header("content-type").as_deref(), Some("application/x-ndjson"));
     let lines: Vec<Value> = export.text().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -163,11 +155,8 @@ async fn people_grades_export_as_labelled_notes(#[values(Sqlite, Postgres)] back
     );
     assert!(lines[1]["reason"].as_str().unwrap().contains("router"));
 
-    app.get("/v1/incidents/export?regraded=true", &app.token("dana")).await.problem(StatusCode::FORBIDDEN);
-    assert_eq!(
-        app.get("/v1/incidents/export?regraded=false", &app.token("sam")).await.error_fields(),
-        vec!["regraded"]
-    );
+    app.as_user("dana").get("/v1/incidents/export?regraded=true").await.problem(StatusCode::FORBIDDEN);
+    assert_eq!(app.as_user("sam").get("/v1/incidents/export?regraded=false").await.error_fields(), vec!["regraded"]);
 
     // The export is what `rules eval` reads.
     let dir = tempfile::tempdir().unwrap();
@@ -191,7 +180,7 @@ async fn rules_diff_regrades_stored_reports_with_another_version_and_writes_noth
     let app = spawn_app!(backend);
     file(&app, "consumer-unit-replacement", "towel rail bit him when he grabbed it").await;
     file(&app, "gas-boiler-annual-service", "strong smell of gas at the meter").await;
-    let before = app.get("/v1/incidents", &app.token("dana")).await.text();
+    let before = app.as_user("dana").get("/v1/incidents").await.text();
 
     let out = Command::new(env!("CARGO_BIN_EXE_fieldproof"))
         .args(["rules", "diff", "v4", "v1", "--since", "3650d"])
@@ -204,7 +193,7 @@ async fn rules_diff_regrades_stored_reports_with_another_version_and_writes_noth
     assert!(stdout.contains("1 would change under severity-rules/v1"), "{stdout}");
     assert!(stdout.contains("safety_critical -> triage") && stdout.contains("towel rail bit him"), "{stdout}");
     assert!(!stdout.contains("smell of gas at the meter"), "unchanged reports are not listed: {stdout}");
-    assert_eq!(app.get("/v1/incidents", &app.token("dana")).await.text(), before, "nothing written");
+    assert_eq!(app.as_user("dana").get("/v1/incidents").await.text(), before, "nothing written");
 
     let bad = Command::new(env!("CARGO_BIN_EXE_fieldproof"))
         .args(["rules", "diff", "v2", "v9"])

@@ -16,7 +16,7 @@ async fn login(app: &TestApp, username: &str, password: &str) -> common::Respons
 }
 
 async fn patch(app: &TestApp, as_user: &str, id: &str, body: &Value) -> common::Response {
-    app.call(Method::PATCH, &format!("/v1/users/{id}"), Some(&app.token(as_user)), Some(body)).await
+    app.as_user(as_user).patch(&format!("/v1/users/{id}"), body).await
 }
 
 fn audit_actions(app: &TestApp, user_id: &str) -> Vec<(String, Value)> {
@@ -32,10 +32,10 @@ fn audit_actions(app: &TestApp, user_id: &str) -> Vec<(String, Value)> {
 #[actix_web::test]
 async fn an_admin_adds_a_user_who_can_then_sign_in(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    let ada = app.token("ada");
+    let ada = app.as_user("ada");
     let new = json!({ "username": "tina", "display_name": "Tina Okafor", "role": "technician",
                       "password": "a long enough password" });
-    let created = app.post("/v1/users", &ada, &new).await;
+    let created = ada.post("/v1/users", &new).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let created = created.json();
     assert_eq!((created["role"].as_str(), created["active"].as_bool()), (Some("technician"), Some(true)));
@@ -43,19 +43,19 @@ async fn an_admin_adds_a_user_who_can_then_sign_in(#[values(Sqlite, Postgres)] b
 
     let signed_in = login(&app, "tina", "a long enough password").await;
     assert_eq!((signed_in.status, signed_in.json()["role"].clone()), (StatusCode::OK, json!("technician")));
-    app.post("/v1/users", &ada, &new).await.problem(StatusCode::CONFLICT);
-    app.post("/v1/users", &app.token("dana"), &new).await.problem(StatusCode::FORBIDDEN);
+    ada.post("/v1/users", &new).await.problem(StatusCode::CONFLICT);
+    app.as_user("dana").post("/v1/users", &new).await.problem(StatusCode::FORBIDDEN);
 
     let mut wrong_role = new.clone();
     (wrong_role["username"], wrong_role["role"]) = (json!("tim"), json!("supervisor"));
-    assert_eq!(app.post("/v1/users", &ada, &wrong_role).await.error_fields(), ["role"]);
+    assert_eq!(ada.post("/v1/users", &wrong_role).await.error_fields(), ["role"]);
     let short = json!({ "username": "tim", "role": "dispatcher", "password": "short" });
-    assert_eq!(app.post("/v1/users", &ada, &short).await.error_fields(), ["password"]);
+    assert_eq!(ada.post("/v1/users", &short).await.error_fields(), ["password"]);
 
-    let users = app.get("/v1/users", &ada).await.json();
+    let users = ada.get("/v1/users").await.json();
     let names: Vec<&str> = users["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
     assert_eq!(names, ["ada", "dana", "sam", "tess", "tina", "tom"]);
-    app.get("/v1/users", &app.token("sam")).await.problem(StatusCode::FORBIDDEN);
+    app.as_user("sam").get("/v1/users").await.problem(StatusCode::FORBIDDEN);
 }
 
 #[rstest]
@@ -119,6 +119,7 @@ async fn tokens_of_deactivated_or_regraded_users_stop_working_reads_included(
     assert_eq!(stale.problem(StatusCode::UNAUTHORIZED)["detail"], "this session has ended; sign in again");
     let ada_token = app.token("ada");
     patch(&app, "ada", &app.user_id("sam"), &json!({ "role": "admin" })).await;
+    app.forget_token("sam");
     patch(&app, "sam", &app.user_id("ada"), &json!({ "role": "dispatcher" })).await;
     let demoted = app.get("/v1/users", &ada_token).await;
     assert_eq!(demoted.status, StatusCode::UNAUTHORIZED, "a demoted admin no longer lists users");
@@ -132,7 +133,7 @@ async fn usernames_that_read_as_something_else_are_refused(#[values(Sqlite, Post
     let app = spawn_app!(backend);
     for username in ["ada\u{202E}nimda", "da\u{200B}na"] {
         let body = json!({ "username": username, "role": "dispatcher", "password": "a long enough password" });
-        assert_eq!(app.post("/v1/users", &app.token("ada"), &body).await.error_fields(), vec!["username"]);
+        assert_eq!(app.as_user("ada").post("/v1/users", &body).await.error_fields(), vec!["username"]);
     }
 }
 
@@ -140,9 +141,7 @@ async fn usernames_that_read_as_something_else_are_refused(#[values(Sqlite, Post
 #[actix_web::test]
 async fn responses_carry_the_security_headers(#[values(Sqlite, Postgres)] backend: Backend) {
     let app = spawn_app!(backend);
-    for response in
-        [app.get("/v1/checklists", &app.token("tess")).await, app.get("/v1/users", &app.token("tess")).await]
-    {
+    for response in [app.as_user("tess").get("/v1/checklists").await, app.as_user("tess").get("/v1/users").await] {
         assert_eq!(response.header("x-content-type-options").as_deref(), Some("nosniff"));
         assert!(response.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
         assert_eq!(response.header("referrer-policy").as_deref(), Some("no-referrer"));

@@ -4,7 +4,9 @@
 
 #![allow(clippy::expect_used, reason = "the harness fails the test loudly when set-up breaks")]
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use actix_web::http::{Method, StatusCode, header::HeaderMap};
 use actix_web::{App, test as atest, web};
@@ -54,6 +56,8 @@ pub fn start_time() -> DateTime<Utc> {
 
 pub struct TestApp {
     pub state: web::Data<AppState>,
+    /// Each seeded user's token, issued on first use by [`TestApp::as_user`] and kept for the test.
+    tokens: Mutex<HashMap<String, String>>,
     _database: TestDatabase,
 }
 
@@ -106,7 +110,7 @@ impl TestApp {
         })
         .await
         .expect("test app set-up");
-        Some(TestApp { state: web::Data::new(state), _database: database })
+        Some(TestApp { state: web::Data::new(state), tokens: Mutex::default(), _database: database })
     }
 
     /// What `DATABASE_URL` names for this test's database (for the command-line tests).
@@ -114,7 +118,23 @@ impl TestApp {
         self._database.url()
     }
 
-    /// A valid token for a seeded user.
+    /// Requests as the seeded user `username` (see [`UserClient`]), with the token the app keeps
+    /// for them: issued by [`TestApp::token`] on the first call for that user, then reused.
+    pub fn as_user(&self, username: &str) -> UserClient<'_> {
+        let mut tokens = self.tokens.lock().expect("token cache");
+        let token = tokens.entry(username.to_owned()).or_insert_with(|| self.token(username)).clone();
+        UserClient { app: self, token }
+    }
+
+    /// Drops the token kept for `username`, so the next [`TestApp::as_user`] issues a new one (a
+    /// client made before keeps the old token). Needed once the user's session epoch has moved on
+    /// (signing out everywhere, a new role, a deactivation or a new password), which ends it.
+    pub fn forget_token(&self, username: &str) {
+        self.tokens.lock().expect("token cache").remove(username);
+    }
+
+    /// A new valid token for a seeded user, issued now (not the one [`TestApp::as_user`] keeps):
+    /// for the tests about tokens themselves.
     pub fn token(&self, username: &str) -> String {
         let mut conn = self.state.db.get().expect("connection");
         let user = fieldproof::db::users::by_username(&mut conn, username).expect("query").expect("seeded user");
@@ -173,7 +193,7 @@ impl TestApp {
 
     /// Issues a job (as the dispatcher) for `technician` on the latest version of `checklist`.
     pub async fn issue_job(&self, technician: &str, checklist: &str) -> Value {
-        let response = self.post("/v1/jobs", &self.token("dana"), &job_body(technician, checklist)).await;
+        let response = self.as_user("dana").post("/v1/jobs", &job_body(technician, checklist)).await;
         assert_eq!(response.status, StatusCode::CREATED, "job creation failed: {}", response.text());
         response.json()
     }
@@ -181,13 +201,77 @@ impl TestApp {
     /// The checklist version a job is pinned to, as served.
     pub async fn checklist_of(&self, job: &Value) -> Value {
         let url = job["checklist_url"].as_str().expect("checklist_url");
-        self.get(url, &self.token("tess")).await.json()
+        self.as_user("tess").get(url).await.json()
     }
 
     /// Runs SQL directly against the test database (for checks the API cannot make).
     pub fn execute_sql(&self, sql: &str) -> Result<(), diesel::result::Error> {
         let mut conn = self.state.db.get().expect("connection");
         conn.batch_execute(sql)
+    }
+}
+
+/// Requests as one seeded user (from [`TestApp::as_user`]), in the style of crates.io's
+/// `RequestHelper`: each sends the user's kept token as `Authorization: Bearer`, and a body as JSON.
+pub struct UserClient<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl UserClient<'_> {
+    /// A request with this user's `Authorization` header, for what the other methods do not cover
+    /// (a body that is not JSON); send it with [`UserClient::send`].
+    pub fn request(&self, method: Method, path: &str) -> atest::TestRequest {
+        atest::TestRequest::default()
+            .method(method)
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {}", self.token)))
+    }
+
+    pub async fn send(&self, request: atest::TestRequest) -> Response {
+        self.app.send(request).await
+    }
+
+    /// `method path` with `headers` (`If-Match`, `If-None-Match`, ...) and an optional JSON body.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.request(method, path);
+        for &header in headers {
+            request = request.insert_header(header);
+        }
+        if let Some(body) = body {
+            request = request.set_json(body);
+        }
+        self.send(request).await
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+        self.call_with(method, path, &[], body).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.call(Method::DELETE, path, None).await
     }
 }
 

@@ -27,13 +27,17 @@ pub struct Deployment {
     pub logs: PathBuf,
     /// Further settings, as environment variables.
     pub env: Vec<(&'static str, String)>,
+    /// Environment variables left unset, whatever [`Deployment::command`] sets by default or the
+    /// test's own environment holds.
+    pub unset: Vec<&'static str>,
 }
 
 impl Deployment {
     /// An instance on `database` listening on a free local port, logging into `dir`.
     pub fn new(database: String, dir: &Path) -> Self {
         let port = free_port();
-        Self { database, bind: format!("127.0.0.1:{port}"), logs: dir.join(format!("service-{port}.log")), env: vec![] }
+        let logs = dir.join(format!("service-{port}.log"));
+        Self { database, bind: format!("127.0.0.1:{port}"), logs, env: vec![], unset: vec![] }
     }
 
     /// The same settings with `name` set to `value`.
@@ -42,11 +46,18 @@ impl Deployment {
         self
     }
 
+    /// The same settings with `name` unset (`FIELDPROOF_LOG_FORMAT` for plain-text logs, ...).
+    pub fn without(mut self, name: &'static str) -> Self {
+        self.unset.push(name);
+        self
+    }
+
     /// Customer messages by signed webhook to `url`.
     pub fn with_webhook(self, url: &str) -> Self {
         self.with("FIELDPROOF_WEBHOOK_URL", url).with("FIELDPROOF_WEBHOOK_SECRET", WEBHOOK_SECRET)
     }
 
+    /// `fieldproof <args>` with this deployment's settings in its environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command
@@ -59,6 +70,9 @@ impl Deployment {
             .env_remove("RUST_LOG");
         for (name, value) in &self.env {
             command.env(name, value);
+        }
+        for name in &self.unset {
+            command.env_remove(name);
         }
         command
     }
