@@ -31,6 +31,7 @@ ENV DATABASE_URL=/var/lib/fieldproof/fieldproof.db \
     FIELDPROOF_BIND=0.0.0.0:8080 \
     FIELDPROOF_CHECKLISTS=/usr/share/fieldproof/checklists \
     FIELDPROOF_LOG_FORMAT=json \
+    MALLOC_ARENA_MAX=2 \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 # The SQLite database and its generated token secret live here.
 VOLUME /var/lib/fieldproof
