@@ -166,21 +166,18 @@ pub fn read_rule_versions(folder: &Path) -> Result<Vec<RuleSet>, Vec<String>> {
 
 /// Compiles rule set `v<n>` and loads the safety net its `[net]` table names, from the same folder.
 fn load_rule_set(folder: &Path, n: u32, file: RuleSetFile) -> Result<RuleSet, Vec<String>> {
-    let net = match &file.net {
-        None => None,
-        Some(reference) => {
-            let path = folder.join(&reference.weights);
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| vec![format!("{}: cannot read: {e}", path.display())])?;
-            let stored: NetFile = serde_json::from_str(&text).map_err(|e| vec![format!("{}: {e}", path.display())])?;
-            Some(Net::load(stored).map_err(|problems| {
-                problems.into_iter().map(|p| format!("{}: {p}", path.display())).collect::<Vec<_>>()
-            })?)
-        }
-    };
+    let net = file.net.as_ref().map(|reference| read_net(&folder.join(&reference.weights))).transpose()?;
     let mut rules = RuleSet::compile(format!("severity-rules/v{n}"), file)?;
     rules.net = net;
     Ok(rules)
+}
+
+/// Reads and checks the net a rule set names; every problem names the file.
+fn read_net(path: &Path) -> Result<Net, Vec<String>> {
+    let named = |problem: String| format!("{}: {problem}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| vec![named(format!("cannot read: {e}"))])?;
+    let stored: NetFile = serde_json::from_str(&text).map_err(|e| vec![named(e.to_string())])?;
+    Net::load(stored).map_err(|problems| problems.into_iter().map(named).collect())
 }
 
 /// Loads the latest recovery policy, `<dir>/_recovery-policy/v<N>.toml` with the highest N.

@@ -147,6 +147,8 @@ pub struct PoolState {
     /// Units of work waiting for a connection.
     pub waiting: usize,
     pub max_size: u32,
+    /// SQLite: the one writer's queue and group commits.
+    pub writer: Option<writer::WriterState>,
 }
 
 impl Db {
@@ -180,6 +182,7 @@ impl Db {
             idle: state.idle_connections,
             waiting: self.waiting.load(std::sync::atomic::Ordering::Relaxed),
             max_size: self.pool.max_size(),
+            writer: self.writer.as_ref().map(|w| w.state()),
         }
     }
 

@@ -14,7 +14,7 @@
 //! while it holds its turn (the work borrows from the caller, so it cannot be handed to a thread).
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use diesel::connection::{Connection, TransactionManager};
@@ -32,6 +32,21 @@ pub struct Writer {
     turn: FairMutex<Session>,
     /// Callers waiting for their turn.
     queued: AtomicUsize,
+    /// Group transactions committed (or ended) so far, and the requests that ran in them: their
+    /// ratio is the average group size.
+    groups: AtomicU64,
+    requests: AtomicU64,
+}
+
+/// What `/metrics` shows of the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterState {
+    /// Write requests waiting for their turn now.
+    pub queued: usize,
+    /// Group transactions ended since start.
+    pub groups: u64,
+    /// Write requests run since start.
+    pub requests: u64,
 }
 
 /// The writer's connection and the transaction open on it, if any.
@@ -82,7 +97,20 @@ impl Writer {
     /// Opens the writer's own connection.
     pub(super) fn open(manager: ConnectionManager) -> Result<Self, diesel::ConnectionError> {
         let conn = manager.connect()?;
-        Ok(Self { turn: FairMutex::new(Session { conn, manager, open: None }), queued: AtomicUsize::new(0) })
+        Ok(Self {
+            turn: FairMutex::new(Session { conn, manager, open: None }),
+            queued: AtomicUsize::new(0),
+            groups: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    pub(super) fn state(&self) -> WriterState {
+        WriterState {
+            queued: self.queued.load(Ordering::Relaxed),
+            groups: self.groups.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+        }
     }
 
     /// Runs `work` in its own savepoint of the group transaction under way (or of a new one), links
@@ -102,12 +130,16 @@ impl Writer {
             return Err(DieselError::NotInTransaction.into());
         };
         let step = session.run(work);
+        self.requests.fetch_add(1, Ordering::Relaxed);
         if let Some(open) = session.open.as_mut() {
             open.members += 1;
             // Commit when the group is full or nobody else is waiting to join it.
             if open.members >= open.room || self.queued.load(Ordering::SeqCst) == 0 {
                 session.commit();
             }
+        }
+        if session.open.is_none() {
+            self.groups.fetch_add(1, Ordering::Relaxed);
         }
         drop(session);
         let committed = group.wait();

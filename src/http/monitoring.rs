@@ -82,6 +82,25 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         "Units of work waiting for a pooled connection",
         &[("", pool.waiting as f64)],
     );
+    if let Some(writer) = pool.writer {
+        out.gauge(
+            "fieldproof_sqlite_writer_queued",
+            "Write requests waiting for SQLite's one writer",
+            &[("", writer.queued as f64)],
+        );
+        out.family(
+            "fieldproof_sqlite_writer_groups_total",
+            "counter",
+            "Group transactions SQLite's writer has ended (one commit each)",
+            &[("", writer.groups as f64)],
+        );
+        out.family(
+            "fieldproof_sqlite_writer_requests_total",
+            "counter",
+            "Write requests run by SQLite's writer (divided by the groups: the average group size)",
+            &[("", writer.requests as f64)],
+        );
+    }
     out.gauge(
         "fieldproof_outbox_pending_messages",
         "Customer messages not yet delivered",
@@ -139,11 +158,16 @@ struct Families<'a>(&'a mut String);
 impl Families<'_> {
     /// One gauge family: `(labels without braces, value)` per sample.
     fn gauge(&mut self, name: &str, help: &str, samples: &[(&str, f64)]) {
+        self.family(name, "gauge", help, samples);
+    }
+
+    /// One family of `kind` (gauge, counter).
+    fn family(&mut self, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
         let out = &mut *self.0;
         if !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
         }
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for (labels, value) in samples {
             let _ = if labels.is_empty() {
                 writeln!(out, "{name} {value}")

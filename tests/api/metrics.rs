@@ -71,6 +71,8 @@ async fn metrics_refuse_a_missing_or_wrong_token_and_serve_prometheus_text_with_
     assert_eq!(sample(&text, "fieldproof_incidents_open{grade=\"service_impacting\"}"), Some(0.0), "{text}");
     assert!(sample(&text, "fieldproof_db_pool_connections{state=\"idle\"}").is_some(), "{text}");
     assert!(!text.contains("fieldproof_recovery_within_24h_ratio_7d"), "no share with nothing decided");
+    let writes_before = sample(&text, "fieldproof_sqlite_writer_requests_total");
+    assert_eq!(writes_before.is_some(), backend == Sqlite, "SQLite's writer, and only there: {text}");
 
     // One ordinary failure: an open incident, a recovery case, and (after the apology) customer messages.
     let job = app.issue_job("tess", "broadband-install").await;
@@ -83,6 +85,14 @@ async fn metrics_refuse_a_missing_or_wrong_token_and_serve_prometheus_text_with_
     assert_eq!(sample(&text, "fieldproof_incidents_open{grade=\"service_impacting\"}"), Some(1.0), "{text}");
     assert_eq!(sample(&text, "fieldproof_incidents_open{grade=\"safety_critical\"}"), Some(0.0), "{text}");
     assert_eq!(sample(&text, "fieldproof_recovery_cases_overdue"), Some(0.0), "not due for 24 hours");
+    if let Some(before) = writes_before {
+        let after = sample(&text, "fieldproof_sqlite_writer_requests_total").unwrap_or_default();
+        assert!(after > before, "the job and the failure report went through the writer: {before} → {after}");
+        let groups = sample(&text, "fieldproof_sqlite_writer_groups_total").unwrap_or_default();
+        assert!((1.0..=after).contains(&groups), "each group commits one or more requests: {groups} for {after}");
+        assert_eq!(sample(&text, "fieldproof_sqlite_writer_queued"), Some(0.0), "nobody waits when idle");
+        assert!(text.contains("# TYPE fieldproof_sqlite_writer_requests_total counter"));
+    }
 }
 
 #[rstest]
