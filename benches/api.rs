@@ -34,8 +34,16 @@ fn state(url: &str) -> AppState {
     let versions = fieldproof::catalogue::read_dir(Path::new("checklists")).expect("checklists");
     workflows::checklists::import(&mut conn, &versions, &Actor::cli(), chrono::Utc::now()).expect("import");
     for (name, role) in [("tess", Role::Technician), ("dana", Role::Dispatcher)] {
-        workflows::users::add(&mut conn, name, name, role, "bench password 123", &Actor::cli(), chrono::Utc::now())
-            .expect("user");
+        workflows::users::add(
+            &mut conn,
+            name,
+            name,
+            role,
+            workflows::users::NewPassword::hash("bench password 123").expect("password"),
+            &Actor::cli(),
+            chrono::Utc::now(),
+        )
+        .expect("user");
     }
     let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("rules");
     let settings = Settings {

@@ -29,8 +29,16 @@ pub fn seed(db: &Db) -> anyhow::Result<()> {
         return Ok(());
     }
     for (username, name, role) in USERS {
-        workflows::users::add(&mut conn, username, name, role, DEMO_PASSWORD, &Actor::cli(), now)
-            .map_err(|e| anyhow::anyhow!("cannot add demo user {username}: {e}"))?;
+        workflows::users::add(
+            &mut conn,
+            username,
+            name,
+            role,
+            workflows::users::NewPassword::hash(DEMO_PASSWORD)?,
+            &Actor::cli(),
+            now,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot add demo user {username}: {e}"))?;
     }
     let dispatcher = db::users::by_username(&mut conn, "dana")?.context("demo dispatcher missing")?;
     let actor = Actor::user(dispatcher.id, dispatcher.username, Role::Dispatcher);

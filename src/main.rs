@@ -289,7 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &username,
                 &display_name,
                 role,
-                password,
+                workflows::users::NewPassword::hash(password).map_err(|e| anyhow::anyhow!("{}", describe(&e)))?,
                 &Actor::cli(),
                 Clock::System.now(),
             )

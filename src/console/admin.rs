@@ -10,7 +10,8 @@ use super::{ConsoleError, Flash, Staff, after_action};
 use crate::AppState;
 use crate::auth::Role;
 use crate::db;
-use crate::workflows::{self, users::UserChange};
+use crate::workflows;
+use crate::workflows::users::{NewPassword, UserChange};
 
 const ROLES: [Role; 4] = [Role::Technician, Role::Dispatcher, Role::SafetyOfficer, Role::Admin];
 
@@ -89,12 +90,17 @@ pub async fn add_user(
     let NewUserForm { username, display_name, role, password, .. } = form.into_inner();
     let (app, actor) = (state.clone(), staff.actor());
     let done = format!("Added {}.", username.trim());
-    let result = state
-        .db
-        .run(move |conn| {
-            workflows::users::add(conn, &username, display_name.trim(), role, &password, &actor, app.clock.now())
-        })
-        .await;
+    let result = match new_password(password).await {
+        Ok(password) => {
+            state
+                .db
+                .run(move |conn| {
+                    workflows::users::add(conn, &username, display_name.trim(), role, password, &actor, app.clock.now())
+                })
+                .await
+        }
+        Err(err) => Err(err),
+    };
     after_action(&state, "/console/users", &done, result)
 }
 
@@ -118,14 +124,18 @@ pub async fn change_user(
     staff.require(&[Role::Admin])?;
     let ChangeUserForm { role, active, password, .. } = form.into_inner();
     let (id, app, actor) = (id.into_inner().to_string(), state.clone(), staff.actor());
-    let change = UserChange {
-        display_name: None,
-        role: Some(role),
-        active: Some(active),
-        password: password.filter(|p| !p.is_empty()),
-    };
     let user_id = id.clone();
-    let result = state.db.run(move |conn| workflows::users::update(conn, &id, change, &actor, app.clock.now())).await;
+    let result = match password.filter(|p| !p.is_empty()).map(new_password) {
+        Some(hashing) => hashing.await.map(Some),
+        None => Ok(None),
+    };
+    let result = match result {
+        Ok(password) => {
+            let change = UserChange { display_name: None, role: Some(role), active: Some(active), password };
+            state.db.run(move |conn| workflows::users::update(conn, &id, change, &actor, app.clock.now())).await
+        }
+        Err(err) => Err(err),
+    };
     if result.is_ok() {
         state.sessions.forget(&user_id);
     }
@@ -200,4 +210,11 @@ fn pass_rule(item: &crate::domain::checklist::Item) -> String {
         (None, Some(min), Some(max)) => format!("{min} to {max} {}", item.unit.as_deref().unwrap_or_default()),
         _ => json.get("failing_choices").map_or("answered".to_owned(), |f| format!("not one of {f}")),
     }
+}
+
+/// Checks and hashes a new password on the blocking pool, before any database connection is taken.
+async fn new_password(plain: String) -> Result<NewPassword, workflows::Error> {
+    web::block(move || NewPassword::hash(&plain))
+        .await
+        .map_err(|e| workflows::Error::Internal(anyhow::anyhow!("password hashing failed: {e}")))?
 }

@@ -12,7 +12,8 @@ use crate::AppState;
 use crate::auth::{Admins, Require, Role};
 use crate::db::{self, users::UserRow};
 use crate::error::ApiError;
-use crate::workflows::{self, Actor, users::UserChange};
+use crate::workflows::users::{NewPassword, UserChange};
+use crate::workflows::{self, Actor};
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct UserResponse {
@@ -90,11 +91,12 @@ pub async fn create(
     body: ValidJson<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
     let (new, actor, app) = (body.0, Actor::from(&*admin), state.clone());
+    let password = new_password(new.password.clone()).await?;
     let row = state
         .db
         .run(move |conn| {
             let name = new.display_name.unwrap_or_default();
-            workflows::users::add(conn, &new.username, &name, new.role, &new.password, &actor, app.clock.now())
+            workflows::users::add(conn, &new.username, &name, new.role, password, &actor, app.clock.now())
         })
         .await?;
     Ok(HttpResponse::Created().json(UserResponse::from(row)))
@@ -116,14 +118,21 @@ pub async fn update(
     body: ValidJson<UserPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let patch = body.0;
-    let change = UserChange {
-        display_name: patch.display_name,
-        role: patch.role,
-        active: patch.active,
-        password: patch.password,
+    let password = match patch.password {
+        Some(plain) => Some(new_password(plain).await?),
+        None => None,
     };
+    let change = UserChange { display_name: patch.display_name, role: patch.role, active: patch.active, password };
     let (id, actor, app) = (id.into_inner().to_string(), Actor::from(&*admin), state.clone());
     let row = state.db.run(move |conn| workflows::users::update(conn, &id, change, &actor, app.clock.now())).await?;
     state.sessions.forget(&row.id);
     Ok(HttpResponse::Ok().json(UserResponse::from(row)))
+}
+
+/// Checks and hashes a new password on the blocking pool, before any database connection is taken.
+async fn new_password(plain: String) -> Result<NewPassword, ApiError> {
+    web::block(move || NewPassword::hash(&plain))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("password hashing failed: {e}")))?
+        .map_err(ApiError::from)
 }

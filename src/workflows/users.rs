@@ -11,12 +11,32 @@ use crate::db::{self, DbConnection, users::UserRow, write_transaction};
 use crate::domain::Role;
 
 /// Creates an active user with an Argon2id hash of `password`; the username must be free.
+/// A new password, checked and hashed. Argon2 takes tens of milliseconds on purpose, so callers
+/// hash before they take a database connection (`web::block` on the server).
+#[derive(Clone)]
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub fn hash(plain: &str) -> Result<Self, Error> {
+        if plain.chars().count() < password::MIN_PASSWORD_LEN {
+            return Err(Error::field("password", format!("at least {} characters", password::MIN_PASSWORD_LEN)));
+        }
+        Ok(Self(password::hash(plain)?))
+    }
+}
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(..)")
+    }
+}
+
 pub fn add(
     conn: &mut DbConnection,
     username: &str,
     display_name: &str,
     role: Role,
-    plain_password: &str,
+    password: NewPassword,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<UserRow, Error> {
@@ -27,15 +47,12 @@ pub fn add(
     if username.chars().any(is_deceptive) {
         return Err(Error::field("username", "no control, bidirectional-override or zero-width characters"));
     }
-    if plain_password.chars().count() < password::MIN_PASSWORD_LEN {
-        return Err(Error::field("password", format!("at least {} characters", password::MIN_PASSWORD_LEN)));
-    }
     let row = UserRow {
         id: uuid::Uuid::now_v7().to_string(),
         username: username.to_owned(),
         display_name: if display_name.trim().is_empty() { username.to_owned() } else { display_name.trim().to_owned() },
         role,
-        password_hash: password::hash(plain_password)?,
+        password_hash: password.0,
         active: true,
         created_at: now.naive_utc(),
         session_epoch: 0,
@@ -146,7 +163,7 @@ pub struct UserChange {
     pub role: Option<Role>,
     /// `false` stops the user signing in (tokens already issued run out within their lifetime).
     pub active: Option<bool>,
-    pub password: Option<String>,
+    pub password: Option<NewPassword>,
 }
 
 /// Applies an admin's change to a user, audited with the names of the fields changed (never the
@@ -170,14 +187,7 @@ pub fn update(
     if display_name.as_deref().is_some_and(|name| name.is_empty() || name.chars().count() > 200) {
         return Err(Error::field("display_name", "1 to 200 characters"));
     }
-    // Hashed before the transaction: Argon2 takes a while, and the write lock should not wait on it.
-    let password_hash = match change.password {
-        Some(plain) if plain.chars().count() < password::MIN_PASSWORD_LEN => {
-            return Err(Error::field("password", format!("at least {} characters", password::MIN_PASSWORD_LEN)));
-        }
-        Some(plain) => Some(password::hash(&plain)?),
-        None => None,
-    };
+    let password_hash = change.password.map(|p| p.0);
     write_transaction(conn, |conn| {
         let mut user = db::users::by_id(conn, id)?.ok_or_else(|| Error::NotFound(format!("no user {id}")))?;
         let mut changed = Vec::new();

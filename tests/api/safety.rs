@@ -272,7 +272,7 @@ async fn disciplinary_review_is_fair_by_design(#[values(Sqlite, Postgres)] backe
         "rita",
         "Rita",
         fieldproof::auth::Role::SafetyOfficer,
-        common::PASSWORD,
+        fieldproof::workflows::users::NewPassword::hash(common::PASSWORD).unwrap(),
         &actor,
         common::start_time(),
     )

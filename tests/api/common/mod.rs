@@ -101,8 +101,16 @@ impl TestApp {
             workflows::checklists::import(&mut conn, &versions, &Actor::cli(), start_time())
                 .expect("checklists import");
             for (username, role) in USERS {
-                workflows::users::add(&mut conn, username, username, role, PASSWORD, &Actor::cli(), start_time())
-                    .expect("user added");
+                workflows::users::add(
+                    &mut conn,
+                    username,
+                    username,
+                    role,
+                    workflows::users::NewPassword::hash(PASSWORD).expect("password"),
+                    &Actor::cli(),
+                    start_time(),
+                )
+                .expect("user added");
             }
             let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("shipped rules are valid");
             let policy = fieldproof::catalogue::read_policy(Path::new("checklists")).expect("shipped policy is valid");
