@@ -1,8 +1,9 @@
 //! How fast the grader reads notes: every labelled note (dev and test), graded over and over on one
-//! thread for a few seconds with the latest rule set, as notes per second per core. Grading is pure
-//! (no I/O, no clock), so this is the whole cost a failure report pays for its grade.
+//! thread for a few seconds with each rule set named (the latest when none is), as notes per second
+//! per core. Grading is pure (no I/O, no clock), so this is the whole cost a failure report pays for
+//! its grade. Name several versions to compare them within one run:
 //!
-//!     cargo bench --bench classifier
+//!     cargo bench --bench classifier -- v3 v4 v5
 
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "a benchmark stops at the first failure")]
 
@@ -10,19 +11,36 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fieldproof::domain::evaluation::LabelledNote;
+use fieldproof::domain::rules::RuleSet;
 use fieldproof::domain::severity::{FailureFacts, classify};
 
 fn main() {
-    let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("rules");
+    let folder = Path::new("checklists/_severity-rules");
+    let all = fieldproof::catalogue::read_rule_versions(folder).expect("rules");
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .map(|v| format!("severity-rules/v{}", v.trim_start_matches('v')))
+        .collect();
+    let chosen: Vec<&RuleSet> = match wanted.is_empty() {
+        true => all.last().into_iter().collect(),
+        false => wanted.iter().map(|w| all.iter().find(|r| &r.version == w).expect("no such rule set")).collect(),
+    };
     let mut notes = Vec::new();
     for split in ["dev", "test"] {
         let text = std::fs::read_to_string(format!("tests/data/notes/{split}.jsonl")).expect("notes");
         notes.extend(LabelledNote::parse_many(&text).expect("notes parse"));
     }
+    for rules in chosen {
+        measure(rules, &notes);
+    }
+}
+
+fn measure(rules: &RuleSet, notes: &[LabelledNote]) {
     let words: usize = notes.iter().map(|n| n.note.split_whitespace().count()).sum();
     let grade = |note: &LabelledNote| {
         let facts = FailureFacts::text(&note.note);
-        classify(&facts, &rules).severity
+        classify(&facts, rules).severity
     };
     // Warm up (the English word list loads on first use), then measure.
     notes.iter().for_each(|n| {
@@ -31,7 +49,7 @@ fn main() {
     let mut graded = 0usize;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(5) {
-        for note in &notes {
+        for note in notes {
             std::hint::black_box(grade(note));
         }
         graded += notes.len();

@@ -114,7 +114,7 @@ enum RulesCommand {
         /// JSON lines (`{"note","expected"}`) or TSV (`expected<TAB>note`).
         #[arg(long)]
         notes: PathBuf,
-        /// Where to write the net (e.g. `checklists/_severity-rules/v4.net.json`).
+        /// Where to write the net (e.g. `checklists/_severity-rules/v5.net.json`).
         #[arg(long)]
         out: PathBuf,
     },

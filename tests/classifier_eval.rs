@@ -4,8 +4,8 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v4: v3's rules and the statistical net trained on
-//! `dev`) do not reach the first two yet (see the README's "How failures are graded"), so this test
+//! 5 % of all notes in triage. The shipped rules (v5: the taxonomy rules and the statistical net
+//! trained on `dev`) do not reach the first two yet (see the README's "How failures are graded"), so this test
 //! holds them to the floor they have reached, which a rule change may raise but never lower, and to
 //! the targets they already meet.
 //!
@@ -25,12 +25,13 @@ use fieldproof::domain::severity::{FailureFacts, Severity, classify};
 
 /// Safety recall on `test`, in per cent: the target, and the floor reached (raise it as rules improve).
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-03 on the 1,723-note test split: rule set v4 (v3 and the net) 716 / 770 = 92.99 %,
-// 39 missed without triage, 4.6 % triage; v3 alone 85.45 %, 84 and 5.40 %; v2 84.3 %, 91 and 5.6 %.
-const RECALL_FLOOR: f64 = 92.9;
+// Measured 2026-12-04 on the 2,001-note test split: rule set v5 (rules widened from the seventh
+// round's dev notes, net with word beginnings retrained on the grown dev) 838 / 878 = 95.44 %, 33
+// missed without triage, 4.2 % triage; v4 on the same split 816 / 878 = 92.94 %, 47 and 4.6 %.
+const RECALL_FLOOR: f64 = 95.4;
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 39;
+const MISSED_CEILING: usize = 33;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 
@@ -131,7 +132,7 @@ fn real_words_are_not_repaired_and_a_missing_safety_device_is_not_a_negation() {
 #[test]
 fn the_shipped_net_is_trained_on_dev_alone() {
     let shipped: NetFile =
-        serde_json::from_str(&std::fs::read_to_string("checklists/_severity-rules/v4.net.json").expect("the v4 net"))
+        serde_json::from_str(&std::fs::read_to_string("checklists/_severity-rules/v5.net.json").expect("the v5 net"))
             .expect("net parses");
     let dev = labelled("dev");
     let pairs: Vec<(&str, bool)> =

@@ -93,7 +93,7 @@ SELECT v.incident_id, v.failure_id, refs.job_id, refs.customer_id, refs.technici
             WHEN v.rank = 2 THEN '[{"rule":"text.gas","evidence":"smells gas","points_to":"safety_critical"}]'
             WHEN v.rank = 1 THEN '[{"rule":"text.no-heat-or-hot-water","evidence":"no heating or hot water","points_to":"service_impacting"}]'
             ELSE '[{"rule":"text.mess-or-finish","evidence":"dust sheets left behind","points_to":"nuisance"}]' END,
-       'severity-rules/v4', v.state % 20 = 0, v.status,
+       'severity-rules/v5', v.state % 20 = 0, v.status,
        CASE v.status WHEN 'assigned' THEN people.dana WHEN 'resolved' THEN people.sam END,
        v.reported_at, v.reported_at + (v.revision - 1) * interval '1 hour', v.revision,
        CASE WHEN v.waiting THEN 3 ELSE v.rank END,

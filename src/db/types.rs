@@ -129,10 +129,6 @@ impl<T> Json<T> {
     pub fn text(&self) -> &str {
         &self.text
     }
-
-    pub fn into_inner(self) -> T {
-        self.value
-    }
 }
 
 impl<T> std::ops::Deref for Json<T> {

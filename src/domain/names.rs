@@ -27,9 +27,9 @@ macro_rules! named_enum {
                 }
             }
 
-            /// The value written as `text`, if any.
+            /// The value written as `text`, if any (callable without importing [`Named`]).
             pub fn parse(text: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == text)
+                <Self as $crate::domain::names::Named>::parse(text)
             }
         }
 

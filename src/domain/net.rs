@@ -1,30 +1,44 @@
-//! The safety net under the rules: a logistic regression over the words and word pairs of a note,
-//! trained on labelled `dev` notes only (`fieldproof rules train`). It can only raise a grade. When
-//! the rules found no danger to people but the net is confident the note describes one, the note is
-//! graded safety-critical, and the reason names the words that weighed most.
+//! The safety net under the rules: a logistic regression over the words, word beginnings and word
+//! pairs of a note, trained on labelled `dev` notes only (`fieldproof rules train`). It can only raise
+//! a grade. When the rules found no danger to people but the net is confident the note describes
+//! one, the note is graded safety-critical, and the reason names the features that weighed most.
 //!
 //! Why a model at all: rules written from examples keep missing hazards told in words nobody wrote
 //! a rule for ("fingers fizzy off the towel rail"). Words such as "fizzy", "rail" and "tingling"
 //! still carry weight learnt from other notes. The net is deliberately simple, so that a safety
 //! officer can read why it voted: one weight per feature, a bias, and a threshold.
 //!
+//! The features: each word, each pair of neighbouring words, the first four and five letters of
+//! each longer word (`^smok` stands for "smoke", "smoking", "smokey", "smoaking"...) and each pair
+//! of neighbouring four-letter beginnings (`^hand ^went`). Beginnings carry what a word learnt to
+//! its other endings and to most misspellings. Five-fold cross-validation on dev chose them (and
+//! `C`): at a 1 % false-alarm share the net alone caught 64 % of safety notes with words and pairs,
+//! 69 % with the beginnings added; letter trigrams inside words did worse (62 %).
+//!
 //! The threshold is chosen in training, never by looking at `test`: five-fold cross-validation on
 //! the training notes gives each note a score from a model that did not see it, and the threshold is
-//! the score that at most 1 % of the non-safety notes exceed.
+//! the score that at most [`FALSE_ALARM_BUDGET`] of the non-safety notes exceed.
 
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-/// The share of non-safety training notes the net may raise in cross-validation.
-pub const FALSE_ALARM_BUDGET: f64 = 0.01;
+/// The share of non-safety training notes the net may raise in cross-validation. The target is to
+/// keep at least 90 % of non-safety notes below safety-critical; on dev the rules alone raise about
+/// 6 % of them, and the net is only asked when the rules found no danger, so 2.5 % keeps about a
+/// point of margin while the net catches as many hazards as that allows.
+pub const FALSE_ALARM_BUDGET: f64 = 0.025;
 /// Inverse regularisation strength (as in scikit-learn's `C`), chosen by cross-validation on dev.
-const C: f64 = 1.0;
+const C: f64 = 2.0;
 const EPOCHS: usize = 60;
 const FOLDS: usize = 5;
 /// A feature must occur in at least this many training notes to get a weight.
 const MIN_NOTES: usize = 2;
+/// The lengths of the word beginnings used as features (of words longer than that).
+const BEGINNINGS: [usize; 2] = [4, 5];
+/// The length of the beginnings paired with their neighbour's.
+const PAIRED_BEGINNING: usize = 4;
 
 /// The stored form (`v<N>.net.json`): what the rule set's `[net]` table names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,7 +49,7 @@ pub struct NetFile {
     /// Votes when the probability is above this.
     pub threshold: f64,
     pub bias: f64,
-    /// Feature (a word, or two words separated by a space) → weight.
+    /// Feature (see [`features`]) → weight.
     pub weights: BTreeMap<String, f64>,
 }
 
@@ -51,12 +65,13 @@ pub struct Provenance {
     pub cross_validated_false_alarms: f64,
 }
 
-/// A loaded net.
+/// A loaded net. Weights are keyed by a hash of the feature's text, so that grading sums them
+/// without building a string per feature.
 #[derive(Debug, Clone)]
 pub struct Net {
     threshold: f64,
     bias: f64,
-    weights: FxHashMap<String, f64>,
+    weights: FxHashMap<u64, f64>,
 }
 
 /// The net's verdict on a note it votes for.
@@ -89,33 +104,31 @@ impl Net {
         if !file.bias.is_finite() || file.weights.values().any(|w| !w.is_finite()) {
             problems.push("net weights must be finite numbers".to_owned());
         }
+        let mut weights = FxHashMap::default();
+        for (feature, weight) in &file.weights {
+            if weights.insert(Key::of(feature), *weight).is_some() {
+                problems.push(format!("net feature `{feature}` shares its hash with another; rename or drop one"));
+            }
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Self { threshold: file.threshold, bias: file.bias, weights: file.weights.into_iter().collect() })
+        Ok(Self { threshold: file.threshold, bias: file.bias, weights })
     }
 
-    /// The probability that the note describes a danger to people. Sums the weights of the same
-    /// features as [`features`] gives, without building them: grading runs on every report.
+    /// The probability that the note describes a danger to people: the weights of [`features`]
+    /// summed, each feature once.
     pub fn probability(&self, note: &str) -> f64 {
         let lower = note.to_lowercase();
-        let words: Vec<&str> = words(&lower).collect();
-        let mut pairs: Vec<(&str, &str)> = words.windows(2).map(|pair| (pair[0], pair[1])).collect();
-        let mut singles = words;
-        singles.sort_unstable();
-        singles.dedup();
-        pairs.sort_unstable();
-        pairs.dedup();
-        let mut key = String::new();
-        let mut score = self.bias + singles.iter().filter_map(|w| self.weights.get(*w)).sum::<f64>();
-        for (first, second) in pairs {
-            key.clear();
-            key.push_str(first);
-            key.push(' ');
-            key.push_str(second);
-            score += self.weights.get(key.as_str()).copied().unwrap_or(0.0);
-        }
-        sigmoid(score)
+        let mut keys = Vec::with_capacity(64);
+        each_feature(&lower, |parts| {
+            let mut key = Key::default();
+            parts.iter().for_each(|part| key.write(part));
+            keys.push(key.0);
+        });
+        keys.sort_unstable();
+        keys.dedup();
+        sigmoid(self.bias + keys.iter().filter_map(|k| self.weights.get(k)).sum::<f64>())
     }
 
     /// A vote when the net is confident the note describes a danger to people.
@@ -126,7 +139,7 @@ impl Net {
         }
         let mut strongest: Vec<(String, f64)> = features(note)
             .into_iter()
-            .filter_map(|f| self.weights.get(&f).map(|w| (f, *w)))
+            .filter_map(|f| self.weights.get(&Key::of(&f)).map(|w| (f, *w)))
             .filter(|(_, w)| *w > 0.0)
             .collect();
         strongest.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -135,23 +148,70 @@ impl Net {
     }
 }
 
+/// FNV-1a over the bytes of a feature's text: written in parts, it hashes as the whole text would.
+#[derive(Clone, Copy)]
+struct Key(u64);
+
+impl Default for Key {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Key {
+    fn write(&mut self, part: &str) {
+        for byte in part.bytes() {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn of(feature: &str) -> u64 {
+        let mut key = Self::default();
+        key.write(feature);
+        key.0
+    }
+}
+
 fn sigmoid(score: f64) -> f64 {
     1.0 / (1.0 + (-score).exp())
 }
 
-/// The words of a note (lower-case runs of letters and digits) and each pair of neighbours, once each.
+/// The features of a note, once each, sorted: its words (lower-case runs of letters and digits),
+/// each pair of neighbours, the beginnings of longer words (`^smok`) and each pair of neighbouring
+/// beginnings (`^hand ^went`).
 pub fn features(note: &str) -> Vec<String> {
     let lower = note.to_lowercase();
-    let words: Vec<&str> = words(&lower).collect();
-    let mut features: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
-    features.extend(words.windows(2).map(|pair| format!("{} {}", pair[0], pair[1])));
+    let mut features = Vec::new();
+    each_feature(&lower, |parts| features.push(parts.concat()));
     features.sort_unstable();
     features.dedup();
     features
 }
 
-fn words(lower: &str) -> impl Iterator<Item = &str> {
-    lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
+/// Calls `emit` with the parts of each feature of a lower-cased note (repeats included).
+fn each_feature(lower: &str, mut emit: impl FnMut(&[&str])) {
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    for (i, word) in words.iter().enumerate() {
+        emit(&[word]);
+        for length in BEGINNINGS {
+            if let Some(beginning) = beginning(word, length).filter(|b| b.len() < word.len()) {
+                emit(&["^", beginning]);
+            }
+        }
+        if let Some(next) = words.get(i + 1) {
+            emit(&[word, " ", next]);
+            let (first, second) = (beginning(word, PAIRED_BEGINNING), beginning(next, PAIRED_BEGINNING));
+            emit(&["^", first.unwrap_or(word), " ^", second.unwrap_or(next)]);
+        }
+    }
+}
+
+/// The first `length` characters of a word, if it has that many.
+fn beginning(word: &str, length: usize) -> Option<&str> {
+    match word.char_indices().nth(length) {
+        Some((end, _)) => Some(&word[..end]),
+        None => (word.chars().count() == length).then_some(word),
+    }
 }
 
 /// Trains the net on labelled notes (`true` = safety-critical) and chooses its threshold by
@@ -254,11 +314,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn features_are_words_and_neighbouring_pairs_once_each() {
+    fn features_are_words_beginnings_and_neighbouring_pairs_once_each() {
         assert_eq!(
             features("Towel rail: fizzy, fizzy!"),
-            ["fizzy", "fizzy fizzy", "rail", "rail fizzy", "towel", "towel rail"]
+            [
+                "^fizz",
+                "^fizz ^fizz",
+                "^rail ^fizz",
+                "^towe",
+                "^towe ^rail",
+                "fizzy",
+                "fizzy fizzy",
+                "rail",
+                "rail fizzy",
+                "towel",
+                "towel rail"
+            ]
         );
+        assert_eq!(features("Ça brûle"), ["^brûl", "^ça ^brûl", "brûle", "ça", "ça brûle"], "letters, not bytes");
     }
 
     #[test]

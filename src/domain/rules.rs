@@ -38,7 +38,7 @@ pub struct RuleSetFile {
     pub net: Option<NetRef>,
 }
 
-/// Names the net's file, beside the rule set (`weights = "v4.net.json"`).
+/// Names the net's file, beside the rule set (`weights = "v5.net.json"`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetRef {

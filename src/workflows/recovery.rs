@@ -11,7 +11,7 @@ use crate::db::recovery::RecoveryCaseRow;
 use crate::db::{self, DbConnection, write_transaction};
 use crate::domain::Role;
 use crate::domain::recovery::{self, FailureKind, Offer, SurpriseSuggestion};
-use crate::domain::recovery_case::{self, RecoveryStatus, RecoveryStep, RemedyStatus};
+use crate::domain::recovery_case::{self, RecoveryState, RecoveryStatus, RecoveryStep, RemedyStatus};
 use crate::domain::severity::Reason;
 
 /// Opens the recovery case of an ordinary incident (or reopens it after a re-grade back down),
@@ -105,9 +105,7 @@ fn find_case(conn: &mut DbConnection, id: &str) -> Result<RecoveryCaseRow, Error
     db::recovery::find(conn, id)?.ok_or_else(|| Error::NotFound(format!("no recovery case {id}")))
 }
 
-/// Takes one step of the case: asks its state machine, stamps what the step recorded, audits
-/// the step (and the recovery, when it completes the case) and saves. The caller has set the
-/// step's own fields.
+/// Takes one step of the case: asks its state machine, then [`apply`]s the answer.
 fn take(
     conn: &mut DbConnection,
     ctx: Context<'_>,
@@ -116,8 +114,22 @@ fn take(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
+    let next = recovery_case::step(case.state(), step, actor.role)?;
+    apply(conn, ctx, case, next, actor, now)
+}
+
+/// Moves the case to the state its machine gave for a step: stamps what the step recorded, audits
+/// the step (and the recovery, when it completes the case) and saves. The caller has set the
+/// step's own fields.
+fn apply(
+    conn: &mut DbConnection,
+    ctx: Context<'_>,
+    case: &mut RecoveryCaseRow,
+    next: RecoveryState,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let (before, ts) = (case.state(), now.naive_utc());
-    let next = recovery_case::step(before, step, actor.role)?;
     let recorded = |done: bool, was: bool| done && !was;
     if recorded(next.fixed, before.fixed) {
         case.fixed_at = Some(ts);
@@ -233,7 +245,7 @@ pub fn apologise(
 ) -> Result<RecoveryCaseRow, Error> {
     write_transaction(conn, |conn| {
         let mut case = find_case(conn, id)?;
-        recovery_case::step(case.state(), RecoveryStep::Apologise, actor.role)?;
+        let next = recovery_case::step(case.state(), RecoveryStep::Apologise, actor.role)?;
         let text = match edited {
             Some(text) => {
                 let staff = db::users::all_names(conn)?;
@@ -251,7 +263,7 @@ pub fn apologise(
         // completing the case may queue.
         messages::enqueue(conn, &case, MessageKind::Apology, text.clone(), now)?;
         case.apology_text = Some(text);
-        take(conn, ctx, &mut case, RecoveryStep::Apologise, actor, now)?;
+        apply(conn, ctx, &mut case, next, actor, now)?;
         Ok(case)
     })
 }
@@ -293,10 +305,11 @@ pub fn choose_remedy(
         case.remedy_approved_by = by_approver.then(|| actor.id.clone()).flatten();
         let details = json!({ "remedy": remedy.id, "value_gbp": remedy.value_gbp, "policy": ctx.policy.version });
         let step = RecoveryStep::ChooseRemedy { needs_approval: ctx.policy.needs_approval(remedy), approver };
-        let settles = recovery_case::step(case.state(), step, Some(role))?.remedy == Some(RemedyStatus::Settled);
+        let next = recovery_case::step(case.state(), step, Some(role))?;
+        let settles = next.remedy == Some(RemedyStatus::Settled);
         let action = if settles { "recovery.remedy_granted" } else { "recovery.remedy_proposed" };
         audit(conn, actor, action, ("recovery_case", id), details, now)?;
-        take(conn, ctx, &mut case, step, actor, now)?;
+        apply(conn, ctx, &mut case, next, actor, now)?;
         Ok(case)
     })
 }
@@ -316,11 +329,11 @@ pub fn approve_remedy(
     recovery_case::may_approve(Some(role), approver)?;
     write_transaction(conn, |conn| {
         let mut case = find_case(conn, id)?;
-        recovery_case::step(case.state(), step, Some(role))?;
+        let next = recovery_case::step(case.state(), step, Some(role))?;
         case.remedy_approved_by = actor.id.clone();
         let details = json!({ "remedy": case.remedy_id });
         audit(conn, actor, "recovery.remedy_approved", ("recovery_case", id), details, now)?;
-        take(conn, ctx, &mut case, step, actor, now)?;
+        apply(conn, ctx, &mut case, next, actor, now)?;
         Ok(case)
     })
 }
