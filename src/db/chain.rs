@@ -174,6 +174,11 @@ macro_rules! chained_table {
                     .collect())
             }
 
+            /// Whether any row waits to be linked (an indexed look-up that reads no row).
+            pub(super) fn any_unlinked(conn: &mut DbConnection) -> QueryResult<bool> {
+                diesel::select(diesel::dsl::exists(t::$table.filter(t::row_hash.is_null()))).get_result(conn)
+            }
+
             pub(super) fn link(conn: &mut DbConnection, id: &str, seq: i64, prev: &str, hash: &str) -> QueryResult<()> {
                 diesel::update(t::$table.find(id))
                     .set((t::chain_seq.eq(seq), t::prev_hash.eq(prev), t::row_hash.eq(hash)))
@@ -203,6 +208,14 @@ fn load(conn: &mut DbConnection, chain: Chain, rows: Rows) -> QueryResult<Vec<Li
         Chain::AuditLog => audit_rows::load(conn, rows),
         Chain::SignOffs => signoff_rows::load(conn, rows),
         Chain::FailureReports => failure_rows::load(conn, rows),
+    }
+}
+
+fn any_unlinked(conn: &mut DbConnection, chain: Chain) -> QueryResult<bool> {
+    match chain {
+        Chain::AuditLog => audit_rows::any_unlinked(conn),
+        Chain::SignOffs => signoff_rows::any_unlinked(conn),
+        Chain::FailureReports => failure_rows::any_unlinked(conn),
     }
 }
 
@@ -249,7 +262,7 @@ fn lock_chains(conn: &mut DbConnection) -> QueryResult<()> {
 pub fn link_pending(conn: &mut DbConnection) -> QueryResult<()> {
     let mut pending = false;
     for chain in Chain::ALL {
-        pending |= !load(conn, chain, Rows::Unlinked)?.is_empty();
+        pending |= any_unlinked(conn, chain)?;
     }
     if !pending {
         return Ok(());
