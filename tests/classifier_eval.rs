@@ -25,13 +25,14 @@ use fieldproof::domain::severity::{FailureFacts, Severity, classify};
 
 /// Safety recall on `test`, in per cent: the target, and the floor reached (raise it as rules improve).
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-04 on the 2,001-note test split: rule set v5 (rules widened from the seventh
-// round's dev notes, net with word beginnings retrained on the grown dev) 838 / 878 = 95.44 %, 33
-// missed without triage, 4.2 % triage; v4 on the same split 816 / 878 = 92.94 %, 47 and 4.6 %.
-const RECALL_FLOOR: f64 = 95.4;
+// Measured 2026-12-04 on the 2,298-note test split: rule set v5 (rules widened from the seventh and
+// eighth rounds' dev notes, net with word beginnings retrained on the grown dev) 968 / 1,009 =
+// 95.94 %, 34 missed without triage, 4.0 % triage; v4 on the same split 944 / 1,009 = 93.56 %, 50
+// and 4.4 %.
+const RECALL_FLOOR: f64 = 95.9;
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 33;
+const MISSED_CEILING: usize = 34;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 

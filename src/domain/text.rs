@@ -417,10 +417,16 @@ pub fn is_negated(
     window: usize,
     after: &[Vec<String>],
 ) -> bool {
+    let stems = &clause.stems;
+    // "no 12" is a house number, not a negation.
+    let negates = |at: usize| {
+        negators.contains(&stems[at])
+            && !(stems[at] == "no" && stems.get(at + 1).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())))
+    };
     let from = span.start.saturating_sub(window);
-    let before = clause.stems[from..span.start].iter().any(|s| negators.contains(s));
+    let before = (from..span.start).any(negates);
     let own = |stem: &String| pattern.groups.iter().flatten().any(|alt| alt.contains(stem));
-    let inside = clause.stems[span.start..span.end].iter().any(|s| negators.contains(s) && !own(s));
+    let inside = (span.start..span.end).any(|at| negates(at) && !own(&stems[at]));
     let rest = &clause.stems[span.end..];
     before || inside || after.iter().any(|phrase| find(rest, phrase).is_some())
 }
@@ -497,5 +503,7 @@ mod tests {
         assert_eq!(check("no smell of gas yesterday but strong smell of gas today", &gas), vec![true, false]);
         assert_eq!(check("CO alarm did not go off", &alarm), vec![true]);
         assert_eq!(check("boiler not working and co alarm going off", &alarm), vec![false]);
+        assert_eq!(check("outside no 12 smell of gas", &gas), vec![false], "a house number");
+        assert_eq!(check("there is no smell of gas", &gas), vec![true]);
     }
 }
