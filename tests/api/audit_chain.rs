@@ -116,7 +116,13 @@ async fn verify_names_the_row_where_the_trail_was_tampered_with(
 ) {
     let app = spawn_app!(backend);
     write_some_records(&app).await;
-    assert!(verify(&app).status.success());
+    let before = verify(&app);
+    assert!(
+        before.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&before.stdout),
+        String::from_utf8_lossy(&before.stderr)
+    );
 
     let mut conn = app.state.db.get().expect("connection");
     let (table, row, words) = match tamper {
