@@ -25,14 +25,14 @@ use fieldproof::domain::severity::{FailureFacts, Severity, classify};
 
 /// Safety recall on `test`, in per cent: the target, and the floor reached (raise it as rules improve).
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-04 on the 2,920-note test split: rule set v5 (rules widened from the seventh to
-// tenth rounds' dev notes, net with word beginnings retrained on the grown dev) 1,220 / 1,255 =
-// 97.21 %, 32 missed without triage, 4.0 % triage; v4 on the same split 1,176 / 1,255 = 93.71 %, 62
+// Measured 2026-12-04 on the 3,249-note test split: rule set v5 (rules widened from the seventh to
+// eleventh rounds' dev notes, net with word beginnings retrained on the grown dev) 1,362 / 1,395 =
+// 97.63 %, 30 missed without triage, 4.1 % triage; v4 on the same split 1,309 / 1,395 = 93.84 %, 68
 // and 4.6 %.
-const RECALL_FLOOR: f64 = 97.2;
+const RECALL_FLOOR: f64 = 97.6;
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 32;
+const MISSED_CEILING: usize = 30;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 
