@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use fieldproof::domain::evaluation::LabelledNote;
 use fieldproof::domain::rules::RuleSet;
 use fieldproof::domain::severity::{FailureFacts, classify};
+use sha2::{Digest, Sha256};
 
 fn main() {
     let folder = Path::new("checklists/_severity-rules");
@@ -46,6 +47,7 @@ fn measure(rules: &RuleSet, notes: &[LabelledNote]) {
     notes.iter().for_each(|n| {
         std::hint::black_box(grade(n));
     });
+    println!("verdicts {}", verdict_digest(rules, notes));
     let mut graded = 0usize;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(5) {
@@ -64,4 +66,15 @@ fn measure(rules: &RuleSet, notes: &[LabelledNote]) {
         notes.len(),
         words as f64 / notes.len() as f64
     );
+}
+
+/// SHA-256 over every note's whole verdict (its `Debug` form), in order: a change that makes grading
+/// faster must leave this line unchanged.
+fn verdict_digest(rules: &RuleSet, notes: &[LabelledNote]) -> String {
+    let mut digest = Sha256::new();
+    for note in notes {
+        let verdict = classify(&FailureFacts::text(&note.note), rules);
+        digest.update(format!("{verdict:?}\n").as_bytes());
+    }
+    hex::encode(digest.finalize())
 }
