@@ -77,7 +77,7 @@ struct KnownStems {
     short: Vec<StemId>,
 }
 
-/// The longest word counted as short: the English list starts at four letters, yet about a third
+/// The longest word counted as short: the English list starts at four letters, yet about two in five
 /// of a note's words are shorter ("the", "gas", "co", "2").
 const SHORT_WORD: usize = 3;
 /// Short words are made of these characters (anything else is read the slow way), in the order
