@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::net::Net;
 use super::severity::{Hazard, Severity};
-use super::text::{self, Clause, Normaliser, Pattern};
+use super::text::{self, Clause, Normaliser, Pattern, StemId};
 
 /// The rule-set file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -93,20 +93,19 @@ pub struct RuleSet {
     pub repeat_window_days: u32,
     pub essential_services: Vec<String>,
     normaliser: Normaliser,
-    negators: FxHashSet<String>,
+    negators: FxHashSet<StemId>,
     window: usize,
-    after: Vec<Vec<String>>,
+    after: Vec<Vec<StemId>>,
     /// The first word of each `after` phrase: a clause without any, and without a negator, has
     /// nothing to negate (checked once per clause, not once per match).
-    negation_words: FxHashSet<String>,
-    refers_back: FxHashSet<String>,
+    negation_words: FxHashSet<StemId>,
+    refers_back: FxHashSet<StemId>,
     signals: Vec<Signal>,
     /// Raises to safety-critical a note the rules found no danger in, when confident it holds one.
     pub net: Option<Net>,
     /// Every clause pattern as (signal, pattern) in rule order, and its index.
     clause_patterns: Vec<(usize, usize)>,
     clause_index: text::PatternIndex,
-    stem_ids: text::StemIds,
     /// Every `anywhere` pattern as (signal, pattern), and its index.
     note_patterns: Vec<(usize, usize)>,
     note_index: text::PatternIndex,
@@ -221,21 +220,18 @@ impl RuleSet {
                 .map(expand)
                 .flat_map(|p| p.split(['+', '|']).map(|alt| alt.trim().to_owned()).collect::<Vec<_>>()),
         );
-        let negators: FxHashSet<String> =
-            file.negation.negators.iter().map(|w| normaliser.stem(&w.to_lowercase())).collect();
-        let after: Vec<Vec<String>> = file.negation.after.iter().map(|p| normaliser.phrase(p)).collect();
+        let negators: FxHashSet<StemId> = file.negation.negators.iter().map(|w| normaliser.word_id(w)).collect();
+        let after: Vec<Vec<StemId>> = file.negation.after.iter().map(|p| normaliser.phrase(p)).collect();
         // The source stays as written (`@gas_appliance + @heat`), so evidence stays readable.
-        let compile =
+        let mut compile =
             |source: &String| text::Pattern { source: source.trim().to_owned(), ..normaliser.pattern(&expand(source)) };
-        let negation_words = after.iter().filter_map(|p| p.first().cloned()).chain(negators.iter().cloned()).collect();
-        let refers_back = file.refers_back.iter().map(|w| normaliser.stem(&w.to_lowercase())).collect();
         let signals = file
             .signals
             .into_iter()
             .map(|s| {
-                let anywhere: Vec<Pattern> = s.anywhere.iter().map(&compile).collect();
+                let anywhere: Vec<Pattern> = s.anywhere.iter().map(&mut compile).collect();
                 Signal {
-                    patterns: s.phrases.iter().chain(&s.together).map(&compile).collect(),
+                    patterns: s.phrases.iter().chain(&s.together).map(&mut compile).collect(),
                     subjects: anywhere
                         .iter()
                         .map(|p| Pattern { source: p.source.clone(), groups: p.groups[..1].to_vec() })
@@ -248,17 +244,15 @@ impl RuleSet {
                 }
             })
             .collect::<Vec<Signal>>();
+        let negation_words = after.iter().filter_map(|p| p.first().copied()).chain(negators.iter().copied()).collect();
+        let refers_back = file.refers_back.iter().map(|w| normaliser.word_id(w)).collect();
         let clause_patterns: Vec<(usize, usize)> =
             signals.iter().enumerate().flat_map(|(s, sig)| (0..sig.patterns.len()).map(move |p| (s, p))).collect();
         let note_patterns: Vec<(usize, usize)> =
             signals.iter().enumerate().flat_map(|(s, sig)| (0..sig.anywhere.len()).map(move |p| (s, p))).collect();
-        let mut stem_ids = text::StemIds::default();
-        let clause_index =
-            text::PatternIndex::new(clause_patterns.iter().map(|&(s, p)| &signals[s].patterns[p]), &mut stem_ids);
-        let note_index =
-            text::PatternIndex::new(note_patterns.iter().map(|&(s, p)| &signals[s].anywhere[p]), &mut stem_ids);
+        let clause_index = text::PatternIndex::new(clause_patterns.iter().map(|&(s, p)| &signals[s].patterns[p]));
+        let note_index = text::PatternIndex::new(note_patterns.iter().map(|&(s, p)| &signals[s].anywhere[p]));
         Ok(Self {
-            stem_ids,
             clause_patterns,
             clause_index,
             note_patterns,
@@ -281,43 +275,42 @@ impl RuleSet {
     /// pattern not negated, else its first negated one), then the signals told across clauses.
     pub fn scan(&self, text: &str) -> Vec<TextFinding> {
         let clauses = self.normaliser.clauses(text);
-        let ids: Vec<Vec<u32>> = clauses.iter().map(|c| self.stem_ids.of(&c.stems)).collect();
-        let hits: Vec<_> = ids.iter().map(|ids| self.clause_index.hits(ids)).collect();
+        let mut scratch = self.clause_index.scratch();
+        let hits: Vec<text::Hits> = clauses.iter().map(|c| self.clause_index.hits(&c.stems, &mut scratch)).collect();
         let mut findings = Vec::new();
         for (i, clause) in clauses.iter().enumerate() {
             let refers_back = i > 0 && clause.stems.iter().any(|s| self.refers_back.contains(s));
             let context = if refers_back { Some(&hits[i - 1]) } else { None };
-            let mut candidates: Vec<u32> = hits[i].keys().copied().collect();
-            candidates.sort_unstable();
             let may_negate = clause.stems.iter().any(|s| self.negation_words.contains(s));
             // Per signal (in rule order): its first pattern not negated, else its first negated one.
-            let mut found: BTreeMap<usize, TextFinding> = BTreeMap::new();
-            for id in candidates {
+            // Kept as (pattern, negated) so the finding's strings are built once, at the end.
+            let mut found: BTreeMap<usize, (usize, bool)> = BTreeMap::new();
+            for (id, own) in hits[i].iter() {
                 let (s, p) = self.clause_patterns[id as usize];
-                if found.get(&s).is_some_and(|f| !f.negated) {
+                if found.get(&s).is_some_and(|(_, negated)| !negated) {
                     continue;
                 }
-                let own = &hits[i][&id];
-                let span =
-                    text::span_of(own).or_else(|| context.and_then(|c| text::span_with_context(own, c.get(&id))));
+                let span = text::span_of(own).or_else(|| context.and_then(|c| text::span_with_context(own, c.get(id))));
                 let Some(span) = span else { continue };
                 let (signal, pattern) = (&self.signals[s], &self.signals[s].patterns[p]);
                 let negated = signal.negatable
                     && may_negate
                     && text::is_negated(clause, pattern, span, &self.negators, self.window, &self.after);
                 if !found.contains_key(&s) || !negated {
-                    found.insert(s, self.finding(signal, pattern, clause.text(), negated));
+                    found.insert(s, (p, negated));
                 }
             }
-            findings.extend(found.into_values());
+            findings.extend(found.into_iter().map(|(s, (p, negated))| {
+                let signal = &self.signals[s];
+                self.finding(signal, &signal.patterns[p], clause.text().to_owned(), negated)
+            }));
         }
         if self.note_patterns.is_empty() {
             return findings;
         }
-        let note_hits = self.note_index.hits(&ids.concat());
-        let mut candidates: Vec<u32> =
-            note_hits.iter().filter(|(_, groups)| groups.iter().all(Option::is_some)).map(|(id, _)| *id).collect();
-        candidates.sort_unstable();
+        let note_stems: Vec<StemId> = clauses.iter().flat_map(|c| c.stems.iter().copied()).collect();
+        let note_hits = self.note_index.hits(&note_stems, &mut self.note_index.scratch());
+        let candidates = note_hits.iter().filter(|(_, groups)| groups.iter().all(Option::is_some)).map(|(id, _)| id);
         for id in candidates {
             let (s, p) = self.note_patterns[id as usize];
             let (signal, pattern) = (&self.signals[s], &self.signals[s].anywhere[p]);

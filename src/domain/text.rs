@@ -9,16 +9,32 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use rust_stemmers::{Algorithm, Stemmer};
 
-/// One clause of a note: the words as written and their normalised stems.
+/// A stem's number. Every stem the rule set uses (in patterns, negators, joined phrases, words that
+/// refer back) is numbered when the rules are compiled, so matching compares numbers, not strings.
+pub type StemId = u32;
+
+/// The number of every stem no rule uses: it can match nothing, so such stems need not be told apart.
+pub const UNKNOWN_STEM: StemId = u32::MAX;
+
+/// One clause of a note: its words as read (corrected, expanded, joined by spaces) and the numbers
+/// of their stems.
 #[derive(Debug, Clone)]
 pub struct Clause {
-    pub words: Vec<String>,
-    pub stems: Vec<String>,
+    text: String,
+    pub stems: Vec<StemId>,
 }
 
 impl Clause {
-    pub fn text(&self) -> String {
-        self.words.join(" ")
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn push(&mut self, word: &str, stem: StemId) {
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        self.text.push_str(word);
+        self.stems.push(stem);
     }
 }
 
@@ -27,7 +43,7 @@ impl Clause {
 #[derive(Debug, Clone)]
 pub struct Pattern {
     pub source: String,
-    pub groups: Vec<Vec<Vec<String>>>,
+    pub groups: Vec<Vec<Vec<StemId>>>,
 }
 
 /// Normalises text the same way for notes and for the rule set's own phrases.
@@ -44,24 +60,83 @@ pub struct Normaliser {
     deletions: FxHashMap<String, Vec<usize>>,
     /// Rule phrases (as stems) holding a clause-breaking word ("pins and needles", "t and p valve"):
     /// where a note has one, its "and" joins rather than breaks.
-    joined: Vec<Vec<String>>,
+    joined: Vec<Vec<StemId>>,
+    /// The numbers of the rule set's stems (see [`StemId`]).
+    stem_ids: FxHashMap<String, StemId>,
+    /// The numbers of the stems of English and short words, worked out at the first note read
+    /// (once every rule stem is numbered); numbering a stem clears them.
+    known_stems: OnceLock<KnownStems>,
+}
+
+/// The numbers of the stems of most words a note holds, worked out once per rule set so that
+/// reading a note neither stems those words nor hashes their stems.
+struct KnownStems {
+    /// By the word's place on the English list.
+    english: Vec<StemId>,
+    /// By [`short_word_place`].
+    short: Vec<StemId>,
+}
+
+/// The longest word counted as short: the English list starts at four letters, yet about two in five
+/// of a note's words are shorter ("the", "gas", "co", "2").
+const SHORT_WORD: usize = 3;
+/// Short words are made of these characters (anything else is read the slow way), in the order
+/// [`short_word_place`] numbers them.
+const SHORT_ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+/// One more than the alphabet: place 0 stands for "no character", so every short word has its own place.
+const SHORT_BASE: usize = SHORT_ALPHABET.len() + 1;
+
+/// A short word's place in [`KnownStems::short`]: its characters as the digits of a number.
+fn short_word_place(word: &str) -> Option<usize> {
+    if word.len() > SHORT_WORD {
+        return None;
+    }
+    word.bytes().try_fold(0, |place, byte| {
+        let digit = match byte {
+            b'a'..=b'z' => byte - b'a' + 1,
+            b'0'..=b'9' => byte - b'0' + 27,
+            _ => return None,
+        };
+        Some(place * SHORT_BASE + usize::from(digit))
+    })
+}
+
+/// Every short word (one to [`SHORT_WORD`] characters of [`SHORT_ALPHABET`]).
+fn short_words() -> Vec<String> {
+    let mut words: Vec<String> = vec![String::new()];
+    let mut all = Vec::new();
+    for _ in 0..SHORT_WORD {
+        words =
+            words.iter().flat_map(|w| SHORT_ALPHABET.iter().map(move |&c| format!("{w}{}", char::from(c)))).collect();
+        all.extend(words.iter().cloned());
+    }
+    all
 }
 
 /// Shortest word that near-miss spelling repair applies to (shorter words are too alike).
 const FUZZY_MIN_LEN: usize = 5;
+// Short words skip repair (see `push_word`): they must be too short for it.
+const _: () = assert!(SHORT_WORD < FUZZY_MIN_LEN);
+
+/// An English word's place on the list and its stem.
+struct EnglishWord {
+    index: usize,
+    stem: String,
+}
 
 /// English words (US and UK spellings) with their stems, worked out once per process. A word on
 /// this list is never "repaired": it is what the writer meant, so "blending" never becomes
 /// "bleeding" nor "leaving" "leaking". And most words of a note are on it, so they are looked up
 /// rather than stemmed.
-fn english() -> &'static FxHashMap<&'static str, String> {
-    static WORDS: OnceLock<FxHashMap<&'static str, String>> = OnceLock::new();
+fn english() -> &'static FxHashMap<&'static str, EnglishWord> {
+    static WORDS: OnceLock<FxHashMap<&'static str, EnglishWord>> = OnceLock::new();
     WORDS.get_or_init(|| {
         let stemmer = Stemmer::create(Algorithm::English);
         include_str!("words.txt")
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .map(|w| (w, stemmer.stem(w).into_owned()))
+            .enumerate()
+            .map(|(index, w)| (w, EnglishWord { index, stem: stemmer.stem(w).into_owned() }))
             .collect()
     })
 }
@@ -80,6 +155,21 @@ fn deletions(word: &str) -> impl Iterator<Item = String> + '_ {
         shorter
     })
 }
+
+/// Lowercase, apostrophes dropped ("Didn't" → "didnt"). Most notes hold no apostrophe, so the
+/// lowercase copy is usually the only one made.
+fn lowercase_without_apostrophes(text: &str) -> String {
+    const APOSTROPHES: [char; 3] = ['\'', '’', '`'];
+    let lowered = text.to_lowercase();
+    match lowered.contains(APOSTROPHES) {
+        true => lowered.replace(APOSTROPHES, ""),
+        false => lowered,
+    }
+}
+
+/// A word of a note as read (`None`: a punctuation stop) and its stem's number.
+type Token<'a> = Option<(&'a str, StemId)>;
+
 impl Normaliser {
     pub fn new(spelling: BTreeMap<String, String>, clause_breaks: &[String]) -> Self {
         Self {
@@ -90,6 +180,8 @@ impl Normaliser {
             known: FxHashSet::default(),
             deletions: FxHashMap::default(),
             joined: Vec::new(),
+            stem_ids: FxHashMap::default(),
+            known_stems: OnceLock::new(),
         }
     }
 
@@ -104,7 +196,7 @@ impl Normaliser {
             .collect();
         joined.sort();
         joined.dedup();
-        self.joined = joined;
+        self.joined = joined.into_iter().map(|stems| stems.into_iter().map(|s| self.intern(s)).collect()).collect();
     }
 
     /// Words that near-misses are repaired to (the rule set's own words).
@@ -125,13 +217,13 @@ impl Normaliser {
 
     /// Lowercase words with apostrophes dropped ("didn't" → "didnt"), misspellings corrected.
     pub fn words(&self, text: &str) -> Vec<String> {
-        let lowered = text.to_lowercase().replace(['\'', '’', '`'], "");
+        let lowered = lowercase_without_apostrophes(text);
         lowered
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .flat_map(|w| match self.spelling.get(w) {
                 Some(fixed) => fixed.split_whitespace().map(str::to_owned).collect::<Vec<_>>(),
-                None => vec![self.repair(w)],
+                None => vec![self.repair(w).to_owned()],
             })
             .collect()
     }
@@ -139,14 +231,14 @@ impl Normaliser {
     /// A word one edit (a letter added, dropped, changed or two swapped) from exactly the rule
     /// set's words becomes that word, unless it is an English word in its own right. Where several
     /// rule words are one edit away, the first in alphabetical order wins (deterministic).
-    fn repair(&self, word: &str) -> String {
+    fn repair<'a>(&'a self, word: &'a str) -> &'a str {
         if word.chars().count() < FUZZY_MIN_LEN || self.known.contains(word) || is_english_word(word) {
-            return word.to_owned();
+            return word;
         }
         // A possessive or plural of an English word, its apostrophe dropped ("wife's" → "wifes"), is
         // that word, not a near miss of a rule word ("wires").
         if word.strip_suffix('s').is_some_and(is_english_word) {
-            return word.to_owned();
+            return word;
         }
         let by_deletion = |w: &str| self.deletions.get(w).into_iter().flatten().copied();
         let exact = |w: &str| self.vocabulary.binary_search_by(|v| v.as_str().cmp(w)).ok();
@@ -155,23 +247,73 @@ impl Normaliser {
         candidates
             .filter(|&i| strsim::damerau_levenshtein(&self.vocabulary[i], word) == 1)
             .min()
-            .map_or_else(|| word.to_owned(), |i| self.vocabulary[i].clone())
+            .map_or(word, |i| &self.vocabulary[i])
     }
 
     pub fn stem(&self, word: &str) -> String {
         match english().get(word) {
-            Some(stem) => stem.clone(),
+            Some(english) => english.stem.clone(),
             None => self.stemmer.stem(word).into_owned(),
         }
     }
 
-    /// The stems of a phrase from the rule set.
-    pub fn phrase(&self, phrase: &str) -> Vec<String> {
-        self.words(phrase).iter().map(|w| self.stem(w)).collect()
+    /// The number of a word's stem ([`UNKNOWN_STEM`] when no rule uses it).
+    fn stem_id(&self, word: &str) -> StemId {
+        if let Some(place) = short_word_place(word) {
+            return self.known_stems().short[place];
+        }
+        match english().get(word) {
+            Some(english) => self.known_stems().english[english.index],
+            None => self.id_of_stem(&self.stemmer.stem(word)),
+        }
+    }
+
+    fn id_of_stem(&self, stem: &str) -> StemId {
+        self.stem_ids.get(stem).copied().unwrap_or(UNKNOWN_STEM)
+    }
+
+    fn known_stems(&self) -> &KnownStems {
+        self.known_stems.get_or_init(|| {
+            let places = english().values().map(|w| w.index + 1).max().unwrap_or(0);
+            let mut english_ids = vec![UNKNOWN_STEM; places];
+            for word in english().values() {
+                english_ids[word.index] = self.id_of_stem(&word.stem);
+            }
+            let mut short = vec![UNKNOWN_STEM; SHORT_BASE.pow(SHORT_WORD as u32)];
+            for word in short_words() {
+                if let Some(place) = short_word_place(&word) {
+                    short[place] = self.id_of_stem(&self.stemmer.stem(&word));
+                }
+            }
+            KnownStems { english: english_ids, short }
+        })
+    }
+
+    /// Numbers a stem of the rule set (the same stem always gets the same number).
+    fn intern(&mut self, stem: String) -> StemId {
+        let next = self.stem_ids.len() as StemId;
+        let id = *self.stem_ids.entry(stem).or_insert(next);
+        if id == next {
+            // A new number: words read before may have this stem.
+            self.known_stems = OnceLock::new();
+        }
+        id
+    }
+
+    /// The number of a single word of the rule set (a negator, a word that refers back).
+    pub fn word_id(&mut self, word: &str) -> StemId {
+        let stem = self.stem(&word.to_lowercase());
+        self.intern(stem)
+    }
+
+    /// The stems of a phrase from the rule set, numbered.
+    pub fn phrase(&mut self, phrase: &str) -> Vec<StemId> {
+        let stems: Vec<String> = self.words(phrase).iter().map(|w| self.stem(w)).collect();
+        stems.into_iter().map(|s| self.intern(s)).collect()
     }
 
     /// Compiles `"a b|c + d"`: groups joined by `+`, alternatives by `|`.
-    pub fn pattern(&self, source: &str) -> Pattern {
+    pub fn pattern(&mut self, source: &str) -> Pattern {
         let groups = source.split('+').map(|group| group.split('|').map(|alt| self.phrase(alt)).collect()).collect();
         Pattern { source: source.trim().to_owned(), groups }
     }
@@ -179,9 +321,8 @@ impl Normaliser {
     /// Splits a note into clauses at punctuation and at clause-breaking words ("but", "and", …),
     /// except where a clause-breaking word is part of a rule phrase the note holds ("pins and needles").
     pub fn clauses(&self, text: &str) -> Vec<Clause> {
-        let lowered = text.to_lowercase().replace(['\'', '’', '`'], "");
-        // Words (corrected, expanded) and `None` for a punctuation stop.
-        let mut tokens: Vec<Option<String>> = Vec::new();
+        let lowered = lowercase_without_apostrophes(text);
+        let mut tokens: Vec<Token<'_>> = Vec::with_capacity(lowered.len() / 4);
         let mut start = None;
         let mut previous = ' ';
         let mut chars = lowered.char_indices().peekable();
@@ -205,69 +346,71 @@ impl Normaliser {
         if let Some(from) = start {
             self.push_word(&lowered[from..], &mut tokens);
         }
-        let stems: Vec<Option<String>> = tokens.iter().map(|t| t.as_ref().map(|w| self.stem(w))).collect();
-        let mut clauses = Vec::new();
-        let mut current = Clause { words: Vec::new(), stems: Vec::new() };
-        let breaks: Vec<bool> = tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| t.as_ref().is_some_and(|w| self.clause_breaks.contains(w)) && !self.joins(&stems, i))
-            .collect();
-        for ((token, stem), is_break) in tokens.into_iter().zip(stems).zip(breaks) {
-            match (token, stem) {
-                (Some(word), Some(stem)) if !is_break => {
-                    current.stems.push(stem);
-                    current.words.push(word);
+        // "no 12" is a house number, not a negation: that "no" matches nothing.
+        for at in 1..tokens.len() {
+            if let (Some((number, _)), Some((no, stem))) = (tokens[at], &mut tokens[at - 1]) {
+                if *no == "no" && number.bytes().all(|b| b.is_ascii_digit()) {
+                    *stem = UNKNOWN_STEM;
                 }
-                _ => close_clause(&mut current, &mut clauses),
             }
         }
-        close_clause(&mut current, &mut clauses);
+        let mut clauses = Vec::new();
+        // Sized for the whole note, so no clause grows its lists word by word.
+        let empty = || Clause { text: String::with_capacity(lowered.len()), stems: Vec::with_capacity(tokens.len()) };
+        let mut current = empty();
+        for (i, token) in tokens.iter().enumerate() {
+            match token {
+                Some((word, stem)) if !self.breaks_clause(word, &tokens, i) => current.push(word, *stem),
+                _ if !current.stems.is_empty() => clauses.push(std::mem::replace(&mut current, empty())),
+                _ => {}
+            }
+        }
+        if !current.stems.is_empty() {
+            clauses.push(current);
+        }
         clauses
     }
 
+    /// Whether `word` (the token at `at`) ends a clause: a clause-breaking word outside a joined phrase.
+    fn breaks_clause(&self, word: &str, tokens: &[Token<'_>], at: usize) -> bool {
+        self.clause_breaks.contains(word) && !self.joins(tokens, at)
+    }
+
     /// Whether the clause-breaking word at `at` stands inside a joined rule phrase.
-    fn joins(&self, stems: &[Option<String>], at: usize) -> bool {
-        let Some(Some(word)) = stems.get(at) else { return false };
+    fn joins(&self, tokens: &[Token<'_>], at: usize) -> bool {
+        let Some(Some((_, word))) = tokens.get(at) else { return false };
+        let stem_at = |i: usize| tokens[i].map(|(_, stem)| stem);
         self.joined.iter().any(|phrase| {
             phrase.iter().enumerate().filter(|(_, s)| *s == word).any(|(k, _)| {
                 at >= k
-                    && at - k + phrase.len() <= stems.len()
-                    && phrase.iter().zip(&stems[at - k..]).all(|(p, s)| s.as_ref() == Some(p))
+                    && at - k + phrase.len() <= tokens.len()
+                    && phrase.iter().enumerate().all(|(j, p)| stem_at(at - k + j) == Some(*p))
             })
         })
     }
 
-    /// Adds one lowercase word (corrected, expanded) to the note's tokens.
-    fn push_word(&self, word: &str, tokens: &mut Vec<Option<String>>) {
-        match self.spelling.get(word) {
-            Some(fixed) => tokens.extend(fixed.split_whitespace().map(|w| Some(w.to_owned()))),
-            None => tokens.push(Some(self.repair(word))),
+    /// Adds one lowercase word (corrected, expanded) to the note's tokens. A short word or one on
+    /// the English list is neither corrected nor stemmed: a table gives its stem's number.
+    fn push_word<'a>(&'a self, word: &'a str, tokens: &mut Vec<Token<'a>>) {
+        if let Some(fixed) = self.spelling.get(word) {
+            tokens.extend(fixed.split_whitespace().map(|w| Some((w, self.stem_id(w)))));
+            return;
         }
-    }
-}
-
-/// Ends the clause being built (if it has words) and starts an empty one.
-fn close_clause(current: &mut Clause, clauses: &mut Vec<Clause>) {
-    if !current.words.is_empty() {
-        clauses.push(std::mem::replace(current, Clause { words: Vec::new(), stems: Vec::new() }));
-    }
-}
-
-/// Numbers for the stems the rule set uses, so matching compares numbers, not strings. A stem no
-/// rule uses has no number and can match nothing.
-#[derive(Debug, Default)]
-pub struct StemIds(FxHashMap<String, u32>);
-
-impl StemIds {
-    fn intern(&mut self, stem: &str) -> u32 {
-        let next = self.0.len() as u32;
-        *self.0.entry(stem.to_owned()).or_insert(next)
+        if let Some(place) = short_word_place(word) {
+            // Too short to repair (see FUZZY_MIN_LEN).
+            return tokens.push(Some((word, self.known_stems().short[place])));
+        }
+        let token = match english().get(word) {
+            Some(english) => (word, self.known_stems().english[english.index]),
+            None => self.read_unlisted(word),
+        };
+        tokens.push(Some(token));
     }
 
-    /// The numbers of a clause's stems (`u32::MAX` for stems no rule uses).
-    pub fn of(&self, stems: &[String]) -> Vec<u32> {
-        stems.iter().map(|s| self.0.get(s.as_str()).copied().unwrap_or(u32::MAX)).collect()
+    /// A word not on the English list: repaired if it is a near miss of a rule word, then stemmed.
+    fn read_unlisted<'a>(&'a self, word: &'a str) -> (&'a str, StemId) {
+        let repaired = self.repair(word);
+        (repaired, self.stem_id(repaired))
     }
 }
 
@@ -277,35 +420,85 @@ impl StemIds {
 #[derive(Debug, Default)]
 pub struct PatternIndex {
     /// One-word alternatives by their stem's number.
-    by_first: FxHashMap<u32, Vec<u32>>,
+    by_first: FxHashMap<StemId, Vec<u32>>,
     /// Longer alternatives by the numbers of their first two stems (so most are found without
     /// comparing anything).
-    by_pair: FxHashMap<(u32, u32), Vec<u32>>,
+    by_pair: FxHashMap<(StemId, StemId), Vec<u32>>,
     /// Each distinct alternative, and every (pattern, group, alternative) it stands for.
-    alternatives: Vec<(Vec<u32>, Vec<PatternGroupAlt>)>,
+    alternatives: Vec<(Vec<StemId>, Vec<AlternativeUse>)>,
     /// How many groups each pattern has.
     groups: Vec<usize>,
+    /// Where each pattern's groups start in a list of every group of every pattern.
+    first_group: Vec<usize>,
+    /// How many groups all patterns have together.
+    total_groups: usize,
 }
 
-/// (pattern, group, alternative): where one alternative stands in the patterns.
-type PatternGroupAlt = (u32, u16, u16);
+/// Working space for [`PatternIndex::hits`]: the earliest occurrence of every group of every
+/// pattern, and which patterns have one. All "not found" between calls, so the clauses of a note
+/// share these lists rather than each filling new ones.
+pub struct GroupScratch {
+    earliest: Vec<Earliest>,
+    touched: Vec<bool>,
+}
 
-/// Where each group of one pattern was found first in a clause (`None`: not found).
-pub type GroupHits = Vec<Option<(Span, u16)>>;
+/// Where one alternative stands in the patterns.
+#[derive(Debug, Clone, Copy)]
+struct AlternativeUse {
+    pattern: u32,
+    /// The pattern's group, as a place in the list of every group of every pattern.
+    slot: u32,
+    /// Which alternative of its group it is (the first wins a tie).
+    alternative: u16,
+}
+
+/// Where one group of a pattern was found first in a clause, and by which alternative (`None`: not found).
+pub type GroupHit = Option<(Span, u16)>;
+
+/// The patterns with a group found in a clause, in pattern order, with each group's earliest
+/// occurrence. Kept in flat lists (rather than a map of vectors) so a clause costs a few
+/// allocations, not one per pattern it touches.
+#[derive(Debug, Default)]
+pub struct Hits {
+    /// The patterns found, ascending.
+    patterns: Vec<u32>,
+    /// Where each pattern's groups start in `groups` (one more entry than `patterns`).
+    offsets: Vec<usize>,
+    groups: Vec<GroupHit>,
+}
+
+impl Hits {
+    /// Each pattern found, in pattern order, with its groups.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &[GroupHit])> {
+        self.patterns.iter().enumerate().map(|(k, &p)| (p, &self.groups[self.offsets[k]..self.offsets[k + 1]]))
+    }
+
+    /// The groups of `pattern`, if any of them was found.
+    pub fn get(&self, pattern: u32) -> Option<&[GroupHit]> {
+        let k = self.patterns.binary_search(&pattern).ok()?;
+        Some(&self.groups[self.offsets[k]..self.offsets[k + 1]])
+    }
+}
 
 impl PatternIndex {
-    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a Pattern>, stem_ids: &mut StemIds) -> Self {
+    /// Working space for [`Self::hits`], to be used for any number of clauses.
+    pub fn scratch(&self) -> GroupScratch {
+        GroupScratch { earliest: vec![Earliest::NOT_FOUND; self.total_groups], touched: vec![false; self.groups.len()] }
+    }
+
+    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a Pattern>) -> Self {
         let mut index = Self::default();
-        let mut ids: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
+        let mut ids: FxHashMap<Vec<StemId>, u32> = FxHashMap::default();
         for (p, pattern) in patterns.into_iter().enumerate() {
+            index.first_group.push(index.total_groups);
             index.groups.push(pattern.groups.len());
+            index.total_groups += pattern.groups.len();
             for (g, group) in pattern.groups.iter().enumerate() {
                 for (a, alt) in group.iter().enumerate() {
-                    let alt: Vec<u32> = alt.iter().map(|stem| stem_ids.intern(stem)).collect();
                     let Some(&first) = alt.first() else { continue };
                     let id = *ids.entry(alt.clone()).or_insert_with(|| {
                         let second = alt.get(1).copied();
-                        index.alternatives.push((alt, Vec::new()));
+                        index.alternatives.push((alt.clone(), Vec::new()));
                         let id = (index.alternatives.len() - 1) as u32;
                         match second {
                             None => index.by_first.entry(first).or_default().push(id),
@@ -313,7 +506,9 @@ impl PatternIndex {
                         }
                         id
                     });
-                    index.alternatives[id as usize].1.push((p as u32, g as u16, a as u16));
+                    let slot = (index.first_group[p] + g) as u32;
+                    let used = AlternativeUse { pattern: p as u32, slot, alternative: a as u16 };
+                    index.alternatives[id as usize].1.push(used);
                 }
             }
         }
@@ -322,8 +517,11 @@ impl PatternIndex {
 
     /// For every pattern with a group found in a clause (its stems' numbers): each group's earliest
     /// occurrence (the first alternative wins a tie), as [`match_in`] would choose it.
-    pub fn hits(&self, stems: &[u32]) -> FxHashMap<u32, GroupHits> {
-        let mut hits: FxHashMap<u32, GroupHits> = FxHashMap::default();
+    pub fn hits(&self, stems: &[StemId], scratch: &mut GroupScratch) -> Hits {
+        // Every group of every pattern, in one flat list: a clause touches a few dozen of about a
+        // thousand, so a list indexed by group beats a map keyed by pattern (and sorting).
+        let GroupScratch { earliest, touched: is_touched } = scratch;
+        let mut touched: Vec<u32> = Vec::with_capacity(64);
         for (pos, stem) in stems.iter().enumerate() {
             let singles = self.by_first.get(stem).into_iter().flatten();
             let pairs = stems.get(pos + 1).and_then(|next| self.by_pair.get(&(*stem, *next))).into_iter().flatten();
@@ -332,22 +530,57 @@ impl PatternIndex {
                 if alt.len() > 2 && (stems.len() - pos < alt.len() || stems[pos + 2..pos + alt.len()] != alt[2..]) {
                     continue;
                 }
-                let span = Span { start: pos, end: pos + alt.len() };
-                for &(p, g, a) in users {
-                    let groups = hits.entry(p).or_insert_with(|| vec![None; self.groups[p as usize]]);
-                    let slot = &mut groups[g as usize];
-                    if slot.is_none_or(|(found, alt)| (pos, a) < (found.start, alt)) {
-                        *slot = Some((span, a));
+                for used in users {
+                    let found = Earliest { start: pos as u32, alternative: used.alternative, len: alt.len() as u16 };
+                    let slot = &mut earliest[used.slot as usize];
+                    if (found.start, found.alternative) < (slot.start, slot.alternative) {
+                        *slot = found;
+                        if !std::mem::replace(&mut is_touched[used.pattern as usize], true) {
+                            touched.push(used.pattern);
+                        }
                     }
                 }
             }
         }
+        touched.sort_unstable();
+        let mut hits = Hits {
+            patterns: Vec::with_capacity(touched.len()),
+            offsets: Vec::with_capacity(touched.len() + 1),
+            groups: Vec::with_capacity(touched.len() * 2),
+        };
+        for p in touched {
+            is_touched[p as usize] = false;
+            let first = self.first_group[p as usize];
+            hits.patterns.push(p);
+            hits.offsets.push(hits.groups.len());
+            // Read and reset, so the scratch is all "not found" again for the next clause.
+            let groups = &mut earliest[first..first + self.groups[p as usize]];
+            hits.groups.extend(groups.iter_mut().map(|e| std::mem::replace(e, Earliest::NOT_FOUND).hit()));
+        }
+        hits.offsets.push(hits.groups.len());
         hits
     }
 }
 
+/// The earliest occurrence of one group found so far while reading a clause.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Earliest {
+    start: u32,
+    alternative: u16,
+    len: u16,
+}
+
+impl Earliest {
+    const NOT_FOUND: Self = Self { start: u32::MAX, alternative: u16::MAX, len: 0 };
+
+    fn hit(&self) -> GroupHit {
+        let (start, end) = (self.start as usize, self.start as usize + usize::from(self.len));
+        (*self != Self::NOT_FOUND).then_some((Span { start, end }, self.alternative))
+    }
+}
+
 /// The span of a pattern whose groups were all found.
-pub fn span_of(groups: &GroupHits) -> Option<Span> {
+pub fn span_of(groups: &[GroupHit]) -> Option<Span> {
     groups.iter().try_fold(None::<Span>, |span, group| {
         let (found, _) = (*group)?;
         Some(Some(match span {
@@ -360,7 +593,7 @@ pub fn span_of(groups: &GroupHits) -> Option<Span> {
 /// Where a pattern matches when its earlier groups may also be found in the clause before (`context`,
 /// "the alarm was fine at first but it went off twice"): the last group must be in the clause itself,
 /// and the span covers only the clause's words.
-pub fn span_with_context(own: &GroupHits, context: Option<&GroupHits>) -> Option<Span> {
+pub fn span_with_context(own: &[GroupHit], context: Option<&[GroupHit]>) -> Option<Span> {
     let ((last, _), earlier) = (own.last().copied().flatten()?, &own[..own.len() - 1]);
     if earlier.is_empty() {
         return None;
@@ -384,12 +617,13 @@ pub struct Span {
     pub end: usize,
 }
 
-fn find(stems: &[String], needle: &[String]) -> Option<Span> {
+fn find(stems: &[StemId], needle: &[StemId]) -> Option<Span> {
     if needle.is_empty() || needle.len() > stems.len() {
         return None;
     }
+    // The first stem alone rules out most places before the whole needle is compared.
     (0..=stems.len() - needle.len())
-        .find(|&i| stems[i..i + needle.len()] == *needle)
+        .find(|&i| stems[i] == needle[0] && stems[i..i + needle.len()] == *needle)
         .map(|i| Span { start: i, end: i + needle.len() })
 }
 
@@ -413,20 +647,14 @@ pub fn is_negated(
     clause: &Clause,
     pattern: &Pattern,
     span: Span,
-    negators: &FxHashSet<String>,
+    negators: &FxHashSet<StemId>,
     window: usize,
-    after: &[Vec<String>],
+    after: &[Vec<StemId>],
 ) -> bool {
-    let stems = &clause.stems;
-    // "no 12" is a house number, not a negation.
-    let negates = |at: usize| {
-        negators.contains(&stems[at])
-            && !(stems[at] == "no" && stems.get(at + 1).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())))
-    };
     let from = span.start.saturating_sub(window);
-    let before = (from..span.start).any(negates);
-    let own = |stem: &String| pattern.groups.iter().flatten().any(|alt| alt.contains(stem));
-    let inside = (span.start..span.end).any(|at| negates(at) && !own(&stems[at]));
+    let before = clause.stems[from..span.start].iter().any(|s| negators.contains(s));
+    let own = |stem: &StemId| pattern.groups.iter().flatten().any(|alt| alt.contains(stem));
+    let inside = clause.stems[span.start..span.end].iter().any(|s| negators.contains(s) && !own(s));
     let rest = &clause.stems[span.end..];
     before || inside || after.iter().any(|phrase| find(rest, phrase).is_some())
 }
@@ -453,7 +681,7 @@ mod tests {
 
     #[test]
     fn plurals_and_verb_forms_share_a_stem() {
-        let n = normaliser();
+        let mut n = normaliser();
         let pattern = n.pattern("scorch mark");
         let clause = &n.clauses("Scorched marks on the socket")[0];
         assert!(match_in(&pattern, clause).is_some());
@@ -463,7 +691,7 @@ mod tests {
     fn clauses_split_at_punctuation_and_break_words() {
         let n = normaliser();
         let texts: Vec<String> =
-            n.clauses("no gas yesterday but today gas, again. and more").iter().map(Clause::text).collect();
+            n.clauses("no gas yesterday but today gas, again. and more").iter().map(|c| c.text().to_owned()).collect();
         assert_eq!(texts, vec!["no gas yesterday", "today gas", "again", "more"]);
     }
 
@@ -472,10 +700,20 @@ mod tests {
         let mut n = normaliser();
         n.set_joined_phrases(["pins and needles".to_owned(), "smell of gas".to_owned()]);
         let texts: Vec<String> =
-            n.clauses("pins and needles in my hand and the sink hums").iter().map(Clause::text).collect();
+            n.clauses("pins and needles in my hand and the sink hums").iter().map(|c| c.text().to_owned()).collect();
         assert_eq!(texts, vec!["pins and needles in my hand", "the sink hums"]);
-        let texts: Vec<String> = n.clauses("pins and the needles").iter().map(Clause::text).collect();
+        let texts: Vec<String> = n.clauses("pins and the needles").iter().map(|c| c.text().to_owned()).collect();
         assert_eq!(texts, vec!["pins", "the needles"], "only the whole phrase joins");
+    }
+
+    #[test]
+    fn every_short_word_has_its_own_place() {
+        let places: FxHashSet<usize> = short_words().iter().filter_map(|w| short_word_place(w)).collect();
+        assert_eq!(places.len(), short_words().len());
+        assert!(places.iter().all(|&p| p < SHORT_BASE.pow(SHORT_WORD as u32)));
+        assert_eq!(short_word_place("gas").map(|p| p > 0), Some(true));
+        assert_eq!(short_word_place("pipe"), None, "longer words are read the usual way");
+        assert_eq!(short_word_place("né"), None, "so are other characters");
     }
 
     #[test]
@@ -489,8 +727,8 @@ mod tests {
 
     #[test]
     fn negation_is_local_to_its_clause() {
-        let n = normaliser();
-        let negators: FxHashSet<String> = ["no", "not"].iter().map(|w| n.stem(w)).collect();
+        let mut n = normaliser();
+        let negators: FxHashSet<StemId> = ["no", "not"].iter().map(|w| n.word_id(w)).collect();
         let after = vec![n.phrase("did not go off")];
         let gas = n.pattern("smell of gas");
         let alarm = n.pattern("co alarm");
