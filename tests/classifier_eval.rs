@@ -5,9 +5,9 @@
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
 //! 5 % of all notes in triage. The shipped rules (v5: the taxonomy rules and the statistical net
-//! trained on `dev`) do not reach the first two yet (see the README's "How failures are graded"), so this test
-//! holds them to the floor they have reached, which a rule change may raise but never lower, and to
-//! the targets they already meet.
+//! trained on `dev`) meet the first but not the second yet (see the README's "How failures are
+//! graded"), so this test holds them to the floor they have reached, which a rule change may raise
+//! but never lower, and to the targets they already meet.
 //!
 //! `cargo test --test classifier_eval -- --nocapture` prints both confusion matrices, the triage
 //! share, how far each figure is from its target, and every dev miss with its reasons.
@@ -25,14 +25,14 @@ use fieldproof::domain::severity::{FailureFacts, Severity, classify};
 
 /// Safety recall on `test`, in per cent: the target, and the floor reached (raise it as rules improve).
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-04 on the 3,249-note test split: rule set v5 (rules widened from the seventh to
-// eleventh rounds' dev notes, net with word beginnings retrained on the grown dev) 1,362 / 1,395 =
-// 97.63 %, 30 missed without triage, 4.1 % triage; v4 on the same split 1,309 / 1,395 = 93.84 %, 68
-// and 4.6 %.
-const RECALL_FLOOR: f64 = 97.6;
+// Measured 2026-12-04 on the 3,533-note test split: rule set v5 (rules widened from the seventh to
+// eleventh rounds' dev notes, net with word beginnings retrained on the dev split grown by the twelfth
+// round) 1,475 / 1,504 = 98.07 %, 26 missed without triage, 3.9 % triage. The twelfth round, graded
+// before it was read and before the retraining, scored 398 / 402 with 3 missed.
+const RECALL_FLOOR: f64 = 98.0;
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 30;
+const MISSED_CEILING: usize = 26;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 
