@@ -34,7 +34,10 @@ pub struct AuditEntryRow {
 
 /// Appends an entry; it joins the audit chain when its transaction commits.
 pub fn insert(conn: &mut DbConnection, entry: &NewAuditEntry<'_>) -> QueryResult<()> {
-    super::appending(conn, |conn| diesel::insert_into(al::audit_log).values(entry).execute(conn).map(drop))
+    super::appending(conn, |conn| {
+        super::cached::execute::<_, String>(diesel::insert_into(al::audit_log).values(entry).returning(al::id), conn)
+            .map(drop)
+    })
 }
 
 pub fn for_entity(conn: &mut DbConnection, entity_type: &str, entity_id: &str) -> QueryResult<Vec<AuditEntryRow>> {

@@ -7,10 +7,11 @@
 //! truncating the end, or rewriting the whole chain, shows too.
 //!
 //! One chain per table, not one across the three: each table is verified on its own, and a table's
-//! order is the order of its own rows. Rows are linked at the end of the transaction that wrote them
-//! ([`link_pending`], called by `write_transaction` just before commit), not at insert time, so the
-//! lock that serializes linking is the last lock a transaction takes and it never waits on anything
-//! while holding it (see [`lock_chains`]).
+//! order is the order in which its rows were linked. Rows are inserted unlinked and linked by
+//! [`link_pending`]: in the service, by the linker thread just after their transaction commits, in
+//! batches (see [`super::linker`], which says why); elsewhere, by `write_transaction` just before it
+//! commits. Either way the lock that serializes linking is the last lock a transaction takes and it
+//! never waits on anything while holding it (see [`lock_chains`]).
 //!
 //! Rows written before the chain existed (migration `audit_chain`) are linked by the next
 //! `fieldproof migrate` or `serve`, in the order they were written: the chain vouches for them from
@@ -24,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::DbConnection;
 use super::audit::AuditEntryRow;
+use super::cached;
 use super::failures::FailureRow;
 use super::schema::audit_chain_heads::dsl as heads;
 use super::signoffs::SignOffRow;
@@ -179,11 +181,16 @@ macro_rules! chained_table {
                 diesel::select(diesel::dsl::exists(t::$table.filter(t::row_hash.is_null()))).get_result(conn)
             }
 
+            /// How many rows wait to be linked.
+            pub(super) fn unlinked(conn: &mut DbConnection) -> QueryResult<i64> {
+                t::$table.filter(t::row_hash.is_null()).count().get_result(conn)
+            }
+
             pub(super) fn link(conn: &mut DbConnection, id: &str, seq: i64, prev: &str, hash: &str) -> QueryResult<()> {
-                diesel::update(t::$table.find(id))
+                let link = diesel::update(t::$table.find(id))
                     .set((t::chain_seq.eq(seq), t::prev_hash.eq(prev), t::row_hash.eq(hash)))
-                    .execute(conn)
-                    .map(drop)
+                    .returning(t::id);
+                cached::execute::<_, String>(link, conn).map(drop)
             }
 
             /// The row at `seq`, as (id, hash).
@@ -219,6 +226,14 @@ fn any_unlinked(conn: &mut DbConnection, chain: Chain) -> QueryResult<bool> {
     }
 }
 
+fn unlinked(conn: &mut DbConnection, chain: Chain) -> QueryResult<i64> {
+    match chain {
+        Chain::AuditLog => audit_rows::unlinked(conn),
+        Chain::SignOffs => signoff_rows::unlinked(conn),
+        Chain::FailureReports => failure_rows::unlinked(conn),
+    }
+}
+
 fn link(conn: &mut DbConnection, chain: Chain, id: &str, seq: i64, prev: &str, hash: &str) -> QueryResult<()> {
     match chain {
         Chain::AuditLog => audit_rows::link(conn, id, seq, prev, hash),
@@ -249,25 +264,34 @@ fn lock_chains(conn: &mut DbConnection) -> QueryResult<()> {
         // why: two PostgreSQL transactions linking at once would both extend a chain from the same
         // head (a fork). One transaction-scoped lock covers the three chains; it is taken just before
         // commit, after every other lock the transaction holds, and while holding it the transaction
-        // only touches rows it wrote itself and the heads (which only this lock's holder touches), so
-        // it never waits for another writer: no lock cycle with `next_change_seq`, incident rows, etc.
+        // only touches unlinked rows (whose writers have committed, or are this transaction) and the
+        // heads (which only this lock's holder touches), so it never waits for another writer: no
+        // lock cycle with `next_change_seq`, incident rows, etc.
         DbConnection::Postgresql(c) => c.batch_execute("SELECT pg_advisory_xact_lock(726153002)"),
         // why: SQLite write transactions are already serialized (`BEGIN IMMEDIATE`, one writer).
         DbConnection::Sqlite(_) => Ok(()),
     }
 }
 
-/// Links every row not yet in its chain, at the end of the caller's write transaction. Cheap when
-/// nothing was written: one indexed look-up per chain, and no lock.
-pub fn link_pending(conn: &mut DbConnection) -> QueryResult<()> {
-    let mut pending = false;
+/// Whether any row waits to be linked into its chain: one indexed look-up per chain.
+pub fn any_pending(conn: &mut DbConnection) -> QueryResult<bool> {
     for chain in Chain::ALL {
-        pending |= any_unlinked(conn, chain)?;
+        if any_unlinked(conn, chain)? {
+            return Ok(true);
+        }
     }
-    if !pending {
-        return Ok(());
+    Ok(false)
+}
+
+/// Links every row not yet in its chain (the committed ones, and the caller's own), in the caller's
+/// write transaction; returns how many. Cheap when nothing waits: one indexed look-up per chain, and
+/// no lock.
+pub fn link_pending(conn: &mut DbConnection) -> QueryResult<u64> {
+    if !any_pending(conn)? {
+        return Ok(0);
     }
     lock_chains(conn)?;
+    let mut linked = 0;
     for chain in Chain::ALL {
         // Read again under the lock: another writer may have linked committed rows meanwhile.
         let rows = load(conn, chain, Rows::Unlinked)?;
@@ -278,15 +302,17 @@ pub fn link_pending(conn: &mut DbConnection) -> QueryResult<()> {
             heads::audit_chain_heads.find(chain.name()).select((heads::length, heads::head_hash)).first(conn)?;
         for row in rows {
             length += 1;
+            linked += 1;
             let hash = link_hash(chain, &prev, &row.content);
             link(conn, chain, &row.id, length, &prev, &hash)?;
             prev = hash;
         }
-        diesel::update(heads::audit_chain_heads.find(chain.name()))
+        let head = diesel::update(heads::audit_chain_heads.find(chain.name()))
             .set((heads::length.eq(length), heads::head_hash.eq(&prev)))
-            .execute(conn)?;
+            .returning(heads::chain);
+        cached::execute::<_, String>(head, conn)?;
     }
-    Ok(())
+    Ok(linked)
 }
 
 /// Each chain's recorded end.
@@ -309,8 +335,6 @@ pub enum Fault {
     /// The row before it is not the one it was chained to, and no row has that hash: it was
     /// replaced, or edited and given a new hash.
     PredecessorReplaced { predecessor: String },
-    /// The row is not in the chain at all.
-    Unlinked,
     /// The chain ends before its recorded head: rows were deleted from the end.
     Truncated { recorded: i64, found: i64 },
     /// The chain's last hash is not the recorded head.
@@ -346,10 +370,6 @@ impl std::fmt::Display for Broken {
                 f,
                 "row {row}{at}: the row before it, {predecessor}, is not the row it was chained to (edited and re-hashed, or replaced)"
             ),
-            Fault::Unlinked => write!(
-                f,
-                "row {row} is not in the chain (inserted outside the service, or written before the chain existed and not yet linked by `fieldproof migrate`)"
-            ),
             Fault::Truncated { recorded, found } => write!(
                 f,
                 "the chain ends after {found} rows (last row {row}) but its head records {recorded}: rows were deleted from the end"
@@ -370,16 +390,20 @@ pub struct Verdict {
     /// The hash of the last row walked.
     pub head_hash: String,
     pub broken: Option<Broken>,
+    /// Rows written but not yet linked (the linker's next pass takes them): not a fault, and not
+    /// vouched for until linked.
+    pub pending: i64,
 }
 
 /// Walks `chain` from its first row to its recorded head, recomputing every hash and link; stops at
-/// the first broken link. Rows written after the head was read are left for the next run.
+/// the first broken link. Rows linked after the head was read are left for the next run, and rows
+/// not yet linked are counted as pending.
 pub fn verify(conn: &mut DbConnection, chain: Chain) -> QueryResult<Verdict> {
     let head: Head = heads::audit_chain_heads
         .find(chain.name())
         .select((heads::chain, heads::length, heads::head_hash))
         .first(conn)?;
-    let mut verdict = Verdict { chain, rows: 0, head_hash: GENESIS.to_owned(), broken: None };
+    let mut verdict = Verdict { chain, rows: 0, head_hash: GENESIS.to_owned(), broken: None, pending: 0 };
     let mut last_id: Option<String> = None;
     'pages: loop {
         let page = load(conn, chain, Rows::After(verdict.rows))?;
@@ -412,9 +436,8 @@ pub fn verify(conn: &mut DbConnection, chain: Chain) -> QueryResult<Verdict> {
             last_id = Some(row.id);
         }
     }
-    if let Some(row) = load(conn, chain, Rows::Unlinked)?.into_iter().next() {
-        verdict.broken = Some(Broken { row_id: Some(row.id), position: None, fault: Fault::Unlinked });
-    } else if verdict.rows != head.length {
+    verdict.pending = unlinked(conn, chain)?;
+    if verdict.rows != head.length {
         let fault = Fault::Truncated { recorded: head.length, found: verdict.rows };
         verdict.broken = Some(Broken { row_id: last_id, position: Some(verdict.rows), fault });
     } else if verdict.head_hash != head.head_hash {

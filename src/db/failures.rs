@@ -55,9 +55,13 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<FailureRow>
 /// Stores a failure report and its items; the report joins its chain when the transaction commits.
 pub fn insert(conn: &mut DbConnection, row: &FailureRow, items: &[FailureItemRow]) -> QueryResult<()> {
     super::appending(conn, |conn| {
-        diesel::insert_into(failure_reports::table).values(row).execute(conn)?;
+        super::cached::execute::<_, String>(
+            diesel::insert_into(failure_reports::table).values(row).returning(failure_reports::id),
+            conn,
+        )?;
         for item in items {
-            diesel::insert_into(failure_items::table).values(item).execute(conn)?;
+            let insert = diesel::insert_into(failure_items::table).values(item).returning(failure_items::item_id);
+            super::cached::execute::<_, String>(insert, conn)?;
         }
         Ok(())
     })

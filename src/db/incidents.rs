@@ -59,7 +59,11 @@ impl IncidentRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &IncidentRow) -> QueryResult<()> {
-    diesel::insert_into(incidents::table).values(row).execute(conn).map(drop)
+    super::cached::execute::<_, String>(
+        diesel::insert_into(incidents::table).values(row).returning(incidents::id),
+        conn,
+    )
+    .map(drop)
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<IncidentRow>> {

@@ -88,8 +88,8 @@ pub fn mark_changed(
     seq: i64,
     at: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::update(jobs::table.find(id))
+    let update = diesel::update(jobs::table.find(id))
         .set((jobs::status.eq(status), jobs::change_seq.eq(seq), jobs::updated_at.eq(at)))
-        .execute(conn)
-        .map(drop)
+        .returning(jobs::id);
+    super::cached::execute::<_, String>(update, conn).map(drop)
 }

@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL, the pool, migrations, write transactions and the row-level queries.
 
 pub mod audit;
+pub mod cached;
 pub mod chain;
 pub mod checklists;
 pub mod customers;
@@ -9,11 +10,13 @@ pub mod failures;
 pub mod feedback;
 pub mod incidents;
 pub mod jobs;
+pub mod linker;
 pub mod metrics;
 pub mod outbox;
 pub mod recovery;
 pub mod safety;
 pub mod schema;
+mod scope;
 pub mod signoffs;
 pub mod types;
 pub mod users;
@@ -107,9 +110,11 @@ impl ManageConnection for ConnectionManager {
                 // why: WAL lets readers run beside the one writer; FULL makes an acknowledged
                 // sign-off survive power loss. In the service every write goes through the one
                 // writer connection ([`writer`]); the busy timeout is for other processes (the CLI).
+                // Each request of a group commit runs in a savepoint, whose undo pages SQLite keeps in
+                // a temporary file unless told to keep temporary data in memory.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -137,6 +142,8 @@ pub struct Db {
     waiting: Arc<std::sync::atomic::AtomicUsize>,
     /// SQLite: the one connection that runs write transactions (see [`writer`]).
     writer: Option<Arc<writer::Writer>>,
+    /// In the service: links committed rows into the audit chains (see [`linker`]).
+    linker: Option<Arc<linker::Linker>>,
 }
 
 /// How the pool is doing, for `/metrics`.
@@ -149,11 +156,18 @@ pub struct PoolState {
     pub max_size: u32,
     /// SQLite: the one writer's queue and group commits.
     pub writer: Option<writer::WriterState>,
+    /// In the service: the audit chains' linker.
+    pub linker: Option<linker::LinkerState>,
 }
 
 impl Db {
     /// Builds the pool and checks that one connection can be opened.
     pub fn connect(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<Self> {
+        // why: libpq opens TLS connections on the pool's threads, which may still be connecting when
+        // the process exits; OpenSSL's exit-time clean-up then frees its state under them (a SIGSEGV
+        // seen at the end of `audit verify`). Initialised here first, OpenSSL skips that clean-up;
+        // the operating system frees the memory anyway.
+        openssl_sys::init();
         let manager = ConnectionManager { url: url.clone() };
         // One direct connection first, so a wrong URL fails at once with the backend's own message.
         manager.connect().with_context(|| match url.backend {
@@ -170,9 +184,41 @@ impl Db {
             .max_size(max_connections.max(1))
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
+            // why: testing each connection as it is taken (`SELECT 1`) cost a round trip per unit of
+            // work, two in each sign-off. A connection found broken by a query is dropped when it
+            // comes back (`has_broken`), and the pool opens a new one.
+            .test_on_check_out(false)
             .build(manager)
             .context("cannot build the database connection pool")?;
-        Ok(Self { pool, backend: url.backend, waiting: Default::default(), writer })
+        Ok(Self { pool, backend: url.backend, waiting: Default::default(), writer, linker: None })
+    }
+
+    /// From now on, rows written by units of work run through this handle ([`Db::run`]) are linked
+    /// into the audit chains by a background thread just after they commit, in batches (see
+    /// [`linker`]). The service does this once its start-up writes are done; the thread stops when
+    /// the last copy of the handle is dropped, after a last pass.
+    pub fn link_in_background(mut self) -> anyhow::Result<Self> {
+        let linker = linker::Linker::start(self.pool.clone(), self.writer.clone())
+            .context("cannot start the audit chains' linker")?;
+        self.linker = Some(Arc::new(linker));
+        Ok(self)
+    }
+
+    /// Writes through the SQLite writer, linking in the transaction (start-up and on-demand work).
+    fn writer_only(&self) -> scope::Scope {
+        scope::Scope::enter(scope::Handles { writer: self.writer.clone(), linker: None })
+    }
+
+    /// Links every row that waits into its chain now, in a transaction of its own; returns how many.
+    /// For a clean stop, `audit verify`, and tests that read the chains straight after writing.
+    pub fn link_now(&self) -> anyhow::Result<u64> {
+        let _writes = self.writer_only();
+        let mut conn = self.get()?;
+        let linked = transaction(&mut conn, chain::link_pending).context("cannot link rows into the audit chains")?;
+        if let Some(linker) = &self.linker {
+            linker.count(linked);
+        }
+        Ok(linked)
     }
 
     pub fn pool_state(&self) -> PoolState {
@@ -183,6 +229,7 @@ impl Db {
             waiting: self.waiting.load(std::sync::atomic::Ordering::Relaxed),
             max_size: self.pool.max_size(),
             writer: self.writer.as_ref().map(|w| w.state()),
+            linker: self.linker.as_ref().map(|l| l.state()),
         }
     }
 
@@ -203,12 +250,13 @@ impl Db {
         E: From<RunError> + Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
-        let (pool, waiting, writer) = (self.pool.clone(), self.waiting.clone(), self.writer.clone());
+        let (pool, waiting) = (self.pool.clone(), self.waiting.clone());
+        let handles = scope::Handles { writer: self.writer.clone(), linker: self.linker.clone() };
         // why: what the work logs belongs to the request (its id) that asked for it.
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let _writes = writer.map(writer::Scope::enter);
+            let _writes = scope::Scope::enter(handles);
             waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let conn = pool.get();
             waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
@@ -246,10 +294,10 @@ impl Db {
     /// Applies pending migrations, then links into the audit chains any rows written before them
     /// (see [`chain`]); returns the names of the migrations applied.
     pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
-        let _writes = self.writer.clone().map(writer::Scope::enter);
+        let _writes = self.writer_only();
         let mut conn = self.get()?;
         let applied = run_migrations(&mut conn)?;
-        write_transaction(&mut conn, chain::link_pending).context("cannot link rows into the audit chains")?;
+        transaction(&mut conn, chain::link_pending).context("cannot link rows into the audit chains")?;
         Ok(applied)
     }
 }
@@ -284,9 +332,10 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `work` in a write transaction, links the rows it wrote into the audit chains
-/// ([`chain::link_pending`]) and commits on `Ok`; rolls back on `Err`. Returns once the commit is
-/// durable.
+/// Runs `work` in a write transaction and commits on `Ok`; rolls back on `Err`. Returns once the
+/// commit is durable. The rows it wrote into chained tables are linked into the audit chains: in the
+/// service, by the linker just after the commit (which this wakes); elsewhere (the CLI, start-up), in
+/// the transaction itself ([`chain::link_pending`]).
 ///
 /// On SQLite, within a unit of work run by [`Db::run`], the transaction runs on the database's one
 /// writer connection, in a savepoint of a group commit ([`writer`]); `conn` only serves the reads
@@ -296,19 +345,33 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    let Some(linker) = scope::linker() else {
+        return transaction(conn, |conn| {
+            let value = work(conn)?;
+            chain::link_pending(conn)?;
+            Ok(value)
+        });
+    };
+    let value = transaction(conn, work)?;
+    linker.wake();
+    Ok(value)
+}
+
+/// [`write_transaction`] without the linking.
+fn transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
     type Tm = <DbConnection as Connection>::TransactionManager;
     // why: a transaction already open on `conn` is the writer's own (or the caller's mistake):
     // queueing for the writer from inside it would wait for ever.
     let in_transaction = Tm::transaction_manager_status_mut(conn).transaction_depth()?.is_some();
-    if let (DbConnection::Sqlite(_), false, Some(writer)) = (&*conn, in_transaction, writer::current()) {
+    if let (DbConnection::Sqlite(_), false, Some(writer)) = (&*conn, in_transaction, scope::writer()) {
         return writer.write(work);
     }
     begin_write(conn)?;
-    let done = work(conn).and_then(|value| {
-        chain::link_pending(conn)?;
-        Ok(value)
-    });
-    match done {
+    match work(conn) {
         Ok(value) => {
             Tm::commit_transaction(conn)?;
             Ok(value)
@@ -354,10 +417,10 @@ pub(crate) fn appending<T>(
 // technicians never wait for each other. The technician's number keeps change_seq unique.
 pub fn next_change_seq(conn: &mut DbConnection, technician_id: &str) -> QueryResult<i64> {
     use schema::sync_counters::dsl as sc;
-    let (counter, number): (i64, i32) = diesel::update(sc::sync_counters.filter(sc::technician_id.eq(technician_id)))
+    let bump = diesel::update(sc::sync_counters.filter(sc::technician_id.eq(technician_id)))
         .set(sc::last_change.eq(sc::last_change + 1))
-        .returning((sc::last_change, sc::number))
-        .get_result(conn)?;
+        .returning((sc::last_change, sc::number));
+    let (counter, number): (i64, i32) = cached::cached(bump).get_result(conn)?;
     Ok((counter << 20) | i64::from(number))
 }
 

@@ -206,13 +206,14 @@ pub fn retraining_on(
     checklist_key: &str,
     statuses: &[RetrainingStatus],
 ) -> QueryResult<Vec<RetrainingRow>> {
-    retraining_assignments::table
+    let query = retraining_assignments::table
         .filter(retraining_assignments::technician_id.eq(technician_id))
         .filter(retraining_assignments::checklist_key.eq(checklist_key))
         .filter(retraining_assignments::status.eq_any(statuses.to_vec()))
         .order(retraining_assignments::created_at.asc())
-        .select(RetrainingRow::as_select())
-        .load(conn)
+        .select(RetrainingRow::as_select());
+    // why: every sign-off asks this (the skill gate); an `IN` list is never cached on its own.
+    super::cached::cached(query).load(conn)
 }
 
 /// Assignments, optionally of one technician, newest first.

@@ -34,7 +34,10 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SignOffRow>
 
 /// Stores a sign-off; it joins the sign-off chain when its transaction commits.
 pub fn insert(conn: &mut DbConnection, row: &SignOffRow) -> QueryResult<()> {
-    super::appending(conn, |conn| diesel::insert_into(s::signoffs).values(row).execute(conn).map(drop))
+    super::appending(conn, |conn| {
+        super::cached::execute::<_, String>(diesel::insert_into(s::signoffs).values(row).returning(s::id), conn)
+            .map(drop)
+    })
 }
 
 pub fn for_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Vec<SignOffRow>> {

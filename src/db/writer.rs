@@ -22,7 +22,7 @@ use diesel::r2d2::{ManageConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use parking_lot::FairMutex;
 
-use super::{ConnectionManager, DbConnection, begin_write, chain};
+use super::{ConnectionManager, DbConnection, begin_write};
 
 type Tm = <DbConnection as Connection>::TransactionManager;
 
@@ -113,8 +113,8 @@ impl Writer {
         }
     }
 
-    /// Runs `work` in its own savepoint of the group transaction under way (or of a new one), links
-    /// the rows it wrote into the audit chains, and returns once the group has committed.
+    /// Runs `work` in its own savepoint of the group transaction under way (or of a new one), and
+    /// returns once the group has committed.
     pub(super) fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -172,11 +172,7 @@ impl Session {
             return Step::Failed(err.into());
         }
         let conn = &mut self.conn;
-        let ran = catch_unwind(AssertUnwindSafe(|| -> Result<T, E> {
-            let value = work(conn)?;
-            chain::link_pending(conn)?;
-            Ok(value)
-        }));
+        let ran = catch_unwind(AssertUnwindSafe(|| work(conn)));
         let closed = match ran {
             Ok(Ok(_)) => Tm::commit_transaction(&mut self.conn),
             Ok(Err(_)) | Err(_) => Tm::rollback_transaction(&mut self.conn),
@@ -229,34 +225,4 @@ impl Session {
 /// The error a request whose work succeeded gets when its group's commit failed.
 fn commit_failed(message: String) -> DieselError {
     DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message))
-}
-
-thread_local! {
-    /// The writer of the database whose unit of work this thread is running (see [`Scope`]).
-    static CURRENT: std::cell::RefCell<Option<Arc<Writer>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// While alive, `write_transaction` on this thread goes through `writer`.
-// why: workflows take a `&mut DbConnection` and call `write_transaction` on it; `Db::run` names the
-// writer of its database for the unit of work it runs, so no workflow needs to know about it.
-pub(super) struct Scope {
-    previous: Option<Arc<Writer>>,
-}
-
-impl Scope {
-    pub(super) fn enter(writer: Arc<Writer>) -> Self {
-        Self { previous: CURRENT.with(|current| current.replace(Some(writer))) }
-    }
-}
-
-impl Drop for Scope {
-    fn drop(&mut self) {
-        let previous = self.previous.take();
-        CURRENT.with(|current| current.replace(previous));
-    }
-}
-
-/// The writer in scope on this thread, if any.
-pub(super) fn current() -> Option<Arc<Writer>> {
-    CURRENT.with(|current| current.borrow().clone())
 }

@@ -101,6 +101,20 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
             &[("", writer.requests as f64)],
         );
     }
+    if let Some(linker) = pool.linker {
+        out.family(
+            "fieldproof_audit_chain_link_passes_total",
+            "counter",
+            "Passes in which the linker linked rows into the audit chains (one transaction each)",
+            &[("", linker.passes as f64)],
+        );
+        out.family(
+            "fieldproof_audit_chain_linked_rows_total",
+            "counter",
+            "Rows the linker linked into the audit chains (divided by the passes: the average batch)",
+            &[("", linker.rows as f64)],
+        );
+    }
     out.gauge(
         "fieldproof_outbox_pending_messages",
         "Customer messages not yet delivered",

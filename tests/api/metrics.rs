@@ -85,6 +85,12 @@ async fn metrics_refuse_a_missing_or_wrong_token_and_serve_prometheus_text_with_
     assert_eq!(sample(&text, "fieldproof_incidents_open{grade=\"service_impacting\"}"), Some(1.0), "{text}");
     assert_eq!(sample(&text, "fieldproof_incidents_open{grade=\"safety_critical\"}"), Some(0.0), "{text}");
     assert_eq!(sample(&text, "fieldproof_recovery_cases_overdue"), Some(0.0), "not due for 24 hours");
+    // The report and its audit entries join their chains (the head endpoint links whatever waits).
+    assert_eq!(app.as_user("sam").get("/v1/audit/head").await.status, StatusCode::OK);
+    let text = scrape(&app, Some(TOKEN)).await.text();
+    let linked = sample(&text, "fieldproof_audit_chain_linked_rows_total").unwrap_or_default();
+    let passes = sample(&text, "fieldproof_audit_chain_link_passes_total").unwrap_or_default();
+    assert!(linked >= 2.0 && (1.0..=linked).contains(&passes), "{linked} rows in {passes} passes: {text}");
     if let Some(before) = writes_before {
         let after = sample(&text, "fieldproof_sqlite_writer_requests_total").unwrap_or_default();
         assert!(after > before, "the job and the failure report went through the writer: {before} → {after}");

@@ -44,7 +44,7 @@ fn audited(app: &TestApp, action: &str) -> Vec<String> {
     let mut conn = app.state.db.get().expect("connection");
     audit_log::table
         .filter(audit_log::action.eq(action))
-        .order(audit_log::chain_seq.asc())
+        .order((audit_log::at.asc(), audit_log::id.asc()))
         .select(audit_log::details)
         .load(&mut conn)
         .expect("audit entries")

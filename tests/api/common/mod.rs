@@ -114,6 +114,8 @@ impl TestApp {
             }
             let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("shipped rules are valid");
             let policy = fieldproof::catalogue::read_policy(Path::new("checklists")).expect("shipped policy is valid");
+            // As `serve` does once its start-up writes are done.
+            let db = db.link_in_background().expect("the audit chains' linker starts");
             AppState::new(db, settings, rules, policy, Clock::fixed(start_time()))
         })
         .await
