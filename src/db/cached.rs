@@ -17,7 +17,7 @@ use diesel::{QueryResult, RunQueryDsl};
 
 use super::DbConnection;
 
-/// A write whose prepared statement is kept, keyed by its SQL text (see the module).
+/// A statement whose prepared form is kept, keyed by its SQL text (see the module).
 #[derive(Debug, Clone, Copy)]
 pub struct Cached<Q>(Q);
 
@@ -32,8 +32,8 @@ where
     cached(query).load::<U>(conn).map(|rows| rows.len())
 }
 
-/// Marks `query` (a write with a `RETURNING` clause) to keep its prepared statement, for reading
-/// what it returns with `get_result` or `load`.
+/// Marks `query` (a read, or a write with a `RETURNING` clause) to keep its prepared statement, for
+/// running it with `get_result` or `load`.
 pub fn cached<Q>(query: Q) -> Cached<Q> {
     Cached(query)
 }

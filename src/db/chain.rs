@@ -290,6 +290,11 @@ pub fn link_pending(conn: &mut DbConnection) -> QueryResult<u64> {
     if !any_pending(conn)? {
         return Ok(0);
     }
+    link_waiting(conn)
+}
+
+/// [`link_pending`] for a caller that has just seen rows waiting ([`any_pending`]).
+pub fn link_waiting(conn: &mut DbConnection) -> QueryResult<u64> {
     lock_chains(conn)?;
     let mut linked = 0;
     for chain in Chain::ALL {

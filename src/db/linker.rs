@@ -142,5 +142,5 @@ fn link(pool: &Pool<ConnectionManager>) -> anyhow::Result<u64> {
     if !chain::any_pending(&mut conn)? {
         return Ok(0);
     }
-    Ok(transaction(&mut conn, chain::link_pending)?)
+    Ok(transaction(&mut conn, chain::link_waiting)?)
 }

@@ -213,15 +213,10 @@ impl Db {
         Ok(self)
     }
 
-    /// Writes through the SQLite writer, linking in the transaction (start-up and on-demand work).
-    fn writer_only(&self) -> scope::Scope {
-        scope::Scope::enter(scope::Handles { writer: self.writer.clone(), linker: None })
-    }
-
     /// Links every row that waits into its chain now, in a transaction of its own; returns how many.
     /// For a clean stop, `audit verify`, and tests that read the chains straight after writing.
     pub fn link_now(&self) -> anyhow::Result<u64> {
-        let _writes = self.writer_only();
+        let _writes = scope::Scope::enter(scope::Handles { writer: self.writer.clone(), linker: None });
         let mut conn = self.get()?;
         let linked = transaction(&mut conn, chain::link_pending).context("cannot link rows into the audit chains")?;
         if let Some(linker) = &self.linker {
@@ -310,10 +305,8 @@ impl Db {
     /// Applies pending migrations, then links into the audit chains any rows written before them
     /// (see [`chain`]); returns the names of the migrations applied.
     pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
-        let _writes = self.writer_only();
-        let mut conn = self.get()?;
-        let applied = run_migrations(&mut conn)?;
-        transaction(&mut conn, chain::link_pending).context("cannot link rows into the audit chains")?;
+        let applied = run_migrations(&mut *self.get()?)?;
+        self.link_now()?;
         Ok(applied)
     }
 }
