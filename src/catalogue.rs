@@ -185,7 +185,9 @@ pub fn read_policy(dir: &Path) -> Result<Policy, Vec<String>> {
     read_latest(dir, POLICY_DIR, |n, file: PolicyFile| Policy::load(format!("recovery-policy/v{n}"), file))
 }
 
-/// Reads every `v<N>.toml` in `<dir>/<folder>` (each must be valid) and returns the highest N's.
+/// Loads the highest N's `v<N>.toml` in `<dir>/<folder>`. The others are not read: a service uses
+/// only the latest, and a compiled rule set takes megabytes that the allocator keeps once used
+/// (`fieldproof checklists validate` checks every version).
 fn read_latest<F, T>(
     dir: &Path,
     folder: &str,
@@ -195,10 +197,12 @@ where
     F: serde::de::DeserializeOwned,
 {
     let folder = dir.join(folder);
-    read_versions(&folder, load)?
-        .pop()
-        .map(|(_, latest)| latest)
-        .ok_or_else(|| vec![format!("{}: no v1.toml found", folder.display())])
+    let missing = || vec![format!("{}: no v1.toml found", folder.display())];
+    let files = sorted_entries(&folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
+    let latest = files.iter().filter_map(|path| version_of(path).ok()).max().ok_or_else(missing)?;
+    let mut found = None;
+    each_version(&folder, |n| n == latest, load, |_, loaded| found = Some(loaded))?;
+    found.ok_or_else(missing)
 }
 
 /// Reads and loads every `v<N>.toml` in `folder`, ordered by N; every problem is reported.
@@ -209,8 +213,24 @@ fn read_versions<F, T>(
 where
     F: serde::de::DeserializeOwned,
 {
-    let files = sorted_entries(folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
     let mut versions = Vec::new();
+    each_version(folder, |_| true, load, |number, loaded| versions.push((number, loaded)))?;
+    versions.sort_by_key(|(n, _)| *n);
+    Ok(versions)
+}
+
+/// Reads and loads each `v<N>.toml` in `folder` whose N is `wanted` and hands it to `each`; every
+/// problem is reported.
+fn each_version<F, T>(
+    folder: &Path,
+    wanted: impl Fn(u32) -> bool,
+    load: impl Fn(u32, F) -> Result<T, Vec<String>>,
+    mut each: impl FnMut(u32, T),
+) -> Result<(), Vec<String>>
+where
+    F: serde::de::DeserializeOwned,
+{
+    let files = sorted_entries(folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
     let mut problems = Vec::new();
     // A rule set's net (`v<N>.net.json`) sits beside it and is read through the rule set.
     for path in files.into_iter().filter(|p| p.extension().is_none_or(|e| e != "json")) {
@@ -221,18 +241,17 @@ where
                 continue;
             }
         };
+        if !wanted(number) {
+            continue;
+        }
         let parsed = std::fs::read_to_string(&path)
             .map_err(|e| vec![format!("cannot read: {e}")])
             .and_then(|text| toml::from_str::<F>(&text).map_err(|e| vec![e.to_string().trim().replace('\n', " ")]))
             .and_then(|file| load(number, file));
         match parsed {
-            Ok(loaded) => versions.push((number, loaded)),
+            Ok(loaded) => each(number, loaded),
             Err(errs) => problems.extend(errs.into_iter().map(|e| format!("{}: {e}", path.display()))),
         }
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    versions.sort_by_key(|(n, _)| *n);
-    Ok(versions)
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }

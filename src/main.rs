@@ -18,7 +18,7 @@ use fieldproof::domain::evaluation::{Evaluation, LabelledNote};
 use fieldproof::domain::net;
 use fieldproof::domain::recovery::Policy;
 use fieldproof::domain::rules::RuleSet;
-use fieldproof::domain::severity::Severity;
+use fieldproof::domain::severity::{self, FailureFacts, Severity};
 use fieldproof::outbox::Outbox;
 use fieldproof::workflows::{self, Actor};
 
@@ -123,6 +123,13 @@ enum RulesCommand {
         /// Where to write the net (e.g. `checklists/_severity-rules/v5.net.json`).
         #[arg(long)]
         out: PathBuf,
+        /// Also print how the rule set in this folder (its rules, with the new net in place of its
+        /// own) grades the same notes, each scored by a net trained without it.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Which version of `--rules` (default: the latest).
+        #[arg(long, requires = "rules")]
+        version: Option<String>,
     },
     /// Re-grade stored failure reports with another rule-set version and list what would change.
     Diff {
@@ -262,12 +269,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Checklists(ChecklistsCommand::Validate { dir }) => {
             let versions = read_templates(&dir)?;
-            let rules = read_rules(&dir)?;
+            let folder = dir.join(catalogue::RULES_DIR);
+            let rules = catalogue::read_rule_versions(&folder)
+                .map_err(|problems| report(&problems, "the severity rules", &dir))?;
+            let latest = rules.last().map(|r| r.version.clone()).context("no severity rule set (v1.toml) found")?;
             let policy = read_policy(&dir)?;
             println!(
-                "ok: {} checklist versions, {} and {} in {} are valid",
+                "ok: {} checklist versions, {} rule sets (the latest {latest}) and {} in {} are valid",
                 versions.len(),
-                rules.version,
+                rules.len(),
                 policy.version,
                 dir.display()
             );
@@ -311,7 +321,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print_evaluation(&Evaluation::run(&notes, &rules));
             Ok(())
         }
-        Command::Rules(RulesCommand::Train { notes, out }) => train_net(&notes, &out),
+        Command::Rules(RulesCommand::Train { notes, out, rules, version }) => {
+            let rules = rules.map(|folder| rule_version(&folder, version.as_deref())).transpose()?;
+            train_net(&notes, &out, rules)
+        }
         Command::Rules(RulesCommand::Diff { from, to, since, rules }) => {
             let db = open(&database, cli.db_pool)?;
             rules_diff(&db, &rules, &from, &to, &since)
@@ -328,13 +341,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Trains the safety net on a labelled file and writes it; prints what cross-validation found.
-fn train_net(notes: &Path, out: &Path) -> anyhow::Result<()> {
+/// Trains the safety net on a labelled file and writes it; prints what cross-validation found, and
+/// with `rules`, how that rule set grades the notes with the new net, out of fold.
+fn train_net(notes: &Path, out: &Path, rules: Option<RuleSet>) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(notes).with_context(|| format!("cannot read {}", notes.display()))?;
     let labelled = LabelledNote::parse_many(&text).map_err(|e| anyhow::anyhow!("{}: {e}", notes.display()))?;
     let pairs: Vec<(&str, bool)> =
         labelled.iter().map(|n| (n.note.as_str(), n.expected == Severity::SafetyCritical)).collect();
-    let file = &net::train(&notes.display().to_string(), &pairs);
+    let (file, out_of_fold) = &net::train_scored(&notes.display().to_string(), &pairs);
     std::fs::write(out, serde_json::to_string_pretty(file)? + "\n")
         .with_context(|| format!("cannot write {}", out.display()))?;
     println!(
@@ -349,7 +363,22 @@ fn train_net(notes: &Path, out: &Path) -> anyhow::Result<()> {
         file.trained_on.cross_validated_recall * 100.0,
         file.trained_on.cross_validated_false_alarms * 100.0
     );
+    if let Some(doubted) = file.trained_on.cross_validated_doubted {
+        println!(
+            "between doubt {:.4} and threshold: {:.1} % of safety notes, {:.1} % of the others (to triage)",
+            file.doubt.unwrap_or_default(),
+            doubted.safety * 100.0,
+            doubted.others * 100.0
+        );
+    }
     println!("wrote {}", out.display());
+    if let Some(rules) = rules {
+        let evaluation = Evaluation::graded_by(&labelled, &rules.version, |i, note| {
+            let judged = net::judgement(out_of_fold[i], file.threshold, file.doubt);
+            severity::classify_judged(&FailureFacts::text(&note.note), &rules, |_| judged)
+        });
+        print!("{}", evaluation.report(&format!("{} with this net, out of fold", notes.display())));
+    }
     Ok(())
 }
 

@@ -90,11 +90,19 @@ pub struct Evaluation {
 impl Evaluation {
     /// Grades every note's text alone (no failed items, no structured facts).
     pub fn run(notes: &[LabelledNote], rules: &RuleSet) -> Self {
+        Self::graded_by(notes, &rules.version, |_, note| classify(&FailureFacts::text(&note.note), rules))
+    }
+
+    /// Grades each note (and its index) with `grade`.
+    pub fn graded_by(
+        notes: &[LabelledNote],
+        rules_version: &str,
+        mut grade: impl FnMut(usize, &LabelledNote) -> Classification,
+    ) -> Self {
         let mut matrix = [[0usize; 4]; 3];
         let mut misses = Vec::new();
-        for note in notes {
-            let facts = FailureFacts::text(&note.note);
-            let verdict = classify(&facts, rules);
+        for (i, note) in notes.iter().enumerate() {
+            let verdict = grade(i, note);
             let graded = Graded::of(&verdict);
             matrix[note.expected.rank() as usize][graded.column()] += 1;
             if graded != Graded::Severity(note.expected) {
@@ -107,7 +115,7 @@ impl Evaluation {
                 });
             }
         }
-        Self { rules_version: rules.version.clone(), matrix, misses }
+        Self { rules_version: rules_version.to_owned(), matrix, misses }
     }
 
     pub fn total(&self) -> usize {

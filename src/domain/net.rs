@@ -18,6 +18,11 @@
 //! The threshold is chosen in training, never by looking at `test`: five-fold cross-validation on
 //! the training notes gives each note a score from a model that did not see it, and the threshold is
 //! the score that at most [`FALSE_ALARM_BUDGET`] of the non-safety notes exceed.
+//!
+//! Below the vote lies a band of doubt (from version 6): a note the rules found no danger in, which
+//! the net scores above its `doubt` score but not above its threshold, is not graded by the machine.
+//! It goes to the triage lane, where a person grades it. The doubt score is chosen in the same
+//! cross-validation: the score that at most [`DOUBT_BUDGET`] more of the non-safety notes exceed.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +34,12 @@ use serde::{Deserialize, Serialize};
 /// 6 % of them, and the net is only asked when the rules found no danger, so 2.5 % keeps about a
 /// point of margin while the net catches as many hazards as that allows.
 pub const FALSE_ALARM_BUDGET: f64 = 0.025;
+/// The further share of non-safety training notes, scored below the threshold in
+/// cross-validation, that the band of doubt may send to triage. The triage lane may hold at most
+/// 5 % of all reports and the rules alone send about 4 % there; on dev, out of fold, 1.5 % of the
+/// non-safety notes is about half a point of all notes, since the rules already grade many of the
+/// notes in the band (see `fieldproof rules train --rules`).
+pub const DOUBT_BUDGET: f64 = 0.015;
 /// Inverse regularisation strength (as in scikit-learn's `C`), chosen by cross-validation on dev.
 const C: f64 = 2.0;
 const EPOCHS: usize = 60;
@@ -48,6 +59,9 @@ pub struct NetFile {
     pub trained_on: Provenance,
     /// Votes when the probability is above this.
     pub threshold: f64,
+    /// Sends the note to triage when the probability is above this but not above `threshold`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doubt: Option<f64>,
     pub bias: f64,
     /// Feature (see [`features`]) → weight.
     pub weights: BTreeMap<String, f64>,
@@ -63,6 +77,16 @@ pub struct Provenance {
     pub cross_validated_recall: f64,
     /// Out-of-fold share of the other notes above the threshold.
     pub cross_validated_false_alarms: f64,
+    /// Out-of-fold shares of the safety notes and of the others in the band of doubt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_validated_doubted: Option<Shares>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Shares {
+    pub safety: f64,
+    pub others: f64,
 }
 
 /// A loaded net. Weights are keyed by a hash of the feature's text, so that grading sums them
@@ -70,6 +94,7 @@ pub struct Provenance {
 #[derive(Debug, Clone)]
 pub struct Net {
     threshold: f64,
+    doubt: Option<f64>,
     bias: f64,
     weights: FxHashMap<u64, f64>,
 }
@@ -81,6 +106,34 @@ pub struct Vote {
     pub threshold: f64,
     /// The features that pushed the score up most, heaviest first.
     pub strongest: Vec<(String, f64)>,
+}
+
+/// What the net makes of a note.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judgement {
+    /// Confident the note describes a danger to people.
+    Vote(Vote),
+    /// Not confident either way: a person should grade the note.
+    Doubt(Doubt),
+    /// Sees no danger.
+    Calm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Doubt {
+    pub probability: f64,
+    pub doubt: f64,
+    pub threshold: f64,
+}
+
+impl Doubt {
+    pub fn evidence(&self) -> String {
+        format!(
+            "the statistical net scores the note {:.2}, above its doubt ({:.2}) but not above its vote ({:.2}): \
+             it cannot rule out a danger the rules did not find; a person grades it",
+            self.probability, self.doubt, self.threshold
+        )
+    }
 }
 
 impl Vote {
@@ -101,6 +154,9 @@ impl Net {
         if !(0.5..1.0).contains(&file.threshold) {
             problems.push(format!("net threshold {}: must be at least 0.5 and below 1", file.threshold));
         }
+        if let Some(doubt) = file.doubt.filter(|d| !(0.0..file.threshold).contains(d)) {
+            problems.push(format!("net doubt {doubt}: must be at least 0 and below the threshold"));
+        }
         if !file.bias.is_finite() || file.weights.values().any(|w| !w.is_finite()) {
             problems.push("net weights must be finite numbers".to_owned());
         }
@@ -113,7 +169,7 @@ impl Net {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Self { threshold: file.threshold, bias: file.bias, weights })
+        Ok(Self { threshold: file.threshold, doubt: file.doubt, bias: file.bias, weights })
     }
 
     /// The probability that the note describes a danger to people: the weights of [`features`]
@@ -133,10 +189,22 @@ impl Net {
 
     /// A vote when the net is confident the note describes a danger to people.
     pub fn vote(&self, note: &str) -> Option<Vote> {
-        let probability = self.probability(note);
-        if probability <= self.threshold {
-            return None;
+        match self.judge(note) {
+            Judgement::Vote(vote) => Some(vote),
+            _ => None,
         }
+    }
+
+    /// A vote, a doubt or calm, by where the note's probability falls.
+    pub fn judge(&self, note: &str) -> Judgement {
+        match judgement(self.probability(note), self.threshold, self.doubt) {
+            Judgement::Vote(vote) => Judgement::Vote(Vote { strongest: self.strongest(note), ..vote }),
+            other => other,
+        }
+    }
+
+    /// The four features that pushed the note's score up most, heaviest first.
+    fn strongest(&self, note: &str) -> Vec<(String, f64)> {
         let mut strongest: Vec<(String, f64)> = features(note)
             .into_iter()
             .filter_map(|f| self.weights.get(&Key::of(&f)).map(|w| (f, *w)))
@@ -144,7 +212,19 @@ impl Net {
             .collect();
         strongest.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         strongest.truncate(4);
-        Some(Vote { probability, threshold: self.threshold, strongest })
+        strongest
+    }
+}
+
+/// Where a probability falls: above `threshold` a vote (without its features), above `doubt` a
+/// doubt, else calm.
+pub fn judgement(probability: f64, threshold: f64, doubt: Option<f64>) -> Judgement {
+    if probability > threshold {
+        Judgement::Vote(Vote { probability, threshold, strongest: Vec::new() })
+    } else if let Some(doubt) = doubt.filter(|doubt| probability > *doubt) {
+        Judgement::Doubt(Doubt { probability, doubt, threshold })
+    } else {
+        Judgement::Calm
     }
 }
 
@@ -214,44 +294,63 @@ fn beginning(word: &str, length: usize) -> Option<&str> {
     }
 }
 
-/// Trains the net on labelled notes (`true` = safety-critical) and chooses its threshold by
-/// cross-validation. Deterministic: the same notes give the same file.
+/// Trains the net on labelled notes (`true` = safety-critical) and chooses its threshold and its
+/// band of doubt by cross-validation. Deterministic: the same notes give the same file.
 pub fn train(source: &str, notes: &[(&str, bool)]) -> NetFile {
+    train_scored(source, notes).0
+}
+
+/// [`train`], and each note's out-of-fold probability: the score given to it by a model trained on
+/// the other four fifths of the notes.
+pub fn train_scored(source: &str, notes: &[(&str, bool)]) -> (NetFile, Vec<f64>) {
     let encoded: Vec<Vec<String>> = notes.iter().map(|(text, _)| features(text)).collect();
     let labels: Vec<bool> = notes.iter().map(|(_, safety)| *safety).collect();
     let fold_of = |i: usize| i % FOLDS;
 
-    let mut others_scores = Vec::new();
-    let mut safety_scores = Vec::new();
+    let mut out_of_fold = vec![0.0; notes.len()];
     for fold in 0..FOLDS {
         let training: Vec<usize> = (0..notes.len()).filter(|i| fold_of(*i) != fold).collect();
         let model = fit(&encoded, &labels, &training);
         for i in (0..notes.len()).filter(|i| fold_of(*i) == fold) {
-            let p = model.probability_of(&encoded[i]);
-            if labels[i] { safety_scores.push(p) } else { others_scores.push(p) }
+            out_of_fold[i] = model.probability_of(&encoded[i]);
         }
     }
-    others_scores.sort_by(|a, b| b.total_cmp(a));
-    let allowed = (FALSE_ALARM_BUDGET * others_scores.len() as f64).floor() as usize;
-    let threshold = others_scores.get(allowed).copied().unwrap_or(0.5).max(0.5);
-    let share = |scores: &[f64]| scores.iter().filter(|p| **p > threshold).count() as f64 / scores.len().max(1) as f64;
+    let scores = |safety: bool| -> Vec<f64> {
+        let mut scores: Vec<f64> = (0..notes.len()).filter(|i| labels[*i] == safety).map(|i| out_of_fold[i]).collect();
+        scores.sort_by(|a, b| b.total_cmp(a));
+        scores
+    };
+    let (safety_scores, others_scores) = (scores(true), scores(false));
+    let nth_highest = |share: f64| (share * others_scores.len() as f64).floor() as usize;
+    let threshold = others_scores.get(nth_highest(FALSE_ALARM_BUDGET)).copied().unwrap_or(0.5).max(0.5);
+    let doubt =
+        others_scores.get(nth_highest(FALSE_ALARM_BUDGET + DOUBT_BUDGET)).copied().unwrap_or(0.0).min(threshold);
+    let share = |scores: &[f64], low: f64, high: f64| {
+        scores.iter().filter(|p| **p > low && **p <= high).count() as f64 / scores.len().max(1) as f64
+    };
 
     let all: Vec<usize> = (0..notes.len()).collect();
     let model = fit(&encoded, &labels, &all);
     let round = |x: f64| (x * 10_000.0).round() / 10_000.0;
     let weights = model.weights.into_iter().filter(|(_, w)| w.abs() >= 0.0005).map(|(f, w)| (f, round(w))).collect();
-    NetFile {
+    let file = NetFile {
         trained_on: Provenance {
             notes: source.to_owned(),
             count: notes.len(),
             safety: labels.iter().filter(|s| **s).count(),
-            cross_validated_recall: round(share(&safety_scores)),
-            cross_validated_false_alarms: round(share(&others_scores)),
+            cross_validated_recall: round(share(&safety_scores, threshold, f64::INFINITY)),
+            cross_validated_false_alarms: round(share(&others_scores, threshold, f64::INFINITY)),
+            cross_validated_doubted: Some(Shares {
+                safety: round(share(&safety_scores, doubt, threshold)),
+                others: round(share(&others_scores, doubt, threshold)),
+            }),
         },
         threshold: round(threshold),
+        doubt: Some(round(doubt)),
         bias: round(model.bias),
         weights,
-    }
+    };
+    (file, out_of_fold)
 }
 
 struct Model {
@@ -348,6 +447,13 @@ mod tests {
             assert!((net.probability(note) - sigmoid(summed)).abs() < 1e-12, "{note}");
         }
         let vote = net.vote("kid says towel rail gone fizzy").expect("votes");
+        let mixed = "towel rail engineer late";
+        assert!((0.01..0.99).contains(&net.probability(mixed)), "{}", net.probability(mixed));
+        let doubting = Net::load(NetFile { doubt: Some(0.01), threshold: 0.99, ..trained.clone() }).expect("loads");
+        match doubting.judge(mixed) {
+            Judgement::Doubt(doubt) => assert!(doubt.evidence().contains("a person grades it"), "{doubt:?}"),
+            other => panic!("between doubt and threshold: {other:?}"),
+        }
         assert!(vote.strongest.iter().any(|(f, _)| f == "fizzy"), "{vote:?}");
         assert!(vote.evidence().contains("`fizzy`"));
         assert_eq!(net.vote("engineer late again"), None);

@@ -33,6 +33,12 @@ pub struct RuleSetFile {
     #[serde(default)]
     pub refers_back: Vec<String>,
     pub signals: Vec<SignalFile>,
+    /// Harmless uses of hazard words: figures of speech ("burning question", `"shocking + price|bill"`),
+    /// places and things named after a hazard ("ambulance station", "van alarm"). Written as
+    /// signals' phrases and `together` groups are; in a clause holding one, its words are read by
+    /// no signal, and the clause's other words still are.
+    #[serde(default)]
+    pub harmless: Vec<String>,
     /// The statistical safety net under the rules (`fieldproof rules train`), if this version has one.
     #[serde(default)]
     pub net: Option<NetRef>,
@@ -109,6 +115,8 @@ pub struct RuleSet {
     /// Every `anywhere` pattern as (signal, pattern), and its index.
     note_patterns: Vec<(usize, usize)>,
     note_index: text::PatternIndex,
+    /// The harmless uses, each blanked out of a clause before the signals read it.
+    harmless: text::PatternIndex,
 }
 
 struct Signal {
@@ -244,6 +252,8 @@ impl RuleSet {
                 }
             })
             .collect::<Vec<Signal>>();
+        let harmless: Vec<Pattern> = file.harmless.iter().map(&mut compile).collect();
+        let harmless = text::PatternIndex::new(&harmless);
         let negation_words = after.iter().filter_map(|p| p.first().copied()).chain(negators.iter().copied()).collect();
         let refers_back = file.refers_back.iter().map(|w| normaliser.word_id(w)).collect();
         let clause_patterns: Vec<(usize, usize)> =
@@ -257,6 +267,7 @@ impl RuleSet {
             clause_index,
             note_patterns,
             note_index,
+            harmless,
             version,
             repeat_window_days: file.repeat_window_days,
             essential_services: file.essential_services,
@@ -274,7 +285,18 @@ impl RuleSet {
     /// Every signal in `text`, clause by clause; at most one finding per rule and clause (its first
     /// pattern not negated, else its first negated one), then the signals told across clauses.
     pub fn scan(&self, text: &str) -> Vec<TextFinding> {
-        let clauses = self.normaliser.clauses(text);
+        let mut clauses = self.normaliser.clauses(text);
+        if !self.harmless.is_empty() {
+            let mut scratch = self.harmless.scratch();
+            for clause in &mut clauses {
+                let found = self.harmless.hits(&clause.stems, &mut scratch);
+                for (_, groups) in found.iter().filter(|(_, groups)| groups.iter().all(Option::is_some)) {
+                    for span in groups.iter().flatten().map(|(span, _)| *span) {
+                        clause.stems[span.start..span.end].fill(text::UNKNOWN_STEM);
+                    }
+                }
+            }
+        }
         let mut scratch = self.clause_index.scratch();
         let hits: Vec<text::Hits> = clauses.iter().map(|c| self.clause_index.hits(&c.stems, &mut scratch)).collect();
         let mut findings = Vec::new();

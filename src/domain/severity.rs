@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::net::Judgement;
 use super::rules::RuleSet;
 use super::signoff::FailedItem;
 
@@ -135,6 +136,8 @@ pub enum Triage {
     /// The only signals are hazards the report itself denies ("no smell of gas"), and nothing
     /// says what did go wrong.
     ConflictingSignals,
+    /// The rules found no danger to people, but the statistical net cannot rule one out.
+    NetDoubt,
 }
 
 impl Triage {
@@ -142,6 +145,7 @@ impl Triage {
         match self {
             Self::NoSignal => "triage.no-signal",
             Self::ConflictingSignals => "triage.conflicting-signals",
+            Self::NetDoubt => "triage.net-doubt",
         }
     }
 }
@@ -164,6 +168,16 @@ pub struct Classification {
 
 /// Grades a failure report. Total: every report gets a grade and at least one reason.
 pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
+    classify_judged(facts, rules, |note| rules.net.as_ref().map_or(Judgement::Calm, |net| net.judge(note)))
+}
+
+/// [`classify`], with the net's judgement of the text taken from `judge` (in training, a score
+/// from a model that did not see the note).
+pub fn classify_judged(
+    facts: &FailureFacts<'_>,
+    rules: &RuleSet,
+    judge: impl FnOnce(&str) -> Judgement,
+) -> Classification {
     let mut reasons = Vec::new();
     let mut hazards = Vec::new();
     let mut fire = |rule: &str, evidence: String, points_to: Severity| {
@@ -223,11 +237,18 @@ pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
             fire(&finding.rule, format!("`{}` in \"{}\"", finding.pattern, finding.clause), finding.severity);
         }
     }
-    // The net may only raise a grade, and is asked only when nothing found a danger to people.
+    // The net may only raise a grade or ask a person, and is asked only when nothing found a
+    // danger to people.
+    let mut doubt = None;
     if reasons.iter().all(|r| r.points_to < Severity::SafetyCritical) {
-        if let Some(vote) = rules.net.as_ref().and_then(|net| net.vote(facts.description)) {
-            let evidence = vote.evidence();
-            reasons.push(Reason { rule: "net.safety-vote".to_owned(), evidence, points_to: Severity::SafetyCritical });
+        match judge(facts.description) {
+            Judgement::Vote(vote) => reasons.push(Reason {
+                rule: "net.safety-vote".to_owned(),
+                evidence: vote.evidence(),
+                points_to: Severity::SafetyCritical,
+            }),
+            Judgement::Doubt(d) => doubt = Some(d),
+            Judgement::Calm => {}
         }
     }
 
@@ -237,19 +258,22 @@ pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
     let triage = match reasons.iter().all(|r| r.rule == "text.negated") {
         true if reasons.is_empty() => Some(Triage::NoSignal),
         true => Some(Triage::ConflictingSignals),
-        false => None,
+        false => doubt.map(|_| Triage::NetDoubt),
     };
     let mut fire = |rule: &str, evidence: String, points_to: Severity| {
         reasons.push(Reason { rule: rule.to_owned(), evidence, points_to });
     };
     if let Some(triage) = triage {
-        let evidence = match triage {
-            Triage::NoSignal => "no rule recognised a hazard, outage or damage in the report; a person grades it",
-            Triage::ConflictingSignals => {
-                "the report only denies hazards and says nothing else went wrong; a person grades it"
+        let evidence = match (triage, doubt) {
+            (Triage::NoSignal, _) => {
+                "no rule recognised a hazard, outage or damage in the report; a person grades it".to_owned()
             }
+            (Triage::ConflictingSignals, _) => {
+                "the report only denies hazards and says nothing else went wrong; a person grades it".to_owned()
+            }
+            (Triage::NetDoubt, doubt) => doubt.map(|d| d.evidence()).unwrap_or_default(),
         };
-        fire(triage.rule(), evidence.to_owned(), Severity::SafetyCritical);
+        fire(triage.rule(), evidence, Severity::SafetyCritical);
         severity = Severity::SafetyCritical;
     }
     for repeat in facts.repeats {
@@ -287,9 +311,13 @@ pub fn reclassify(facts: &FailureFacts<'_>, kept: &[Reason], rules: &RuleSet) ->
     if kept.is_empty() {
         return verdict;
     }
-    if verdict.triage.take().is_some() {
+    // Kept reasons are signals, so a report with them is no longer unread; a doubt of the net's
+    // stands unless a kept reason already found a danger.
+    let found_danger = kept.iter().any(|r| r.points_to == Severity::SafetyCritical);
+    if verdict.triage.is_some_and(|t| t != Triage::NetDoubt || found_danger) {
+        verdict.triage = None;
         verdict.reasons.retain(|r| !r.rule.starts_with("triage."));
-        verdict.severity = Severity::Nuisance;
+        verdict.severity = verdict.reasons.iter().map(|r| r.points_to).max().unwrap_or(Severity::Nuisance);
     }
     verdict.severity = kept.iter().map(|r| r.points_to).fold(verdict.severity, Severity::max);
     verdict.repeat |= kept.iter().any(|r| r.rule.starts_with("repeat."));
@@ -506,6 +534,83 @@ mod tests {
         }
         let with_fact = classify(&FailureFacts { description: "see attached", injury: true, ..facts() }, &rules);
         assert_eq!(with_fact.triage, None, "a structured fact is a signal");
+    }
+
+    #[test]
+    fn a_harmless_use_of_a_hazard_word_is_not_read_and_the_rest_of_its_clause_is() {
+        let file: RuleSetFile = toml::from_str(
+            r#"
+            repeat_window_days = 90
+            essential_services = []
+            harmless = ["burning question", "shocking + price|bill"]
+            [negation]
+            negators = ["no"]
+            window = 3
+            clause_breaks = ["but"]
+            after = []
+            [[signals]]
+            rule = "text.electrical"
+            severity = "safety_critical"
+            hazard = "electrical"
+            together = ["socket|charger + shocking|shock|burning|hot"]
+            [[signals]]
+            rule = "text.courtesy"
+            severity = "nuisance"
+            phrases = ["late"]
+            "#,
+        )
+        .expect("rules parse");
+        let rules = RuleSet::compile("severity-rules/test".into(), file).expect("rules are valid");
+        let grade = |description| classify(&FailureFacts { description, ..facts() }, &rules).severity;
+        for harmless in
+            ["burning question about the charger, engineer late", "shocking price for a socket, he was late"]
+        {
+            assert_eq!(grade(harmless), Severity::Nuisance, "{harmless}");
+        }
+        for hazard in [
+            "socket burning, shocking price",
+            "burning question: is the charger meant to be this hot",
+            "the socket gave her a shock, shock at the price too",
+        ] {
+            assert_eq!(grade(hazard), Severity::SafetyCritical, "{hazard}");
+        }
+    }
+
+    #[test]
+    fn a_note_the_net_doubts_goes_to_triage_unless_the_rules_found_a_danger() {
+        use crate::domain::net::{Net, NetFile, Provenance};
+        let mut rules = rules();
+        // A net that scores every note 0.5: between its doubt (0.4) and its vote (0.6).
+        let provenance = Provenance {
+            notes: "inline".to_owned(),
+            count: 0,
+            safety: 0,
+            cross_validated_recall: 0.0,
+            cross_validated_false_alarms: 0.0,
+            cross_validated_doubted: None,
+        };
+        let file = NetFile { trained_on: provenance, threshold: 0.6, doubt: Some(0.4), bias: 0.0, weights: [].into() };
+        rules.net = Some(Net::load(file).expect("loads"));
+        let doubted = classify(&FailureFacts { description: "no heating", ..facts() }, &rules);
+        assert_eq!((doubted.severity, doubted.triage), (Severity::SafetyCritical, Some(Triage::NetDoubt)));
+        assert!(doubted.reasons.iter().any(|r| r.rule == "triage.net-doubt" && r.evidence.contains("0.50")));
+        assert!(doubted.reasons.iter().any(|r| r.rule == "text.no-heating"), "the rules' reasons stay");
+        let danger = classify(&FailureFacts { description: "smell of gas", ..facts() }, &rules);
+        assert_eq!((danger.severity, danger.triage), (Severity::SafetyCritical, None), "the net is not asked");
+        let unread = classify(&FailureFacts { description: "see attached", ..facts() }, &rules);
+        assert_eq!(unread.triage, Some(Triage::NoSignal), "no signal says more than a doubt");
+
+        let item = Reason {
+            rule: "item.service-impacting".to_owned(),
+            evidence: "item `x` failed".to_owned(),
+            points_to: Severity::ServiceImpacting,
+        };
+        let again =
+            reclassify(&FailureFacts { description: "no heating", ..facts() }, std::slice::from_ref(&item), &rules);
+        assert_eq!(again.triage, Some(Triage::NetDoubt), "a kept ordinary reason does not settle a doubt");
+        let hazard = Reason { rule: "item.safety-critical".to_owned(), points_to: Severity::SafetyCritical, ..item };
+        let settled = reclassify(&FailureFacts { description: "no heating", ..facts() }, &[hazard], &rules);
+        assert_eq!((settled.severity, settled.triage), (Severity::SafetyCritical, None));
     }
 
     #[test]

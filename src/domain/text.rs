@@ -481,6 +481,10 @@ impl Hits {
 }
 
 impl PatternIndex {
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
     /// Working space for [`Self::hits`], to be used for any number of clauses.
     pub fn scratch(&self) -> GroupScratch {
         GroupScratch { earliest: vec![Earliest::NOT_FOUND; self.total_groups], touched: vec![false; self.groups.len()] }

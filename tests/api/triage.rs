@@ -107,6 +107,34 @@ async fn unreadable_report_waits_in_triage_above_every_grade_until_a_dispatcher_
     grade(&app, "dana", &id, &etag, "nuisance").await.problem(StatusCode::FORBIDDEN);
 }
 
+/// A note the rules grade as an ordinary fault, in which the shipped net cannot rule out a danger.
+const DOUBTED: &str = "Aerial realigned, now half line fault, 84yo lives alone.";
+
+#[rstest]
+#[actix_web::test]
+async fn a_report_the_net_doubts_waits_in_triage_with_the_rules_reasons_until_a_person_grades_it(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let app = spawn_app!(backend);
+    let doubted = file(&app, "broadband-install", DOUBTED).await;
+    assert_eq!(doubted["severity"], "safety_critical", "possibly safety-critical until graded: {doubted}");
+    let rules: Vec<&str> = doubted["reasons"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules[0], "triage.net-doubt", "{doubted}");
+    assert!(rules.contains(&"text.not-working"), "what the rules read stays beside the doubt: {doubted}");
+    assert!(doubted["reasons"][0]["evidence"].as_str().unwrap().contains("a person grades it"));
+
+    let (waiting, etag) = incident(&app, &doubted).await;
+    assert_eq!(waiting["status"], "triage");
+    let id = waiting["id"].as_str().unwrap().to_owned();
+    let dana = app.as_user("dana");
+    assert_eq!(ids(&dana.get("/v1/incidents?status=triage").await.json()), vec![id.clone()]);
+    assert!(dana.get("/v1/recovery-cases").await.json()["items"].as_array().unwrap().is_empty(), "no apology yet");
+
+    let graded = grade(&app, "dana", &id, &etag, "service_impacting").await;
+    assert_eq!(graded.status, StatusCode::OK, "{}", graded.text());
+    assert_eq!(dana.get("/v1/recovery-cases").await.json()["items"][0]["incident_id"], json!(id));
+}
+
 #[rstest]
 #[actix_web::test]
 async fn graded_safety_critical_out_of_triage_starts_the_safety_follow_up(
@@ -168,7 +196,7 @@ async fn people_grades_export_as_labelled_notes(#[values(Sqlite, Postgres)] back
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("notes: 2 notes, rules severity-rules/v5"), "{stdout}");
+    assert!(stdout.contains("notes: 2 notes, rules severity-rules/v6"), "{stdout}");
     assert!(stdout.contains(UNREADABLE) && stdout.contains("graded triage"), "every miss with its reasons: {stdout}");
 }
 
@@ -183,13 +211,13 @@ async fn rules_diff_regrades_stored_reports_with_another_version_and_writes_noth
     let before = app.as_user("dana").get("/v1/incidents").await.text();
 
     let out = Command::new(env!("CARGO_BIN_EXE_fieldproof"))
-        .args(["rules", "diff", "v5", "v1", "--since", "3650d"])
+        .args(["rules", "diff", "v6", "v1", "--since", "3650d"])
         .env("DATABASE_URL", app.database_url())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("2 reports graded by severity-rules/v5"), "{stdout}");
+    assert!(stdout.starts_with("2 reports graded by severity-rules/v6"), "{stdout}");
     assert!(stdout.contains("1 would change under severity-rules/v1"), "{stdout}");
     assert!(stdout.contains("safety_critical -> triage") && stdout.contains("towel rail bit him"), "{stdout}");
     assert!(!stdout.contains("smell of gas at the meter"), "unchanged reports are not listed: {stdout}");
