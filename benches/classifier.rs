@@ -23,6 +23,10 @@ use fieldproof::domain::rules::RuleSet;
 use fieldproof::domain::severity::{FailureFacts, classify};
 use sha2::{Digest, Sha256};
 
+// The service's allocator (see `src/main.rs`), so that the figure is what a failure report pays there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Every published rule set, oldest first.
 static RULE_SETS: LazyLock<Vec<RuleSet>> = LazyLock::new(|| {
     fieldproof::catalogue::read_rule_versions(Path::new("checklists/_severity-rules")).expect("rules")

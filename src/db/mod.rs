@@ -18,6 +18,7 @@ pub mod safety;
 pub mod schema;
 mod scope;
 pub mod signoffs;
+mod threads;
 pub mod types;
 pub mod users;
 pub mod writer;
@@ -148,6 +149,8 @@ pub struct Db {
     // its stack and its allocator's cache alive: under 64 connections about 90 threads and 200 MiB.
     // Waiting here, as a task, costs nothing; only units that can get a connection hold a thread.
     slots: Arc<tokio::sync::Semaphore>,
+    /// As many threads as slots, which run the units of work.
+    threads: Arc<threads::Threads>,
     /// SQLite: the one connection that runs write transactions (see [`writer`]).
     writer: Option<Arc<writer::Writer>>,
     /// In the service: links committed rows into the audit chains (see [`linker`]).
@@ -199,7 +202,9 @@ impl Db {
             .build(manager)
             .context("cannot build the database connection pool")?;
         let slots = Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize));
-        Ok(Self { pool, backend: url.backend, waiting: Default::default(), slots, writer, linker: None })
+        let threads =
+            Arc::new(threads::Threads::start(pool.max_size() as usize).context("cannot start the database threads")?);
+        Ok(Self { pool, backend: url.backend, waiting: Default::default(), slots, threads, writer, linker: None })
     }
 
     /// From now on, rows written by units of work run through this handle ([`Db::run`]) are linked
@@ -246,7 +251,7 @@ impl Db {
         self.pool.get().context("no database connection available")
     }
 
-    /// Runs one unit of blocking diesel work on the blocking thread pool, off the async executor.
+    /// Runs one unit of blocking diesel work on one of the database threads, off the async executor.
     /// The work's own error type says what went wrong inside; [`RunError`] what kept it from running.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
@@ -267,15 +272,16 @@ impl Db {
             Ok(Err(closed)) => return Err(RunError::Unavailable(closed.to_string()).into()),
             Err(_) => return Err(RunError::Unavailable("every database connection stayed busy".to_owned()).into()),
         };
-        tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            let _entered = span.enter();
-            let _writes = scope::Scope::enter(handles);
-            let mut conn = pool.get().map_err(|e| RunError::Unavailable(e.to_string()))?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| RunError::Blocking(e.to_string()))?
+        self.threads
+            .run(move || {
+                let _slot = slot;
+                let _entered = span.enter();
+                let _writes = scope::Scope::enter(handles);
+                let mut conn = pool.get().map_err(|e| RunError::Unavailable(e.to_string()))?;
+                work(&mut conn)
+            })
+            .await
+            .map_err(|e| RunError::Blocking(e.to_string()))?
     }
 
     /// Runs a read (one query or a few) off the executor, for handlers that only look something up.

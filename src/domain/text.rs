@@ -442,6 +442,31 @@ pub struct GroupScratch {
     touched: Vec<bool>,
 }
 
+/// Spare working space, kept per thread: a note's scratch goes back here when dropped, so grading
+/// a note does not allocate and clear a list of every group of every pattern each time.
+type Spare = (Vec<Earliest>, Vec<bool>);
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<Spare>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+/// At most this many spare scratches per thread (a note uses three at once).
+const SPARES: usize = 4;
+
+impl Drop for GroupScratch {
+    fn drop(&mut self) {
+        // why: a panic in `hits` may leave entries found; such a scratch is not reused.
+        if std::thread::panicking() {
+            return;
+        }
+        let spare = (std::mem::take(&mut self.earliest), std::mem::take(&mut self.touched));
+        let _ = SPARE.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < SPARES {
+                pool.push(spare);
+            }
+        });
+    }
+}
+
 /// Where one alternative stands in the patterns.
 #[derive(Debug, Clone, Copy)]
 struct AlternativeUse {
@@ -485,9 +510,18 @@ impl PatternIndex {
         self.groups.is_empty()
     }
 
-    /// Working space for [`Self::hits`], to be used for any number of clauses.
+    /// Working space for [`Self::hits`], to be used for any number of clauses: a spare one of this
+    /// thread's, grown to this index's size if it is smaller, or a new one.
     pub fn scratch(&self) -> GroupScratch {
-        GroupScratch { earliest: vec![Earliest::NOT_FOUND; self.total_groups], touched: vec![false; self.groups.len()] }
+        let (mut earliest, mut touched) =
+            SPARE.try_with(|pool| pool.borrow_mut().pop()).ok().flatten().unwrap_or_default();
+        if earliest.len() < self.total_groups {
+            earliest.resize(self.total_groups, Earliest::NOT_FOUND);
+        }
+        if touched.len() < self.groups.len() {
+            touched.resize(self.groups.len(), false);
+        }
+        GroupScratch { earliest, touched }
     }
 
     pub fn new<'a>(patterns: impl IntoIterator<Item = &'a Pattern>) -> Self {
