@@ -377,7 +377,11 @@ fn train_net(notes: &Path, out: &Path, rules: Option<RuleSet>) -> anyhow::Result
             let judged = net::judgement(out_of_fold[i], file.threshold, file.doubt);
             severity::classify_judged(&FailureFacts::text(&note.note), &rules, |_| judged)
         });
-        print!("{}", evaluation.report(&format!("{} with this net, out of fold", notes.display())));
+        let title = format!(
+            "{} (the net's scores out of fold; the rules may have been written from these notes)",
+            notes.display()
+        );
+        print!("{}", evaluation.report(&title));
     }
     Ok(())
 }
@@ -693,9 +697,16 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
                 }
             }
         }
-        // The last writes' rows go into the audit chains now, not at the next start.
+        // The last writes' rows go into the audit chains now, not at the next start, once any unit of
+        // work a given-up request left behind has finished.
         let db = state.db.clone();
-        if let Err(err) = web::block(move || db.link_now()).await.map_err(anyhow::Error::from).and_then(|r| r) {
+        let linked = web::block(move || {
+            if !db.wait_for_work(std::time::Duration::from_secs(10)) {
+                tracing::warn!("units of work still running after 10 s; their rows are linked at the next start");
+            }
+            db.link_now()
+        });
+        if let Err(err) = linked.await.map_err(anyhow::Error::from).and_then(|r| r) {
             tracing::warn!(error = %err, "rows left unlinked; the next start links them");
         }
         served.context("server failed")?;

@@ -30,9 +30,10 @@ const RECALL_TARGET: f64 = 98.0;
 // (v5's rules with harmless uses of hazard words and four families from the thirteenth round's dev
 // notes, the net retrained on the grown dev split, and its band of doubt sending notes to triage)
 // 1,580 / 1,615 = 97.8 %, 25 missed without triage, 4.9 % triage. On the same split v5 scores
-// 1,583 / 1,615 = 98.0 % with 28 missed: each of the three safety notes v5 graded safety-critical
-// and v6 does not goes to triage (as do three v5 missed), so the floor was set again on the grown
-// split. The thirteenth round, graded by v6 before it was read: 391 / 400 with 5 missed.
+// 1,583 / 1,615 = 98.0 % with 28 missed. v6 lowers this figure: it sends to triage three safety notes
+// v5 graded safety-critical (and three v5 missed), grading no safety note lower. The floor follows it
+// by choice, since a person grading a note the net cannot rule out is what the band of doubt is for.
+// The thirteenth round, graded by v6 as it stood before the round was read: 391 / 400 with 5 missed.
 const RECALL_FLOOR: f64 = 97.8;
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;

@@ -284,6 +284,12 @@ impl Db {
             .map_err(|e| RunError::Blocking(e.to_string()))?
     }
 
+    /// Waits (blocking) up to `limit` for every unit of work still queued or running; whether they
+    /// all finished.
+    pub fn wait_for_work(&self, limit: Duration) -> bool {
+        self.threads.wait_idle(limit)
+    }
+
     /// Runs a read (one query or a few) off the executor, for handlers that only look something up.
     pub async fn query<T, F>(&self, work: F) -> Result<T, Error>
     where

@@ -8,7 +8,9 @@
 //! takes one of the pool's slots first, so a thread here is always free for it.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -16,6 +18,8 @@ type Job = Box<dyn FnOnce() + Send>;
 /// each thread finish its job and end.
 pub struct Threads {
     queue: mpsc::Sender<Job>,
+    /// Units of work queued or running.
+    busy: Arc<AtomicUsize>,
 }
 
 /// The unit of work did not finish: it panicked, or the threads are gone.
@@ -43,17 +47,49 @@ impl Threads {
                 }
             })?;
         }
-        Ok(Self { queue })
+        Ok(Self { queue, busy: Arc::default() })
     }
 
     /// Runs `work` on one of the threads and hands its result to the waiting task.
     pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Lost> {
         let (done, result) = tokio::sync::oneshot::channel();
+        let busy = Busy::enter(&self.busy);
         let job: Job = Box::new(move || {
+            let _busy = busy;
             let _ = done.send(work());
         });
         self.queue.send(job).map_err(|_| Lost)?;
         result.await.map_err(|_| Lost)
+    }
+
+    /// Waits (blocking) until no unit of work is queued or running, or `limit` has passed; whether
+    /// they all finished. A stopping service calls this before it links the last rows: a unit whose
+    /// request was given up on may still be committing.
+    pub fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while self.busy.load(Ordering::Acquire) > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+}
+
+/// Counts one unit of work as busy until it is dropped (run, or dropped unrun with its job).
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -71,6 +107,7 @@ mod tests {
             assert!(lost.is_err());
             let name = threads.run(|| std::thread::current().name().map(str::to_owned)).await.expect("runs");
             assert_eq!(name.as_deref(), Some("fieldproof-db-0"), "the one thread is still there");
+            assert!(threads.wait_idle(Duration::from_secs(1)), "nothing left running");
         });
     }
 }

@@ -154,8 +154,8 @@ impl Net {
         if !(0.5..1.0).contains(&file.threshold) {
             problems.push(format!("net threshold {}: must be at least 0.5 and below 1", file.threshold));
         }
-        if let Some(doubt) = file.doubt.filter(|d| !(0.0..file.threshold).contains(d)) {
-            problems.push(format!("net doubt {doubt}: must be at least 0 and below the threshold"));
+        if let Some(doubt) = file.doubt.filter(|d| !(0.0..=file.threshold).contains(d)) {
+            problems.push(format!("net doubt {doubt}: must be at least 0 and at most the threshold"));
         }
         if !file.bias.is_finite() || file.weights.values().any(|w| !w.is_finite()) {
             problems.push("net weights must be finite numbers".to_owned());

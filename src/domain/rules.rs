@@ -33,10 +33,11 @@ pub struct RuleSetFile {
     #[serde(default)]
     pub refers_back: Vec<String>,
     pub signals: Vec<SignalFile>,
-    /// Harmless uses of hazard words: figures of speech ("burning question", `"shocking + price|bill"`),
-    /// places and things named after a hazard ("ambulance station", "van alarm"). Written as
-    /// signals' phrases and `together` groups are; in a clause holding one, its words are read by
-    /// no signal, and the clause's other words still are.
+    /// Harmless uses of hazard words: figures of speech ("burning question", "shocking price"),
+    /// places and things named after a hazard ("ambulance station", "van alarm"). Phrases only (a
+    /// run of words, alternatives with `|` and `@name` allowed), never `+` groups: a group may sit
+    /// anywhere in a clause, and blanking it there could blank a real hazard's words. In a clause
+    /// holding one, its words are read by no signal, and the clause's other words still are.
     #[serde(default)]
     pub harmless: Vec<String>,
     /// The statistical safety net under the rules (`fieldproof rules train`), if this version has one.
@@ -151,6 +152,9 @@ impl RuleSet {
         }
         if file.repeat_window_days == 0 {
             problems.push("repeat_window_days: must be at least 1".to_owned());
+        }
+        for phrase in file.harmless.iter().filter(|p| p.contains('+') || p.trim().is_empty()) {
+            problems.push(format!("harmless `{phrase}`: must be a phrase, without `+` groups"));
         }
         for (from, to) in &file.spelling {
             if from.is_empty() || from.chars().any(|c| !c.is_alphanumeric()) || from.to_lowercase() != *from {

@@ -318,6 +318,21 @@ pub fn reclassify(facts: &FailureFacts<'_>, kept: &[Reason], rules: &RuleSet) ->
         verdict.triage = None;
         verdict.reasons.retain(|r| !r.rule.starts_with("triage."));
         verdict.severity = verdict.reasons.iter().map(|r| r.points_to).max().unwrap_or(Severity::Nuisance);
+        // "No signal" outranked a doubt of the net's; with the kept reasons there is a signal, and
+        // the report is graded as `classify` would have graded it with them: the doubt stands.
+        let doubt = match rules.net.as_ref().map(|net| net.judge(facts.description)) {
+            Some(Judgement::Doubt(doubt)) if !found_danger => Some(doubt),
+            _ => None,
+        };
+        if let Some(doubt) = doubt {
+            verdict.triage = Some(Triage::NetDoubt);
+            verdict.severity = Severity::SafetyCritical;
+            verdict.reasons.push(Reason {
+                rule: Triage::NetDoubt.rule().to_owned(),
+                evidence: doubt.evidence(),
+                points_to: Severity::SafetyCritical,
+            });
+        }
     }
     verdict.severity = kept.iter().map(|r| r.points_to).fold(verdict.severity, Severity::max);
     verdict.repeat |= kept.iter().any(|r| r.rule.starts_with("repeat."));
@@ -542,7 +557,7 @@ mod tests {
             r#"
             repeat_window_days = 90
             essential_services = []
-            harmless = ["burning question", "shocking + price|bill"]
+            harmless = ["burning question", "shocking price|shocking bill"]
             [negation]
             negators = ["no"]
             window = 3
@@ -560,8 +575,11 @@ mod tests {
             "#,
         )
         .expect("rules parse");
-        let rules = RuleSet::compile("severity-rules/test".into(), file).expect("rules are valid");
+        let rules = RuleSet::compile("severity-rules/test".into(), file.clone()).expect("rules are valid");
         let grade = |description| classify(&FailureFacts { description, ..facts() }, &rules).severity;
+        let grouped = RuleSetFile { harmless: vec!["shocking + price".into()], ..file };
+        let refused = RuleSet::compile("severity-rules/test".into(), grouped).err().expect("a group is refused");
+        assert!(refused.iter().any(|p| p.contains("harmless `shocking + price`")), "{refused:?}");
         for harmless in
             ["burning question about the charger, engineer late", "shocking price for a socket, he was late"]
         {
@@ -569,6 +587,7 @@ mod tests {
         }
         for hazard in [
             "socket burning, shocking price",
+            "tenant got a shock off the socket engineer quoted a shocking price for a new one",
             "burning question: is the charger meant to be this hot",
             "the socket gave her a shock, shock at the price too",
         ] {
@@ -608,6 +627,9 @@ mod tests {
         let again =
             reclassify(&FailureFacts { description: "no heating", ..facts() }, std::slice::from_ref(&item), &rules);
         assert_eq!(again.triage, Some(Triage::NetDoubt), "a kept ordinary reason does not settle a doubt");
+        let unread =
+            reclassify(&FailureFacts { description: "see attached", ..facts() }, std::slice::from_ref(&item), &rules);
+        assert_eq!(unread.triage, Some(Triage::NetDoubt), "as `classify` grades it with the item: {unread:?}");
         let hazard = Reason { rule: "item.safety-critical".to_owned(), points_to: Severity::SafetyCritical, ..item };
         let settled = reclassify(&FailureFacts { description: "no heating", ..facts() }, &[hazard], &rules);
         assert_eq!((settled.severity, settled.triage), (Severity::SafetyCritical, None));

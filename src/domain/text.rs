@@ -448,7 +448,7 @@ type Spare = (Vec<Earliest>, Vec<bool>);
 thread_local! {
     static SPARE: std::cell::RefCell<Vec<Spare>> = const { std::cell::RefCell::new(Vec::new()) };
 }
-/// At most this many spare scratches per thread (a note uses three at once).
+/// At most this many spare scratches per thread (a note uses two at once).
 const SPARES: usize = 4;
 
 impl Drop for GroupScratch {
