@@ -198,10 +198,10 @@ where
 {
     let folder = dir.join(folder);
     let missing = || vec![format!("{}: no v1.toml found", folder.display())];
-    let files = sorted_entries(&folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
+    let files = version_files(&folder)?;
     let latest = files.iter().filter_map(|path| version_of(path).ok()).max().ok_or_else(missing)?;
     let mut found = None;
-    each_version(&folder, |n| n == latest, load, |_, loaded| found = Some(loaded))?;
+    each_version(files, |n| n == latest, load, |_, loaded| found = Some(loaded))?;
     found.ok_or_else(missing)
 }
 
@@ -214,15 +214,22 @@ where
     F: serde::de::DeserializeOwned,
 {
     let mut versions = Vec::new();
-    each_version(folder, |_| true, load, |number, loaded| versions.push((number, loaded)))?;
+    each_version(version_files(folder)?, |_| true, load, |number, loaded| versions.push((number, loaded)))?;
     versions.sort_by_key(|(n, _)| *n);
     Ok(versions)
 }
 
-/// Reads and loads each `v<N>.toml` in `folder` whose N is `wanted` and hands it to `each`; every
-/// problem is reported.
+/// The files of a versions folder, sorted, without the nets (`v<N>.net.json`), which are read
+/// through their rule sets.
+fn version_files(folder: &Path) -> Result<Vec<PathBuf>, Vec<String>> {
+    let files = sorted_entries(folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
+    Ok(files.into_iter().filter(|p| p.extension().is_none_or(|e| e != "json")).collect())
+}
+
+/// Loads each of `files` (`v<N>.toml`) whose N is `wanted` and hands it to `each`; every problem is
+/// reported.
 fn each_version<F, T>(
-    folder: &Path,
+    files: Vec<PathBuf>,
     wanted: impl Fn(u32) -> bool,
     load: impl Fn(u32, F) -> Result<T, Vec<String>>,
     mut each: impl FnMut(u32, T),
@@ -230,10 +237,8 @@ fn each_version<F, T>(
 where
     F: serde::de::DeserializeOwned,
 {
-    let files = sorted_entries(folder).map_err(|e| vec![format!("{}: cannot read: {e}", folder.display())])?;
     let mut problems = Vec::new();
-    // A rule set's net (`v<N>.net.json`) sits beside it and is read through the rule set.
-    for path in files.into_iter().filter(|p| p.extension().is_none_or(|e| e != "json")) {
+    for path in files {
         let number = match version_of(&path) {
             Ok(number) => number,
             Err(problem) => {

@@ -168,7 +168,12 @@ pub struct Classification {
 
 /// Grades a failure report. Total: every report gets a grade and at least one reason.
 pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
-    classify_judged(facts, rules, |note| rules.net.as_ref().map_or(Judgement::Calm, |net| net.judge(note)))
+    classify_judged(facts, rules, |note| judge_with_net(rules, note))
+}
+
+/// The rule set's net's judgement of a note (calm when it has none).
+fn judge_with_net(rules: &RuleSet, note: &str) -> Judgement {
+    rules.net.as_ref().map_or(Judgement::Calm, |net| net.judge(note))
 }
 
 /// [`classify`], with the net's judgement of the text taken from `judge` (in training, a score
@@ -176,6 +181,17 @@ pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
 pub fn classify_judged(
     facts: &FailureFacts<'_>,
     rules: &RuleSet,
+    judge: impl FnOnce(&str) -> Judgement,
+) -> Classification {
+    grade(facts, rules, &[], judge)
+}
+
+/// The grading itself: `kept` are reasons from an earlier grading that the rule set does not decide
+/// (failed items, repeats), weighed as if found now.
+fn grade(
+    facts: &FailureFacts<'_>,
+    rules: &RuleSet,
+    kept: &[Reason],
     judge: impl FnOnce(&str) -> Judgement,
 ) -> Classification {
     let mut reasons = Vec::new();
@@ -237,6 +253,7 @@ pub fn classify_judged(
             fire(&finding.rule, format!("`{}` in \"{}\"", finding.pattern, finding.clause), finding.severity);
         }
     }
+    reasons.extend_from_slice(kept);
     // The net may only raise a grade or ask a person, and is asked only when nothing found a
     // danger to people.
     let mut doubt = None;
@@ -291,7 +308,7 @@ pub fn classify_judged(
         };
         fire(rule, evidence, Severity::ServiceImpacting);
     }
-    let repeat = !facts.repeats.is_empty();
+    let repeat = !facts.repeats.is_empty() || kept.iter().any(|r| r.rule.starts_with("repeat."));
     if repeat && severity == Severity::Nuisance {
         severity = Severity::ServiceImpacting;
     }
@@ -305,40 +322,9 @@ pub fn classify_judged(
 /// anew, and the reasons the rule set does not decide (failed checklist items, repeats) are kept
 /// from the earlier grading.
 pub fn reclassify(facts: &FailureFacts<'_>, kept: &[Reason], rules: &RuleSet) -> Classification {
-    let mut verdict = classify(facts, rules);
     let kept: Vec<Reason> =
         kept.iter().filter(|r| r.rule.starts_with("item.") || r.rule.starts_with("repeat.")).cloned().collect();
-    if kept.is_empty() {
-        return verdict;
-    }
-    // Kept reasons are signals, so a report with them is no longer unread; a doubt of the net's
-    // stands unless a kept reason already found a danger.
-    let found_danger = kept.iter().any(|r| r.points_to == Severity::SafetyCritical);
-    if verdict.triage.is_some_and(|t| t != Triage::NetDoubt || found_danger) {
-        verdict.triage = None;
-        verdict.reasons.retain(|r| !r.rule.starts_with("triage."));
-        verdict.severity = verdict.reasons.iter().map(|r| r.points_to).max().unwrap_or(Severity::Nuisance);
-        // "No signal" outranked a doubt of the net's; with the kept reasons there is a signal, and
-        // the report is graded as `classify` would have graded it with them: the doubt stands.
-        let doubt = match rules.net.as_ref().map(|net| net.judge(facts.description)) {
-            Some(Judgement::Doubt(doubt)) if !found_danger => Some(doubt),
-            _ => None,
-        };
-        if let Some(doubt) = doubt {
-            verdict.triage = Some(Triage::NetDoubt);
-            verdict.severity = Severity::SafetyCritical;
-            verdict.reasons.push(Reason {
-                rule: Triage::NetDoubt.rule().to_owned(),
-                evidence: doubt.evidence(),
-                points_to: Severity::SafetyCritical,
-            });
-        }
-    }
-    verdict.severity = kept.iter().map(|r| r.points_to).fold(verdict.severity, Severity::max);
-    verdict.repeat |= kept.iter().any(|r| r.rule.starts_with("repeat."));
-    verdict.reasons.extend(kept);
-    verdict.reasons.sort_by_key(|r| std::cmp::Reverse(r.points_to));
-    verdict
+    grade(facts, rules, &kept, |note| judge_with_net(rules, note))
 }
 
 #[cfg(test)]
