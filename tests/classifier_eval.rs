@@ -4,10 +4,10 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v6: the taxonomy rules, the statistical net
-//! trained on `dev` and its band of doubt) meet neither the first nor the second yet (see the
-//! README's "How failures are graded"), so this test holds them to the floor they have reached,
-//! which a rule change may raise but not lower (it is set again only when the split grows), and to
+//! 5 % of all notes in triage. The shipped rules (v7: the taxonomy rules, the statistical net
+//! trained on `dev` and its band of doubt) meet all but the second (see the README's "How
+//! failures are graded"), so this test holds them to the ceiling of missed notes they have reached,
+//! which a rule change may lower but not raise (it is set again only when the split grows), and to
 //! the targets they already meet.
 //!
 //! `cargo test --test classifier_eval -- --nocapture` prints both confusion matrices, the triage
@@ -24,20 +24,16 @@ use fieldproof::domain::evaluation::{Evaluation, LabelledNote, percent};
 use fieldproof::domain::net::{self, NetFile};
 use fieldproof::domain::severity::{FailureFacts, Severity, classify};
 
-/// Safety recall on `test`, in per cent: the target, and the floor reached (raise it as rules improve).
+/// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-05 on the 3,853-note test split (grown by the thirteenth round): rule set v6
-// (v5's rules with harmless uses of hazard words and four families from the thirteenth round's dev
-// notes, the net retrained on the grown dev split, and its band of doubt sending notes to triage)
-// 1,580 / 1,615 = 97.8 %, 25 missed without triage, 4.9 % triage. On the same split v5 scores
-// 1,583 / 1,615 = 98.0 % with 28 missed. v6 lowers this figure: it sends to triage three safety notes
-// v5 graded safety-critical (and three v5 missed), grading no safety note lower. The floor follows it
-// by choice, since a person grading a note the net cannot rule out is what the band of doubt is for.
-// The thirteenth round, graded by v6 as it stood before the round was read: 391 / 400 with 5 missed.
-const RECALL_FLOOR: f64 = 97.8;
+// Measured 2026-12-05 on the 4,154-note test split (grown by the fourteenth round): rule set v7
+// (v6's rules with families from the fourteenth round's dev notes, the net retrained on the grown
+// dev split) 1,705 / 1,738 = 98.1 %, 24 missed without triage, 90.9 % of the others kept below
+// safety-critical, 4.7 % triage. On the same split v6 scores 1,703 / 1,738 = 98.0 % with 25 missed.
+// The fourteenth round, graded by v6 as it stood before the round was read: 396 / 400 with 4 missed.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 25;
+const MISSED_CEILING: usize = 24;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 
@@ -98,7 +94,7 @@ fn the_latest_rules_hold_their_ground_on_notes_they_were_not_written_from() {
     let recall = percent(test.safety_caught(), test.safety());
     let kept = percent(test.others_kept_below(), test.others());
     let triage = percent(test.triaged(), test.total());
-    println!("recall {recall:.1} % (target {RECALL_TARGET} %, floor {RECALL_FLOOR} %)");
+    println!("recall {recall:.1} % (target {RECALL_TARGET} %)");
     println!(
         "safety missed without triage {} (target {MISSED_TARGET}, ceiling {MISSED_CEILING})",
         test.safety_missed()
@@ -106,7 +102,7 @@ fn the_latest_rules_hold_their_ground_on_notes_they_were_not_written_from() {
     println!("others kept below safety-critical {kept:.1} % (target {KEPT_BELOW_TARGET} %)");
     println!("triage {triage:.1} % (target at most {TRIAGE_TARGET} %)");
 
-    assert!(recall >= RECALL_FLOOR, "safety recall on test fell below {RECALL_FLOOR} %: {recall:.1} %");
+    assert!(recall >= RECALL_TARGET, "safety recall on test fell below {RECALL_TARGET} %: {recall:.1} %");
     assert!(test.safety_missed() <= MISSED_CEILING, "more safety-critical test notes missed without triage");
     assert!(kept >= KEPT_BELOW_TARGET, "at least {KEPT_BELOW_TARGET} % of non-safety test notes stay below it");
     assert!(triage <= TRIAGE_TARGET, "triage share on test rose above {TRIAGE_TARGET} %: {triage:.1} %");
@@ -138,7 +134,7 @@ fn real_words_are_not_repaired_and_a_missing_safety_device_is_not_a_negation() {
 #[test]
 fn the_shipped_net_is_trained_on_dev_alone() {
     let shipped: NetFile =
-        serde_json::from_str(&std::fs::read_to_string("checklists/_severity-rules/v6.net.json").expect("the v6 net"))
+        serde_json::from_str(&std::fs::read_to_string("checklists/_severity-rules/v7.net.json").expect("the v7 net"))
             .expect("net parses");
     let dev = labelled("dev");
     let pairs: Vec<(&str, bool)> =
