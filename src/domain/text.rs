@@ -53,8 +53,8 @@ pub struct Normaliser {
     clause_breaks: FxHashSet<String>,
     /// Correctly spelt words of the rule set (before stemming), for near-miss spelling repair.
     vocabulary: Vec<String>,
-    /// The same words, for membership.
-    known: FxHashSet<String>,
+    /// The same words → their places in `vocabulary`.
+    known: FxHashMap<String, usize>,
     /// Every vocabulary word with one letter deleted → the words it came from (indexes into
     /// `vocabulary`): a near miss is found by a few lookups instead of comparing every word.
     deletions: FxHashMap<String, Vec<usize>>,
@@ -178,7 +178,7 @@ impl Normaliser {
             spelling: spelling.into_iter().collect(),
             clause_breaks: clause_breaks.iter().map(|w| w.to_lowercase()).collect(),
             vocabulary: Vec::new(),
-            known: FxHashSet::default(),
+            known: FxHashMap::default(),
             deletions: FxHashMap::default(),
             joined: Vec::new(),
             stem_ids: FxHashMap::default(),
@@ -212,7 +212,7 @@ impl Normaliser {
             }
         }
         self.deletions = index;
-        self.known = vocabulary.iter().cloned().collect();
+        self.known = vocabulary.iter().enumerate().map(|(i, w)| (w.clone(), i)).collect();
         self.vocabulary = vocabulary;
     }
 
@@ -233,7 +233,7 @@ impl Normaliser {
     /// set's words becomes that word, unless it is an English word in its own right. Where several
     /// rule words are one edit away, the first in alphabetical order wins (deterministic).
     fn repair<'a>(&'a self, word: &'a str) -> &'a str {
-        if word.chars().count() < FUZZY_MIN_LEN || self.known.contains(word) || is_english_word(word) {
+        if word.chars().count() < FUZZY_MIN_LEN || self.known.contains_key(word) || is_english_word(word) {
             return word;
         }
         // A possessive or plural of an English word, its apostrophe dropped ("wife's" → "wifes"), is
@@ -241,14 +241,26 @@ impl Normaliser {
         if word.strip_suffix('s').is_some_and(is_english_word) {
             return word;
         }
+        // Candidates: rule words with one letter more (they share a deletion with the word itself),
+        // the same length (a letter changed or two swapped: they share a deletion) or one letter less
+        // (the word with one letter deleted is a rule word). The least place wins, so a candidate
+        // after the best so far is not measured.
+        let mut best: Option<usize> = None;
+        let mut consider = |i: usize| {
+            if best.is_none_or(|b| i < b) && strsim::damerau_levenshtein(&self.vocabulary[i], word) == 1 {
+                best = Some(i);
+            }
+        };
         let by_deletion = |w: &str| self.deletions.get(w).into_iter().flatten().copied();
-        let exact = |w: &str| self.vocabulary.binary_search_by(|v| v.as_str().cmp(w)).ok();
-        let candidates =
-            by_deletion(word).chain(deletions(word).flat_map(|d| exact(&d).into_iter().chain(by_deletion(&d))));
-        candidates
-            .filter(|&i| strsim::damerau_levenshtein(&self.vocabulary[i], word) == 1)
-            .min()
-            .map_or(word, |i| &self.vocabulary[i])
+        by_deletion(word).for_each(&mut consider);
+        let mut shorter = String::with_capacity(word.len());
+        for (at, c) in word.char_indices() {
+            shorter.clear();
+            shorter.push_str(&word[..at]);
+            shorter.push_str(&word[at + c.len_utf8()..]);
+            self.known.get(shorter.as_str()).copied().into_iter().chain(by_deletion(&shorter)).for_each(&mut consider);
+        }
+        best.map_or(word, |i| &self.vocabulary[i])
     }
 
     pub fn stem(&self, word: &str) -> String {
