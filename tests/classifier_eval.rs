@@ -4,7 +4,7 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v7: the taxonomy rules, the statistical net
+//! 5 % of all notes in triage. The shipped rules (v8: the taxonomy rules, the statistical net
 //! trained on `dev` and its band of doubt) meet all but the second (see the README's "How
 //! failures are graded"), so this test holds them to the ceiling of missed notes they have reached,
 //! which a rule change may lower but not raise (it is set again only when the split grows), and to
@@ -26,14 +26,14 @@ use fieldproof::domain::severity::{FailureFacts, Severity, classify};
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-05 on the 4,154-note test split (grown by the fourteenth round): rule set v7
-// (v6's rules with families from the fourteenth round's dev notes, the net retrained on the grown
-// dev split) 1,705 / 1,738 = 98.1 %, 24 missed without triage, 90.9 % of the others kept below
-// safety-critical, 4.7 % triage. On the same split v6 scores 1,703 / 1,738 = 98.0 % with 25 missed.
-// The fourteenth round, graded by v6 as it stood before the round was read: 396 / 400 with 4 missed.
+// Measured 2026-12-05 on the 4,459-note test split (grown by the fifteenth round): rule set v8
+// (v7's rules with families from the fifteenth round's dev notes, the net retrained on the grown
+// dev split) 1,834 / 1,864 = 98.4 %, 22 missed without triage, 90.8 % of the others kept below
+// safety-critical, 4.8 % triage. On the same split v7 scores 1,831 / 1,864 = 98.2 % with 24 missed.
+// The fifteenth round, graded by v7 as it stood before the round was read: 394 / 400 with 3 missed.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 24;
+const MISSED_CEILING: usize = 22;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 
@@ -134,7 +134,7 @@ fn real_words_are_not_repaired_and_a_missing_safety_device_is_not_a_negation() {
 #[test]
 fn the_shipped_net_is_trained_on_dev_alone() {
     let shipped: NetFile =
-        serde_json::from_str(&std::fs::read_to_string("checklists/_severity-rules/v7.net.json").expect("the v7 net"))
+        serde_json::from_str(&std::fs::read_to_string("checklists/_severity-rules/v8.net.json").expect("the v8 net"))
             .expect("net parses");
     let dev = labelled("dev");
     let pairs: Vec<(&str, bool)> =
