@@ -28,14 +28,14 @@ use fieldproof::domain::severity::{FailureFacts, Severity, classify};
 const RECALL_TARGET: f64 = 98.0;
 // Measured 2026-12-05 on the 4,761-note test split (grown by the sixteenth round): rule set v8
 // (v7's rules with families from the fifteenth round's dev notes, the net retrained on that dev
-// split) 1,955 / 1,991 = 98.2 %, 26 missed without triage, 90.6 % of the others kept below
-// safety-critical, 4.9 % triage. On the same split v7 scores 1,952 / 1,991 = 98.0 % with 28 missed.
-// The sixteenth round, graded by v8 before it was read: 385 / 400 with 7 missed. A v9 drafted from
-// that round's dev notes (and its net retrained) missed 27 here and sent 5.2 % to triage: it did not
-// pass this test and was not published.
+// split, mended after a review) 1,954 / 1,991 = 98.1 %, 27 missed without triage, 90.6 % of the
+// others kept below safety-critical, 4.9 % triage. On the same split v7 scores 1,951 / 1,991 = 98.0 %
+// with 29 missed. The sixteenth round, graded by v8 before it was read: 385 / 400 with 7 missed. A v9
+// drafted from that round's dev notes (and its net retrained) missed 27 here with the drafted v8 at 26
+// and sent 5.2 % to triage: it did not pass this test and was not published.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 26;
+const MISSED_CEILING: usize = 27;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 
@@ -130,6 +130,36 @@ fn real_words_are_not_repaired_and_a_missing_safety_device_is_not_a_negation() {
         assert!(verdict.reasons.iter().all(|r| !r.evidence.contains("bleeding")), "{note}: {verdict:?}");
     }
     assert_eq!(grade("engineer was nice, left on time").severity, Severity::Nuisance);
+}
+
+/// Harmless uses of hazard words are whole phrases, so a hazard worded like one is still read; and
+/// the everyday sentences the latest families were mended for are not hazards.
+#[test]
+fn a_hazard_worded_like_a_harmless_use_is_still_read() {
+    let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("rule set loads");
+    let grade = |note: &str| classify(&FailureFacts::text(note), &rules);
+    for note in [
+        "Engineer late. CO alarm quiet now after going off all night",
+        "consumer unit has two blanking plates missing, busbar reachable with a finger",
+        "Faint buzzing behind the consumer unit and it smells hot",
+        "E-bike battery sat smoking in the hall",
+        "The socket behind the fridge looked burnt out",
+        "Old electricity service is live and the cover is off",
+        "Hot water over 65°C at the kids basin",
+        "Bath water measured at 54°C in the care home",
+    ] {
+        let verdict = grade(note);
+        assert_eq!((verdict.severity, verdict.triage), (Severity::SafetyCritical, None), "{note}: {verdict:?}");
+    }
+    for note in [
+        "nearly choked on the price of the new boiler",
+        "Called at 10, just missed him, left a card",
+        "Opened the PCP and re-jumpered the pair, all working",
+        "Fitter was singing loudly all afternoon",
+        "Curtain caught in the door when he left",
+    ] {
+        assert_ne!(grade(note).severity, Severity::SafetyCritical, "{note}");
+    }
 }
 
 /// The shipped net is the one `fieldproof rules train` makes from `dev`, and from nothing else. `dev`
