@@ -22,7 +22,8 @@ use sha2::{Digest, Sha256};
 
 use fieldproof::domain::evaluation::{Evaluation, LabelledNote, percent};
 use fieldproof::domain::net::{self, NetFile};
-use fieldproof::domain::severity::{FailureFacts, Severity, classify};
+use fieldproof::domain::rules::RuleSet;
+use fieldproof::domain::severity::{Classification, FailureFacts, Severity, classify};
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
@@ -54,6 +55,19 @@ fn provenance(split: &str) -> Vec<Note> {
     notes(split).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("note")).collect()
 }
 
+/// The rule set in force: the latest version under `checklists/_severity-rules`.
+fn latest_rules() -> RuleSet {
+    fieldproof::catalogue::read_rules(Path::new("checklists")).expect("rule set loads")
+}
+
+/// Grades a note that is only words, and checks it is graded safety-critical by the rules, not sent
+/// to triage.
+fn graded_safety_critical(rules: &RuleSet, note: &str) -> Classification {
+    let verdict = classify(&FailureFacts::text(note), rules);
+    assert_eq!((verdict.severity, verdict.triage), (Severity::SafetyCritical, None), "{note}: {verdict:?}");
+    verdict
+}
+
 fn labelled(split: &str) -> Vec<LabelledNote> {
     LabelledNote::parse_many(&notes(split)).expect("notes parse")
 }
@@ -82,7 +96,7 @@ fn the_split_is_the_fixed_one_and_large_enough() {
 
 #[test]
 fn the_latest_rules_hold_their_ground_on_notes_they_were_not_written_from() {
-    let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("rule set loads");
+    let rules = latest_rules();
     let dev = Evaluation::run(&labelled("dev"), &rules);
     println!("\n{}", dev.report("dev (rules are written from these)"));
     for miss in &dev.misses {
@@ -113,11 +127,7 @@ fn the_latest_rules_hold_their_ground_on_notes_they_were_not_written_from() {
 /// The two faults that let hazards through in rule set v1, and a hazard told in a later clause.
 #[test]
 fn real_words_are_not_repaired_and_a_missing_safety_device_is_not_a_negation() {
-    let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("rule set loads");
-    let grade = |note: &str| {
-        let facts = FailureFacts::text(note);
-        classify(&facts, &rules)
-    };
+    let rules = latest_rules();
     for note in [
         "tap fitted fine, though she mentioned the blending valve under the sink had been binned",
         "new cylinder fitted without the temperature relief valve",
@@ -125,19 +135,18 @@ fn real_words_are_not_repaired_and_a_missing_safety_device_is_not_a_negation() {
         "CO alarm fine at first but it went off twice yesterday",
         "landing light was fine on monday but it crackled and flashed last night",
     ] {
-        let verdict = grade(note);
-        assert_eq!((verdict.severity, verdict.triage), (Severity::SafetyCritical, None), "{note}: {verdict:?}");
+        let verdict = graded_safety_critical(&rules, note);
         assert!(verdict.reasons.iter().all(|r| !r.evidence.contains("bleeding")), "{note}: {verdict:?}");
     }
-    assert_eq!(grade("engineer was nice, left on time").severity, Severity::Nuisance);
+    let nice = classify(&FailureFacts::text("engineer was nice, left on time"), &rules);
+    assert_eq!(nice.severity, Severity::Nuisance);
 }
 
 /// Harmless uses of hazard words are whole phrases, so a hazard worded like one is still read; and
 /// the everyday sentences the latest families were mended for are not hazards.
 #[test]
 fn a_hazard_worded_like_a_harmless_use_is_still_read() {
-    let rules = fieldproof::catalogue::read_rules(Path::new("checklists")).expect("rule set loads");
-    let grade = |note: &str| classify(&FailureFacts::text(note), &rules);
+    let rules = latest_rules();
     for note in [
         "Engineer late. CO alarm quiet now after going off all night",
         "consumer unit has two blanking plates missing, busbar reachable with a finger",
@@ -148,8 +157,7 @@ fn a_hazard_worded_like_a_harmless_use_is_still_read() {
         "Hot water over 65°C at the kids basin",
         "Bath water measured at 54°C in the care home",
     ] {
-        let verdict = grade(note);
-        assert_eq!((verdict.severity, verdict.triage), (Severity::SafetyCritical, None), "{note}: {verdict:?}");
+        graded_safety_critical(&rules, note);
     }
     for note in [
         "nearly choked on the price of the new boiler",
@@ -158,18 +166,20 @@ fn a_hazard_worded_like_a_harmless_use_is_still_read() {
         "Fitter was singing loudly all afternoon",
         "Curtain caught in the door when he left",
     ] {
-        assert_ne!(grade(note).severity, Severity::SafetyCritical, "{note}");
+        assert_ne!(classify(&FailureFacts::text(note), &rules).severity, Severity::SafetyCritical, "{note}");
     }
 }
 
-/// The shipped net is the one `fieldproof rules train` makes from `dev`, and from nothing else. `dev`
-/// only grows at its end, so the net is retrained on as many of its first notes as it was trained on
-/// (notes added since wait for the next version).
+/// The shipped net (the latest version's, `vN.net.json` beside `vN.toml`) is the one `fieldproof
+/// rules train` makes from `dev`, and from nothing else. `dev` only grows at its end, so the net is
+/// retrained on as many of its first notes as it was trained on (notes added since wait for the next
+/// version).
 #[test]
 fn the_shipped_net_is_trained_on_dev_alone() {
+    let version = latest_rules().version;
+    let file = format!("checklists/_severity-rules/{}.net.json", version.rsplit('/').next().unwrap());
     let shipped: NetFile =
-        serde_json::from_str(&std::fs::read_to_string("checklists/_severity-rules/v8.net.json").expect("the v8 net"))
-            .expect("net parses");
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("the latest net")).expect("net parses");
     let dev = labelled("dev");
     assert!(shipped.trained_on.count <= dev.len(), "the net saw notes that are not in dev");
     let pairs: Vec<(&str, bool)> = dev[..shipped.trained_on.count]
