@@ -4,7 +4,7 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v8: the taxonomy rules, the statistical net
+//! 5 % of all notes in triage. The shipped rules (v9: the taxonomy rules, the statistical net
 //! trained on `dev` and its band of doubt) meet all but the second (see the README's "How
 //! failures are graded"), so this test holds them to the ceiling of missed notes they have reached,
 //! which a rule change may lower but not raise (it is set again only when the split grows), and to
@@ -27,16 +27,17 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-05 on the 4,761-note test split (grown by the sixteenth round): rule set v8
-// (v7's rules with families from the fifteenth round's dev notes, the net retrained on that dev
-// split, mended after a review) 1,954 / 1,991 = 98.1 %, 27 missed without triage, 90.6 % of the
-// others kept below safety-critical, 4.9 % triage. On the same split v7 scores 1,951 / 1,991 = 98.0 %
-// with 29 missed. The sixteenth round, graded by v8 before it was read: 385 / 400 with 7 missed. A v9
-// drafted from that round's dev notes (and its net retrained) missed 27 here with the drafted v8 at 26
-// and sent 5.2 % to triage: it did not pass this test and was not published.
+// Measured 2026-12-06 on the 5,374-note test split (grown by the seventeenth and eighteenth rounds):
+// rule set v9 (v8's rules with families from the sixteenth to eighteenth rounds' dev notes, and from
+// the dev notes only the net used to catch; the net retrained on that dev split) 2,193 / 2,237 =
+// 98.0 %, 28 missed without triage, 90.1 % of the others kept below safety-critical, 4.9 % triage.
+// On the same split v8 scores 2,197 / 2,237 = 98.2 % with 29 missed, but keeps only 89.8 % of the
+// others below safety-critical (the two new rounds hold many harmless notes that sound alarming).
+// Graded by v8 before they were read: the seventeenth round 396 / 400 with 3 missed, the eighteenth
+// 395 / 400 with 3 missed.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 27;
+const MISSED_CEILING: usize = 28;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 

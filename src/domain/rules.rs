@@ -63,6 +63,11 @@ pub struct NegationFile {
     pub clause_breaks: Vec<String>,
     /// Phrases that negate a finding they follow ("did not go off").
     pub after: Vec<String>,
+    /// Whether `after` phrases and harmless uses holding a clause-breaking word ("fitted and
+    /// tested") keep a note's clause whole where the note holds them, as signal phrases always do.
+    /// From version 9; versions before it leave this off, and such phrases of theirs never match.
+    #[serde(default)]
+    pub join_after_and_harmless: bool,
 }
 
 /// One text signal: a rule id, the grade it points to, and the words that fire it.
@@ -225,10 +230,16 @@ impl RuleSet {
             .chain(intended)
             .collect();
         normaliser.set_vocabulary(vocabulary);
+        let negation_and_harmless: Vec<String> = if file.negation.join_after_and_harmless {
+            file.negation.after.iter().chain(&file.harmless).cloned().collect()
+        } else {
+            Vec::new()
+        };
         normaliser.set_joined_phrases(
             file.signals
                 .iter()
                 .flat_map(|s| s.phrases.iter().chain(&s.together).chain(&s.anywhere))
+                .chain(&negation_and_harmless)
                 .map(expand)
                 .flat_map(|p| p.split(['+', '|']).map(|alt| alt.trim().to_owned()).collect::<Vec<_>>()),
         );

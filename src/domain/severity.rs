@@ -330,7 +330,7 @@ pub fn reclassify(facts: &FailureFacts<'_>, kept: &[Reason], rules: &RuleSet) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::rules::{RuleSet, RuleSetFile};
+    use crate::domain::rules::{NegationFile, RuleSet, RuleSetFile};
 
     fn rules() -> RuleSet {
         let file: RuleSetFile = toml::from_str(
@@ -578,6 +578,48 @@ mod tests {
             "the socket gave her a shock, shock at the price too",
         ] {
             assert_eq!(grade(hazard), Severity::SafetyCritical, "{hazard}");
+        }
+    }
+
+    #[test]
+    fn after_phrases_and_harmless_uses_holding_a_clause_break_match_only_where_the_version_joins_them() {
+        let file: RuleSetFile = toml::from_str(
+            r#"
+            repeat_window_days = 90
+            essential_services = []
+            harmless = ["sparks and co"]
+            [negation]
+            negators = ["no"]
+            window = 3
+            clause_breaks = ["and"]
+            after = ["fitted and tested"]
+            [[signals]]
+            rule = "text.carbon-monoxide"
+            severity = "safety_critical"
+            hazard = "carbon_monoxide"
+            phrases = ["co alarm", "sparks"]
+            [[signals]]
+            rule = "text.courtesy"
+            severity = "nuisance"
+            phrases = ["late"]
+            "#,
+        )
+        .expect("rules parse");
+        let joined = RuleSetFile {
+            negation: NegationFile { join_after_and_harmless: true, ..file.negation.clone() },
+            ..file.clone()
+        };
+        let before = RuleSet::compile("severity-rules/test".into(), file).expect("rules are valid");
+        let from_9 = RuleSet::compile("severity-rules/test".into(), joined).expect("rules are valid");
+        let grade = |rules: &RuleSet, description| classify(&FailureFacts { description, ..facts() }, rules).severity;
+        for note in ["co alarm fitted and tested, engineer late", "sparks and co were late"] {
+            assert_eq!(grade(&before, note), Severity::SafetyCritical, "a version without joins: {note}");
+            assert_eq!(grade(&from_9, note), Severity::Nuisance, "a version that joins them: {note}");
+        }
+        for hazard in
+            ["co alarm going off and fitted and tested yesterday", "sparks from the socket and co alarm fitted"]
+        {
+            assert_eq!(grade(&from_9, hazard), Severity::SafetyCritical, "{hazard}");
         }
     }
 
