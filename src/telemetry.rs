@@ -60,6 +60,21 @@ impl std::fmt::Display for RequestId {
 #[derive(Clone, Copy)]
 struct Arrived(Instant);
 
+/// The route template a request matched, found once for the log line and the metrics: finding it
+/// walks the route table again, regular expressions and all.
+#[derive(Clone)]
+struct MatchedRoute(String);
+
+/// The route template of a request that has been answered (`unmatched` when none matched).
+fn matched_route(req: &actix_web::HttpRequest) -> String {
+    if let Some(MatchedRoute(route)) = req.extensions().get::<MatchedRoute>() {
+        return route.clone();
+    }
+    let route = req.match_pattern().unwrap_or_else(|| UNMATCHED.to_owned());
+    req.extensions_mut().insert(MatchedRoute(route.clone()));
+    route
+}
+
 /// The Prometheus recorder of this process, installed on first use. One per process: requests of
 /// every app in it (the tests run many) count in the same registry.
 pub fn prometheus() -> &'static PrometheusHandle {
@@ -108,14 +123,10 @@ pub async fn request_telemetry(
     let method = req.method().as_str().to_owned();
     let result = next.call(req).await;
     let (route, status) = match &result {
-        Ok(res) => (res.request().match_pattern(), res.status()),
-        Err(err) => (None, err.as_response_error().status_code()),
+        Ok(res) => (matched_route(res.request()), res.status()),
+        Err(err) => (UNMATCHED.to_owned(), err.as_response_error().status_code()),
     };
-    let labels = [
-        ("method", method),
-        ("route", route.unwrap_or_else(|| UNMATCHED.to_owned())),
-        ("status", status.as_u16().to_string()),
-    ];
+    let labels = [("method", method), ("route", route), ("status", status.as_u16().to_string())];
     metrics::counter!(REQUESTS, &labels).increment(1);
     metrics::histogram!(LATENCY, &labels).record(arrived.elapsed().as_secs_f64());
     let mut res = result?;
@@ -186,11 +197,10 @@ impl RootSpanBuilder for RequestSpan {
         let (status, route, arrived) = match outcome {
             Ok(res) => {
                 let arrived = res.request().extensions().get::<Arrived>().copied();
-                (res.status(), res.request().match_pattern(), arrived)
+                (res.status(), matched_route(res.request()), arrived)
             }
-            Err(err) => (err.as_response_error().status_code(), None, None),
+            Err(err) => (err.as_response_error().status_code(), UNMATCHED.to_owned(), None),
         };
-        let route = route.unwrap_or_else(|| UNMATCHED.to_owned());
         span.record("route", route.as_str());
         span.record("status", status.as_u16());
         let millis = arrived.map_or(0.0, |Arrived(at)| at.elapsed().as_secs_f64() * 1000.0);

@@ -195,12 +195,12 @@ macro_rules! chained_table {
 
             /// The row at `seq`, as (id, hash).
             pub(super) fn at(conn: &mut DbConnection, seq: i64) -> QueryResult<Option<(String, Option<String>)>> {
-                t::$table.filter(t::chain_seq.eq(seq)).select((t::id, t::row_hash)).first(conn).optional()
+                cached::first(t::$table.filter(t::chain_seq.eq(seq)).select((t::id, t::row_hash)), conn)
             }
 
             /// The row whose hash is `hash`, as (id, position).
             pub(super) fn by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<(String, Option<i64>)>> {
-                t::$table.filter(t::row_hash.eq(hash)).select((t::id, t::chain_seq)).first(conn).optional()
+                cached::first(t::$table.filter(t::row_hash.eq(hash)).select((t::id, t::chain_seq)), conn)
             }
         }
     };
@@ -304,7 +304,8 @@ pub fn link_waiting(conn: &mut DbConnection) -> QueryResult<u64> {
             continue;
         }
         let (mut length, mut prev): (i64, String) =
-            heads::audit_chain_heads.find(chain.name()).select((heads::length, heads::head_hash)).first(conn)?;
+            cached::first(heads::audit_chain_heads.find(chain.name()).select((heads::length, heads::head_hash)), conn)?
+                .ok_or(diesel::result::Error::NotFound)?;
         for row in rows {
             length += 1;
             linked += 1;

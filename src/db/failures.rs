@@ -49,7 +49,7 @@ pub fn descriptions(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<std::c
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<FailureRow>> {
-    failure_reports::table.find(id).select(FailureRow::as_select()).first(conn).optional()
+    super::cached::first(failure_reports::table.find(id).select(FailureRow::as_select()), conn)
 }
 
 /// Stores a failure report and its items; the report joins its chain when the transaction commits.

@@ -67,7 +67,7 @@ pub fn insert(conn: &mut DbConnection, row: &IncidentRow) -> QueryResult<()> {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<IncidentRow>> {
-    incidents::table.find(id).select(IncidentRow::as_select()).first(conn).optional()
+    super::cached::first(incidents::table.find(id).select(IncidentRow::as_select()), conn)
 }
 
 pub fn for_failure(conn: &mut DbConnection, failure_id: &str) -> QueryResult<Option<IncidentRow>> {
@@ -223,7 +223,7 @@ pub fn technicians(
 }
 
 pub fn username(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<String>> {
-    users::table.find(user_id).select(users::username).first(conn).optional()
+    super::cached::first(users::table.find(user_id).select(users::username), conn)
 }
 
 /// The reports graded by `rules_version` since `since`, with their incidents (for `rules diff`).

@@ -51,7 +51,7 @@ pub fn insert(conn: &mut DbConnection, row: &JobRow) -> QueryResult<()> {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<JobRow>> {
-    jobs::table.find(id).select(JobRow::as_select()).first(conn).optional()
+    super::cached::first(jobs::table.find(id).select(JobRow::as_select()), conn)
 }
 
 pub fn find_view(conn: &mut DbConnection, id: &str) -> QueryResult<Option<JobView>> {

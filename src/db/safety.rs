@@ -92,23 +92,20 @@ pub fn save_visit(conn: &mut DbConnection, row: &MakeSafeVisitRow) -> QueryResul
 }
 
 pub fn visit(conn: &mut DbConnection, id: &str) -> QueryResult<Option<MakeSafeVisitRow>> {
-    make_safe_visits::table.find(id).select(MakeSafeVisitRow::as_select()).first(conn).optional()
+    super::cached::first(make_safe_visits::table.find(id).select(MakeSafeVisitRow::as_select()), conn)
 }
 
 pub fn visit_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<MakeSafeVisitRow>> {
-    make_safe_visits::table
+    let query = make_safe_visits::table
         .filter(make_safe_visits::incident_id.eq(incident_id))
-        .select(MakeSafeVisitRow::as_select())
-        .first(conn)
-        .optional()
+        .select(MakeSafeVisitRow::as_select());
+    super::cached::first(query, conn)
 }
 
 pub fn visit_for_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<MakeSafeVisitRow>> {
-    make_safe_visits::table
-        .filter(make_safe_visits::job_id.eq(job_id))
-        .select(MakeSafeVisitRow::as_select())
-        .first(conn)
-        .optional()
+    let query =
+        make_safe_visits::table.filter(make_safe_visits::job_id.eq(job_id)).select(MakeSafeVisitRow::as_select());
+    super::cached::first(query, conn)
 }
 
 /// Visits in `statuses`, soonest due first.
@@ -188,7 +185,7 @@ pub fn save_retraining(conn: &mut DbConnection, row: &RetrainingRow) -> QueryRes
 }
 
 pub fn retraining(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RetrainingRow>> {
-    retraining_assignments::table.find(id).select(RetrainingRow::as_select()).first(conn).optional()
+    super::cached::first(retraining_assignments::table.find(id).select(RetrainingRow::as_select()), conn)
 }
 
 pub fn retraining_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<RetrainingRow>> {
@@ -238,7 +235,7 @@ pub fn save_case(conn: &mut DbConnection, row: &DisciplinaryRow) -> QueryResult<
 }
 
 pub fn case(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DisciplinaryRow>> {
-    disciplinary_cases::table.find(id).select(DisciplinaryRow::as_select()).first(conn).optional()
+    super::cached::first(disciplinary_cases::table.find(id).select(DisciplinaryRow::as_select()), conn)
 }
 
 pub fn case_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<DisciplinaryRow>> {

@@ -29,7 +29,7 @@ pub struct SignOffRow {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SignOffRow>> {
-    s::signoffs.find(id).select(SignOffRow::as_select()).first(conn).optional()
+    super::cached::first(s::signoffs.find(id).select(SignOffRow::as_select()), conn)
 }
 
 /// Stores a sign-off; it joins the sign-off chain when its transaction commits.
