@@ -35,8 +35,7 @@ pub struct AuditEntryRow {
 /// Appends an entry; it joins the audit chain when its transaction commits.
 pub fn insert(conn: &mut DbConnection, entry: &NewAuditEntry<'_>) -> QueryResult<()> {
     super::appending(conn, |conn| {
-        super::cached::execute::<_, String>(diesel::insert_into(al::audit_log).values(entry).returning(al::id), conn)
-            .map(drop)
+        super::cached::execute!(diesel::insert_into(al::audit_log).values(entry).returning(al::id), conn).map(drop)
     })
 }
 

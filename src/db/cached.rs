@@ -8,45 +8,79 @@
 //! [`cached`] marks a statement safe to cache: diesel then keys its cache by the SQL text and the
 //! bind types (never by the Rust type, as the wrapper gives no static query id), so each distinct
 //! text gets a statement of its own and a changed text can never reuse the wrong one. Use it for the
-//! statements on the hot paths, whose texts come in a handful of shapes; [`execute`] runs a write.
+//! statements on the hot paths, whose texts come in a handful of shapes; [`execute`] runs a write and
+//! [`first`] reads one row.
+//!
+//! A bound `LIMIT` is the other trap, in SQLite itself: its planner (3.53, bundled) reads the value
+//! bound to a `LIMIT ?` (`sqlite3ExprIsInteger`) and marks the statement to be prepared again whenever that
+//! parameter is bound anew, which is every run. diesel's `.first(conn)` binds its `LIMIT 1`, so each
+//! call parsed and planned its `SELECT` again: a sixth of a SQLite sign-off's CPU. [`first`] writes
+//! `LIMIT 1` into the text instead.
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::LoadQuery;
 use diesel::{QueryResult, RunQueryDsl};
 
-use super::DbConnection;
-
 /// A statement whose prepared form is kept, keyed by its SQL text (see the module).
 #[derive(Debug, Clone, Copy)]
 pub struct Cached<Q>(Q);
 
-/// Runs `query`, a write with a `RETURNING` clause, keeping its prepared statement; returns how many
-/// rows it wrote.
+// why: macros, so that the query is written once and typed for each database's own connection:
+// the multi-backend connection writes out a statement's SQL text again on every run, even when its
+// prepared statement is cached (a tenth of the CPU of a SQLite failure report and of a PostgreSQL
+// sign-off went to that), and a query typed for one database (`as_select()`) cannot serve both.
+
+/// `first!(query, conn)`: the first row `query` finds, if any (`QueryResult<Option<_>>`). Its
+/// `LIMIT 1` is written into the SQL text, so the statement is prepared once (see the module).
+/// `query` is a read without a `LIMIT` or a locking clause of its own; order it when more than one
+/// row can match.
+macro_rules! first {
+    ($query:expr, $conn:expr $(,)?) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite(conn) => $crate::db::cached::first_on($query, conn),
+            $crate::db::DbConnection::Postgresql(conn) => $crate::db::cached::first_on($query, conn),
+        }
+    };
+}
+
+/// `load!(query, conn)`: every row `query` (a read, or a write with a `RETURNING` clause) returns
+/// (`QueryResult<Vec<_>>`), keeping its prepared statement.
+macro_rules! load {
+    ($query:expr, $conn:expr $(,)?) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite(conn) => $crate::db::cached::load_on($query, conn),
+            $crate::db::DbConnection::Postgresql(conn) => $crate::db::cached::load_on($query, conn),
+        }
+    };
+}
+
+/// `execute!(query, conn)`: runs `query`, a write `RETURNING` one text column (an id), keeping its prepared
+/// statement; `QueryResult<usize>`, how many rows it wrote.
 // why: RETURNING, because only diesel's loading path asks the query itself whether it may be cached;
 // `execute` asks a reference to it, which walks the statement and finds the write's refusal.
-pub fn execute<'q, Q, U>(query: Q, conn: &mut DbConnection) -> QueryResult<usize>
-where
-    Cached<Q>: LoadQuery<'q, DbConnection, U>,
-{
-    cached(query).load::<U>(conn).map(|rows| rows.len())
+macro_rules! execute {
+    ($query:expr, $conn:expr $(,)?) => {
+        $crate::db::cached::load!($query, $conn).map(|rows: Vec<String>| rows.len())
+    };
 }
 
-/// The row a lookup by key finds, if any, keeping its prepared statement. diesel's own
-/// `.first(conn)` adds a `LIMIT`, and with one diesel prepared the statement again on every call on
-/// this connection type: a profile of SQLite sign-offs put a sixth of the CPU in parsing and planning
-/// the same few `SELECT`s. A lookup by key finds at most one row, so this loads them instead.
-pub fn first<'q, Q, U>(query: Q, conn: &mut DbConnection) -> QueryResult<Option<U>>
+pub(crate) use {execute, first, load};
+
+/// [`first!`] on one database's connection.
+pub fn first_on<'q, C, Q, U>(query: Q, conn: &mut C) -> QueryResult<Option<U>>
 where
-    Cached<Q>: LoadQuery<'q, DbConnection, U>,
+    Cached<LimitOne<Q>>: LoadQuery<'q, C, U>,
 {
-    Ok(cached(query).load::<U>(conn)?.into_iter().next())
+    Ok(Cached(LimitOne(query)).load::<U>(conn)?.into_iter().next())
 }
 
-/// Marks `query` (a read, or a write with a `RETURNING` clause) to keep its prepared statement, for
-/// running it with `get_result` or `load`.
-pub fn cached<Q>(query: Q) -> Cached<Q> {
-    Cached(query)
+/// [`load!`] on one database's connection.
+pub fn load_on<'q, C, Q, U>(query: Q, conn: &mut C) -> QueryResult<Vec<U>>
+where
+    Cached<Q>: LoadQuery<'q, C, U>,
+{
+    Cached(query).load::<U>(conn)
 }
 
 impl<Q> QueryId for Cached<Q> {
@@ -70,3 +104,24 @@ impl<DB: Backend, Q: QueryFragment<DB>> QueryFragment<DB> for Cached<Q> {
 }
 
 impl<Q, Conn> RunQueryDsl<Conn> for Cached<Q> {}
+
+/// `query` with `LIMIT 1` written into its text (for [`first`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LimitOne<Q>(Q);
+
+impl<Q> QueryId for LimitOne<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for LimitOne<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<DB: Backend, Q: QueryFragment<DB>> QueryFragment<DB> for LimitOne<Q> {
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(pass.reborrow())?;
+        pass.push_sql(" LIMIT 1");
+        Ok(())
+    }
+}

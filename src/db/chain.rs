@@ -190,17 +190,17 @@ macro_rules! chained_table {
                 let link = diesel::update(t::$table.find(id))
                     .set((t::chain_seq.eq(seq), t::prev_hash.eq(prev), t::row_hash.eq(hash)))
                     .returning(t::id);
-                cached::execute::<_, String>(link, conn).map(drop)
+                cached::execute!(link, conn).map(drop)
             }
 
             /// The row at `seq`, as (id, hash).
             pub(super) fn at(conn: &mut DbConnection, seq: i64) -> QueryResult<Option<(String, Option<String>)>> {
-                cached::first(t::$table.filter(t::chain_seq.eq(seq)).select((t::id, t::row_hash)), conn)
+                cached::first!(t::$table.filter(t::chain_seq.eq(seq)).select((t::id, t::row_hash)), conn)
             }
 
             /// The row whose hash is `hash`, as (id, position).
             pub(super) fn by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<(String, Option<i64>)>> {
-                cached::first(t::$table.filter(t::row_hash.eq(hash)).select((t::id, t::chain_seq)), conn)
+                cached::first!(t::$table.filter(t::row_hash.eq(hash)).select((t::id, t::chain_seq)), conn)
             }
         }
     };
@@ -296,27 +296,99 @@ pub fn link_pending(conn: &mut DbConnection) -> QueryResult<u64> {
 /// [`link_pending`] for a caller that has just seen rows waiting ([`any_pending`]).
 pub fn link_waiting(conn: &mut DbConnection) -> QueryResult<u64> {
     lock_chains(conn)?;
-    let mut linked = 0;
+    // Read under the lock: another writer may have linked committed rows meanwhile.
+    let plan = plan(conn)?;
+    write_links(conn, &plan)
+}
+
+/// The links that extend one chain by the rows waiting, worked out from its head as it was read.
+#[derive(Debug)]
+struct Extension {
+    chain: Chain,
+    /// The head extended, as (length, hash).
+    from: (i64, String),
+    /// In chain order.
+    links: Vec<Link>,
+}
+
+/// One row's link: its position, the hash before it and its own.
+#[derive(Debug)]
+struct Link {
+    id: String,
+    seq: i64,
+    prev: String,
+    hash: String,
+}
+
+/// The links of every row waiting, worked out by [`plan`] and written by [`write`].
+#[derive(Debug)]
+pub struct Plan(Vec<Extension>);
+
+impl Plan {
+    /// How many rows it links.
+    pub fn rows(&self) -> usize {
+        self.0.iter().map(|e| e.links.len()).sum()
+    }
+}
+
+/// Works out the links of every row waiting to be linked (committed, or the caller's own), from
+/// the chains' heads as they stand: reads and hashes, writes nothing. [`write`] writes them.
+// why: apart, so that a caller can read and hash outside its write transaction and hold the
+// write lock (on SQLite, the one writer's turn; on PostgreSQL, the chains' lock) only to write.
+pub fn plan(conn: &mut DbConnection) -> QueryResult<Plan> {
+    let heads = heads(conn)?;
+    let mut extensions = Vec::new();
     for chain in Chain::ALL {
-        // Read again under the lock: another writer may have linked committed rows meanwhile.
         let rows = load(conn, chain, Rows::Unlinked)?;
         if rows.is_empty() {
             continue;
         }
-        let (mut length, mut prev): (i64, String) =
-            cached::first(heads::audit_chain_heads.find(chain.name()).select((heads::length, heads::head_hash)), conn)?
-                .ok_or(diesel::result::Error::NotFound)?;
+        let head = heads.iter().find(|h| h.chain == chain.name()).ok_or(diesel::result::Error::NotFound)?;
+        let from = (head.length, head.head_hash.clone());
+        let (mut length, mut prev) = from.clone();
+        let mut links = Vec::with_capacity(rows.len());
         for row in rows {
             length += 1;
-            linked += 1;
             let hash = link_hash(chain, &prev, &row.content);
-            link(conn, chain, &row.id, length, &prev, &hash)?;
-            prev = hash;
+            links.push(Link { id: row.id, seq: length, prev: std::mem::replace(&mut prev, hash.clone()), hash });
         }
-        let head = diesel::update(heads::audit_chain_heads.find(chain.name()))
-            .set((heads::length.eq(length), heads::head_hash.eq(&prev)))
+        extensions.push(Extension { chain, from, links });
+    }
+    Ok(Plan(extensions))
+}
+
+/// Writes a [`plan`] in the caller's write transaction, unless a head it extends moved since it
+/// was read (another process linked meanwhile): then writes nothing and returns `None`, and the
+/// caller plans again. Returns how many rows it linked.
+pub fn write(conn: &mut DbConnection, plan: &Plan) -> QueryResult<Option<u64>> {
+    if plan.0.is_empty() {
+        return Ok(Some(0));
+    }
+    lock_chains(conn)?;
+    let heads = heads(conn)?;
+    let unmoved = plan
+        .0
+        .iter()
+        .all(|e| heads.iter().any(|h| h.chain == e.chain.name() && h.length == e.from.0 && h.head_hash == e.from.1));
+    if !unmoved {
+        return Ok(None);
+    }
+    write_links(conn, plan).map(Some)
+}
+
+/// Writes each link and each chain's new head; the chains' lock is held.
+fn write_links(conn: &mut DbConnection, plan: &Plan) -> QueryResult<u64> {
+    let mut linked = 0;
+    for extension in &plan.0 {
+        let Some(last) = extension.links.last() else { continue };
+        for Link { id, seq, prev, hash } in &extension.links {
+            link(conn, extension.chain, id, *seq, prev, hash)?;
+            linked += 1;
+        }
+        let head = diesel::update(heads::audit_chain_heads.find(extension.chain.name()))
+            .set((heads::length.eq(last.seq), heads::head_hash.eq(&last.hash)))
             .returning(heads::chain);
-        cached::execute::<_, String>(head, conn)?;
+        cached::execute!(head, conn)?;
     }
     Ok(linked)
 }
@@ -405,10 +477,11 @@ pub struct Verdict {
 /// the first broken link. Rows linked after the head was read are left for the next run, and rows
 /// not yet linked are counted as pending.
 pub fn verify(conn: &mut DbConnection, chain: Chain) -> QueryResult<Verdict> {
-    let head: Head = heads::audit_chain_heads
-        .find(chain.name())
-        .select((heads::chain, heads::length, heads::head_hash))
-        .first(conn)?;
+    let head: Head = cached::first!(
+        heads::audit_chain_heads.find(chain.name()).select((heads::chain, heads::length, heads::head_hash)),
+        conn,
+    )?
+    .ok_or(diesel::result::Error::NotFound)?;
     let mut verdict = Verdict { chain, rows: 0, head_hash: GENESIS.to_owned(), broken: None, pending: 0 };
     let mut last_id: Option<String> = None;
     'pages: loop {

@@ -33,16 +33,17 @@ pub struct NewChecklistVersion<'a> {
 }
 
 pub fn find(conn: &mut DbConnection, key: &str, version: i32) -> QueryResult<Option<ChecklistVersionRow>> {
-    cv::checklist_versions
-        .filter(cv::checklist_key.eq(key))
-        .filter(cv::version.eq(version))
-        .select(ChecklistVersionRow::as_select())
-        .first(conn)
-        .optional()
+    super::cached::first!(
+        cv::checklist_versions
+            .filter(cv::checklist_key.eq(key))
+            .filter(cv::version.eq(version))
+            .select(ChecklistVersionRow::as_select()),
+        conn,
+    )
 }
 
 pub fn latest_version(conn: &mut DbConnection, key: &str) -> QueryResult<Option<i32>> {
-    cv::checklist_versions.filter(cv::checklist_key.eq(key)).select(diesel::dsl::max(cv::version)).first(conn)
+    cv::checklist_versions.filter(cv::checklist_key.eq(key)).select(diesel::dsl::max(cv::version)).get_result(conn)
 }
 
 pub fn insert(conn: &mut DbConnection, row: &NewChecklistVersion<'_>) -> QueryResult<()> {

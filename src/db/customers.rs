@@ -21,7 +21,7 @@ pub struct CustomerRow {
 }
 
 pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<CustomerRow>> {
-    super::cached::first(c::customers.find(id).select(CustomerRow::as_select()), conn)
+    super::cached::first!(c::customers.find(id).select(CustomerRow::as_select()), conn)
 }
 
 /// The customers with these ids (in no particular order).

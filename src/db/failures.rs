@@ -49,19 +49,19 @@ pub fn descriptions(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<std::c
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<FailureRow>> {
-    super::cached::first(failure_reports::table.find(id).select(FailureRow::as_select()), conn)
+    super::cached::first!(failure_reports::table.find(id).select(FailureRow::as_select()), conn)
 }
 
 /// Stores a failure report and its items; the report joins its chain when the transaction commits.
 pub fn insert(conn: &mut DbConnection, row: &FailureRow, items: &[FailureItemRow]) -> QueryResult<()> {
     super::appending(conn, |conn| {
-        super::cached::execute::<_, String>(
+        super::cached::execute!(
             diesel::insert_into(failure_reports::table).values(row).returning(failure_reports::id),
             conn,
         )?;
         for item in items {
             let insert = diesel::insert_into(failure_items::table).values(item).returning(failure_items::item_id);
-            super::cached::execute::<_, String>(insert, conn)?;
+            super::cached::execute!(insert, conn)?;
         }
         Ok(())
     })

@@ -39,11 +39,11 @@ pub fn insert(conn: &mut DbConnection, row: &FeedbackRow) -> QueryResult<()> {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<FeedbackRow>> {
-    super::cached::first(f::table.find(id).select(FeedbackRow::as_select()), conn)
+    super::cached::first!(f::table.find(id).select(FeedbackRow::as_select()), conn)
 }
 
 pub fn for_case(conn: &mut DbConnection, case_id: &str) -> QueryResult<Option<FeedbackRow>> {
-    super::cached::first(f::table.filter(f::recovery_case_id.eq(case_id)).select(FeedbackRow::as_select()), conn)
+    super::cached::first!(f::table.filter(f::recovery_case_id.eq(case_id)).select(FeedbackRow::as_select()), conn)
 }
 
 /// Stores the answer unless one is stored already (`false` then): the link works once.

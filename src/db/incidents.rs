@@ -59,23 +59,18 @@ impl IncidentRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &IncidentRow) -> QueryResult<()> {
-    super::cached::execute::<_, String>(
-        diesel::insert_into(incidents::table).values(row).returning(incidents::id),
-        conn,
-    )
-    .map(drop)
+    super::cached::execute!(diesel::insert_into(incidents::table).values(row).returning(incidents::id), conn,).map(drop)
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<IncidentRow>> {
-    super::cached::first(incidents::table.find(id).select(IncidentRow::as_select()), conn)
+    super::cached::first!(incidents::table.find(id).select(IncidentRow::as_select()), conn)
 }
 
 pub fn for_failure(conn: &mut DbConnection, failure_id: &str) -> QueryResult<Option<IncidentRow>> {
-    incidents::table
-        .filter(incidents::failure_id.eq(failure_id))
-        .select(IncidentRow::as_select())
-        .first(conn)
-        .optional()
+    super::cached::first!(
+        incidents::table.filter(incidents::failure_id.eq(failure_id)).select(IncidentRow::as_select()),
+        conn,
+    )
 }
 
 /// The incident opened by each of these sign-offs, as (sign-off id, incident id).
@@ -94,13 +89,14 @@ pub fn latest_for_customer(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Option<IncidentRow>> {
-    incidents::table
-        .filter(incidents::customer_id.eq(customer_id))
-        .filter(incidents::reported_at.between(from, to))
-        .order(incidents::reported_at.desc())
-        .select(IncidentRow::as_select())
-        .first(conn)
-        .optional()
+    super::cached::first!(
+        incidents::table
+            .filter(incidents::customer_id.eq(customer_id))
+            .filter(incidents::reported_at.between(from, to))
+            .order(incidents::reported_at.desc())
+            .select(IncidentRow::as_select()),
+        conn,
+    )
 }
 
 /// Queue filters; `None` means any.
@@ -223,7 +219,7 @@ pub fn technicians(
 }
 
 pub fn username(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<String>> {
-    super::cached::first(users::table.find(user_id).select(users::username), conn)
+    super::cached::first!(users::table.find(user_id).select(users::username), conn)
 }
 
 /// The reports graded by `rules_version` since `since`, with their incidents (for `rules diff`).

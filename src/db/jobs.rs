@@ -51,16 +51,15 @@ pub fn insert(conn: &mut DbConnection, row: &JobRow) -> QueryResult<()> {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<JobRow>> {
-    super::cached::first(jobs::table.find(id).select(JobRow::as_select()), conn)
+    super::cached::first!(jobs::table.find(id).select(JobRow::as_select()), conn)
 }
 
 pub fn find_view(conn: &mut DbConnection, id: &str) -> QueryResult<Option<JobView>> {
-    with_names()
-        .filter(jobs::id.eq(id))
-        .select((JobRow::as_select(), customers::name, users::username))
-        .first::<(JobRow, String, String)>(conn)
-        .optional()
-        .map(|found| found.map(JobView::from))
+    let found: Option<(JobRow, String, String)> = super::cached::first!(
+        with_names().filter(jobs::id.eq(id)).select((JobRow::as_select(), customers::name, users::username)),
+        conn,
+    )?;
+    Ok(found.map(JobView::from))
 }
 
 /// A technician's jobs created or changed after `since` (a change sequence number), oldest change first.
@@ -91,5 +90,5 @@ pub fn mark_changed(
     let update = diesel::update(jobs::table.find(id))
         .set((jobs::status.eq(status), jobs::change_seq.eq(seq), jobs::updated_at.eq(at)))
         .returning(jobs::id);
-    super::cached::execute::<_, String>(update, conn).map(drop)
+    super::cached::execute!(update, conn).map(drop)
 }

@@ -142,5 +142,13 @@ fn link(pool: &Pool<ConnectionManager>) -> anyhow::Result<u64> {
     if !chain::any_pending(&mut conn)? {
         return Ok(0);
     }
+    // why: the rows are read and hashed before the write transaction, which only writes the links:
+    // the one writer's turn (on PostgreSQL, the chains' lock) is held that much shorter, and the
+    // requests sharing its group commit wait that much less. If another process linked meanwhile,
+    // everything is read again under the lock.
+    let plan = chain::plan(&mut conn)?;
+    if let Some(linked) = transaction(&mut conn, |conn| chain::write(conn, &plan))? {
+        return Ok(linked);
+    }
     Ok(transaction(&mut conn, chain::link_waiting)?)
 }

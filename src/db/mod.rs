@@ -441,7 +441,7 @@ pub fn next_change_seq(conn: &mut DbConnection, technician_id: &str) -> QueryRes
     let bump = diesel::update(sc::sync_counters.filter(sc::technician_id.eq(technician_id)))
         .set(sc::last_change.eq(sc::last_change + 1))
         .returning((sc::last_change, sc::number));
-    let (counter, number): (i64, i32) = cached::cached(bump).get_result(conn)?;
+    let (counter, number): (i64, i32) = cached::load!(bump, conn)?.pop().ok_or(diesel::result::Error::NotFound)?;
     Ok((counter << 20) | i64::from(number))
 }
 

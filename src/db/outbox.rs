@@ -36,7 +36,7 @@ pub fn insert(conn: &mut DbConnection, row: &MessageRow) -> QueryResult<()> {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<MessageRow>> {
-    super::cached::first(m::table.find(id).select(MessageRow::as_select()), conn)
+    super::cached::first!(m::table.find(id).select(MessageRow::as_select()), conn)
 }
 
 /// Messages in `statuses` (all when empty), newest first, after the keyset cursor `before`.

@@ -71,13 +71,14 @@ pub fn save(conn: &mut DbConnection, row: &RecoveryCaseRow) -> QueryResult<()> {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RecoveryCaseRow>> {
-    super::cached::first(recovery_cases::table.find(id).select(RecoveryCaseRow::as_select()), conn)
+    super::cached::first!(recovery_cases::table.find(id).select(RecoveryCaseRow::as_select()), conn)
 }
 
 pub fn for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<RecoveryCaseRow>> {
-    let query =
-        recovery_cases::table.filter(recovery_cases::incident_id.eq(incident_id)).select(RecoveryCaseRow::as_select());
-    super::cached::first(query, conn)
+    super::cached::first!(
+        recovery_cases::table.filter(recovery_cases::incident_id.eq(incident_id)).select(RecoveryCaseRow::as_select()),
+        conn
+    )
 }
 
 /// A case as the dispatcher's list shows it: with its incident's grade and report time and the
@@ -134,7 +135,8 @@ pub fn views(
 }
 
 pub fn for_fix_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<RecoveryCaseRow>> {
-    let query =
-        recovery_cases::table.filter(recovery_cases::fix_job_id.eq(job_id)).select(RecoveryCaseRow::as_select());
-    super::cached::first(query, conn)
+    super::cached::first!(
+        recovery_cases::table.filter(recovery_cases::fix_job_id.eq(job_id)).select(RecoveryCaseRow::as_select()),
+        conn
+    )
 }

@@ -92,20 +92,23 @@ pub fn save_visit(conn: &mut DbConnection, row: &MakeSafeVisitRow) -> QueryResul
 }
 
 pub fn visit(conn: &mut DbConnection, id: &str) -> QueryResult<Option<MakeSafeVisitRow>> {
-    super::cached::first(make_safe_visits::table.find(id).select(MakeSafeVisitRow::as_select()), conn)
+    super::cached::first!(make_safe_visits::table.find(id).select(MakeSafeVisitRow::as_select()), conn)
 }
 
 pub fn visit_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<MakeSafeVisitRow>> {
-    let query = make_safe_visits::table
-        .filter(make_safe_visits::incident_id.eq(incident_id))
-        .select(MakeSafeVisitRow::as_select());
-    super::cached::first(query, conn)
+    super::cached::first!(
+        make_safe_visits::table
+            .filter(make_safe_visits::incident_id.eq(incident_id))
+            .select(MakeSafeVisitRow::as_select()),
+        conn
+    )
 }
 
 pub fn visit_for_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<MakeSafeVisitRow>> {
-    let query =
-        make_safe_visits::table.filter(make_safe_visits::job_id.eq(job_id)).select(MakeSafeVisitRow::as_select());
-    super::cached::first(query, conn)
+    super::cached::first!(
+        make_safe_visits::table.filter(make_safe_visits::job_id.eq(job_id)).select(MakeSafeVisitRow::as_select()),
+        conn
+    )
 }
 
 /// Visits in `statuses`, soonest due first.
@@ -141,11 +144,10 @@ pub fn insert_audit(conn: &mut DbConnection, row: &SafetyAuditRow) -> QueryResul
 }
 
 pub fn audit_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<SafetyAuditRow>> {
-    safety_audits::table
-        .filter(safety_audits::incident_id.eq(incident_id))
-        .select(SafetyAuditRow::as_select())
-        .first(conn)
-        .optional()
+    super::cached::first!(
+        safety_audits::table.filter(safety_audits::incident_id.eq(incident_id)).select(SafetyAuditRow::as_select()),
+        conn,
+    )
 }
 
 /// Safety-critical incidents no safety officer has audited yet, oldest first.
@@ -185,15 +187,16 @@ pub fn save_retraining(conn: &mut DbConnection, row: &RetrainingRow) -> QueryRes
 }
 
 pub fn retraining(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RetrainingRow>> {
-    super::cached::first(retraining_assignments::table.find(id).select(RetrainingRow::as_select()), conn)
+    super::cached::first!(retraining_assignments::table.find(id).select(RetrainingRow::as_select()), conn)
 }
 
 pub fn retraining_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<RetrainingRow>> {
-    retraining_assignments::table
-        .filter(retraining_assignments::incident_id.eq(incident_id))
-        .select(RetrainingRow::as_select())
-        .first(conn)
-        .optional()
+    super::cached::first!(
+        retraining_assignments::table
+            .filter(retraining_assignments::incident_id.eq(incident_id))
+            .select(RetrainingRow::as_select()),
+        conn,
+    )
 }
 
 /// A technician's assignments on one template in any of `statuses`, oldest first.
@@ -203,14 +206,16 @@ pub fn retraining_on(
     checklist_key: &str,
     statuses: &[RetrainingStatus],
 ) -> QueryResult<Vec<RetrainingRow>> {
-    let query = retraining_assignments::table
-        .filter(retraining_assignments::technician_id.eq(technician_id))
-        .filter(retraining_assignments::checklist_key.eq(checklist_key))
-        .filter(retraining_assignments::status.eq_any(statuses.to_vec()))
-        .order(retraining_assignments::created_at.asc())
-        .select(RetrainingRow::as_select());
     // why: every sign-off asks this (the skill gate); an `IN` list is never cached on its own.
-    super::cached::cached(query).load(conn)
+    super::cached::load!(
+        retraining_assignments::table
+            .filter(retraining_assignments::technician_id.eq(technician_id))
+            .filter(retraining_assignments::checklist_key.eq(checklist_key))
+            .filter(retraining_assignments::status.eq_any(statuses.to_vec()))
+            .order(retraining_assignments::created_at.asc())
+            .select(RetrainingRow::as_select()),
+        conn
+    )
 }
 
 /// Assignments, optionally of one technician, newest first.
@@ -235,15 +240,16 @@ pub fn save_case(conn: &mut DbConnection, row: &DisciplinaryRow) -> QueryResult<
 }
 
 pub fn case(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DisciplinaryRow>> {
-    super::cached::first(disciplinary_cases::table.find(id).select(DisciplinaryRow::as_select()), conn)
+    super::cached::first!(disciplinary_cases::table.find(id).select(DisciplinaryRow::as_select()), conn)
 }
 
 pub fn case_for_incident(conn: &mut DbConnection, incident_id: &str) -> QueryResult<Option<DisciplinaryRow>> {
-    disciplinary_cases::table
-        .filter(disciplinary_cases::incident_id.eq(incident_id))
-        .select(DisciplinaryRow::as_select())
-        .first(conn)
-        .optional()
+    super::cached::first!(
+        disciplinary_cases::table
+            .filter(disciplinary_cases::incident_id.eq(incident_id))
+            .select(DisciplinaryRow::as_select()),
+        conn,
+    )
 }
 
 /// Cases, optionally of one technician, newest first.

@@ -29,14 +29,13 @@ pub struct SignOffRow {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SignOffRow>> {
-    super::cached::first(s::signoffs.find(id).select(SignOffRow::as_select()), conn)
+    super::cached::first!(s::signoffs.find(id).select(SignOffRow::as_select()), conn)
 }
 
 /// Stores a sign-off; it joins the sign-off chain when its transaction commits.
 pub fn insert(conn: &mut DbConnection, row: &SignOffRow) -> QueryResult<()> {
     super::appending(conn, |conn| {
-        super::cached::execute::<_, String>(diesel::insert_into(s::signoffs).values(row).returning(s::id), conn)
-            .map(drop)
+        super::cached::execute!(diesel::insert_into(s::signoffs).values(row).returning(s::id), conn).map(drop)
     })
 }
 

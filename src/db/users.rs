@@ -22,11 +22,11 @@ pub struct UserRow {
 }
 
 pub fn by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<UserRow>> {
-    super::cached::first(u::users.filter(u::username.eq(username)).select(UserRow::as_select()), conn)
+    super::cached::first!(u::users.filter(u::username.eq(username)).select(UserRow::as_select()), conn)
 }
 
 pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
-    super::cached::first(u::users.find(id).select(UserRow::as_select()), conn)
+    super::cached::first!(u::users.find(id).select(UserRow::as_select()), conn)
 }
 
 pub fn insert(conn: &mut DbConnection, row: &UserRow) -> QueryResult<()> {
@@ -56,7 +56,7 @@ pub fn usernames(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<std::coll
 
 /// A user's session epoch, whether they are active, and their role: what every token is checked against.
 pub fn session(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(i64, bool, String)>> {
-    super::cached::first(u::users.find(id).select((u::session_epoch, u::active, u::role)), conn)
+    super::cached::first!(u::users.find(id).select((u::session_epoch, u::active, u::role)), conn)
 }
 
 /// Ends every token the user holds now.
@@ -67,7 +67,7 @@ pub fn bump_session_epoch(conn: &mut DbConnection, id: &str) -> QueryResult<()> 
 /// The Argon2id hash of the user's sign-off PIN, if they have set one.
 pub fn pin_hash(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<String>> {
     use super::schema::signoff_pins::dsl as p;
-    super::cached::first(p::signoff_pins.find(user_id).select(p::pin_hash), conn)
+    super::cached::first!(p::signoff_pins.find(user_id).select(p::pin_hash), conn)
 }
 
 /// Stores the user's sign-off PIN hash (in the caller's transaction); `true` when it is their first.

@@ -30,6 +30,29 @@ pub(super) trait FollowUp: Sized {
     fn reopen(&mut self, ctx: Context<'_>, actor: &Actor, now: DateTime<Utc>) -> bool;
 }
 
+/// Whether the records an incident's grade opens may exist already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opening {
+    /// The incident's first grade (by the machine, or by a person out of triage): no record exists
+    /// yet, so none is looked up. A record that did would be refused by its table's unique key.
+    First,
+    /// A re-grade: each record an earlier grade opened is reopened rather than opened twice.
+    Again,
+}
+
+impl Opening {
+    /// The record `look_up` finds, looked up only on a re-grade.
+    pub(super) fn existing<R>(
+        self,
+        look_up: impl FnOnce() -> diesel::QueryResult<Option<R>>,
+    ) -> diesel::QueryResult<Option<R>> {
+        match self {
+            Self::First => Ok(None),
+            Self::Again => look_up(),
+        }
+    }
+}
+
 /// Opens a new record, in the caller's transaction, and audits it with `details`.
 pub(super) fn open<R: FollowUp>(
     conn: &mut DbConnection,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::follow_up::Opening;
 use super::messages::{self, MessageKind};
 use super::{Actor, Context, Error, audit, follow_up};
 use crate::db::incidents::IncidentRow;
@@ -20,10 +21,11 @@ pub(crate) fn open(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     incident: &IncidentRow,
+    opening: Opening,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let existing = db::recovery::for_incident(conn, &incident.id)?;
+    let existing = opening.existing(|| db::recovery::for_incident(conn, &incident.id))?;
     follow_up::reopen_or_open(
         conn,
         ctx,

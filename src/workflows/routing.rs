@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::follow_up::Opening;
 use super::{Actor, Context, Error, recovery, safety};
 use crate::db::{DbConnection, incidents::IncidentRow};
 use crate::domain::severity::Severity;
@@ -39,20 +40,20 @@ pub(crate) fn route(
     let is_safety = |row: &IncidentRow| row.severity == Severity::SafetyCritical;
     match grading {
         Grading::First { .. } if is_safety(incident) => {
-            safety::open_safety_follow_up(conn, ctx, incident, failed_items, actor, now)
+            safety::open_safety_follow_up(conn, ctx, incident, failed_items, Opening::First, actor, now)
         }
         Grading::First { repeated_items } => {
-            recovery::open(conn, ctx, incident, actor, now)?;
+            recovery::open(conn, ctx, incident, Opening::First, actor, now)?;
             safety::retrain_on_repeat(conn, ctx, incident, repeated_items, actor, now)
         }
         Grading::Regrade { before, reason } => match (is_safety(before), is_safety(incident)) {
             (false, true) => {
                 recovery::cancel(conn, incident, reason, actor, now)?;
-                safety::open_safety_follow_up(conn, ctx, incident, failed_items, actor, now)
+                safety::open_safety_follow_up(conn, ctx, incident, failed_items, Opening::Again, actor, now)
             }
             (true, false) => {
                 safety::close_safety_follow_up(conn, incident, reason, actor, now)?;
-                recovery::open(conn, ctx, incident, actor, now)
+                recovery::open(conn, ctx, incident, Opening::Again, actor, now)
             }
             _ => Ok(()),
         },

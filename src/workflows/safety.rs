@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::follow_up::Opening;
 use super::incidents::{Change, Expected};
 use super::{Actor, Context, audit, follow_up};
 use super::{Error, Refusal};
@@ -26,7 +27,22 @@ use crate::domain::signoff::FailedItem;
 
 /// Refuses (`retraining-required`) naming the pending retraining if `technician_id` may not work `checklist_key`.
 pub fn check_gate(conn: &mut DbConnection, technician_id: &str, checklist_key: &str) -> Result<(), Error> {
-    match db::safety::retraining_on(conn, technician_id, checklist_key, &RetrainingStatus::GATING)?.first() {
+    gate(&db::safety::retraining_on(conn, technician_id, checklist_key, &RetrainingStatus::GATING)?)
+}
+
+/// A technician's retraining still under way on one checklist, oldest first: what a sign-off reads
+/// once for its gate ([`gate`]) and for judging the training afterwards ([`on_signed_off`]).
+pub(crate) fn retraining_under_way(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    checklist_key: &str,
+) -> Result<Vec<RetrainingRow>, Error> {
+    Ok(db::safety::retraining_on(conn, technician_id, checklist_key, &RetrainingStatus::UNDER_WAY)?)
+}
+
+/// [`check_gate`] on a technician's retraining already read for that checklist.
+pub(crate) fn gate(retraining: &[RetrainingRow]) -> Result<(), Error> {
+    match retraining.iter().find(|r| r.status.gates()) {
         None => Ok(()),
         Some(pending) => Err(Error::Refused(
             Refusal::RetrainingRequired,
@@ -74,11 +90,12 @@ pub(super) fn open_safety_follow_up(
     ctx: Context<'_>,
     incident: &IncidentRow,
     failed_items: &[String],
+    opening: Opening,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let (ts, id) = (now.naive_utc(), incident.id.as_str());
-    let visit = db::safety::visit_for_incident(conn, id)?;
+    let visit = opening.existing(|| db::safety::visit_for_incident(conn, id))?;
     follow_up::reopen_or_open(
         conn,
         ctx,
@@ -104,7 +121,7 @@ pub(super) fn open_safety_follow_up(
         actor,
         now,
     )?;
-    let retraining = db::safety::retraining_for_incident(conn, id)?;
+    let retraining = opening.existing(|| db::safety::retraining_for_incident(conn, id))?;
     follow_up::reopen_or_open(
         conn,
         ctx,
@@ -114,7 +131,7 @@ pub(super) fn open_safety_follow_up(
         actor,
         now,
     )?;
-    let case = db::safety::case_for_incident(conn, id)?;
+    let case = opening.existing(|| db::safety::case_for_incident(conn, id))?;
     follow_up::reopen_or_open(
         conn,
         ctx,
@@ -226,12 +243,15 @@ fn make_safe_checklist(conn: &mut DbConnection, ctx: Context<'_>, incident: &Inc
 }
 
 /// After a sign-off (in its transaction): close a make-safe visit it completes, and judge
-/// retraining on this template by whether the trained items passed.
+/// retraining on this template by whether the trained items passed. `retraining` is the
+/// technician's retraining under way on the job's checklist ([`retraining_under_way`]), read in the
+/// same transaction.
 pub(crate) fn on_signed_off(
     conn: &mut DbConnection,
     job: &JobRow,
     signoff: &SignOffRow,
     failed: &[FailedItem],
+    retraining: Vec<RetrainingRow>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
@@ -247,8 +267,7 @@ pub(crate) fn on_signed_off(
         let details = json!({ "outcome": outcome, "signoff_id": signoff.id });
         audit(conn, actor, "make_safe.completed", ("make_safe_visit", &visit.id), details, now)?;
     }
-    let trained = [RetrainingStatus::Trained];
-    for mut retraining in db::safety::retraining_on(conn, &job.technician_id, &job.checklist_key, &trained)? {
+    for mut retraining in retraining.into_iter().filter(|r| r.status == RetrainingStatus::Trained) {
         let verdict = safety::retraining_verdict(&retraining.item_ids, failed);
         retraining.status = retraining::step(retraining.status, RetrainingStep::Judge(verdict), actor.role)?;
         retraining.updated_at = now.naive_utc();

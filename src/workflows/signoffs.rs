@@ -6,7 +6,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{Actor, Context, Recorded, audit, failures, safety};
-use super::{Error, FieldError};
+use super::{Error, FieldError, Refusal};
 use crate::db::types::Json;
 use crate::db::{self, DbConnection, failures::FailureRow, signoffs::SignOffRow, write_transaction};
 use crate::domain::Role;
@@ -55,11 +55,6 @@ pub fn record(
         .ok_or_else(|| Error::NotFound(format!("no job {job_id} assigned to you")))?;
     let hash = content_hash(&new, &job.technician_id, &job.checklist_key, job.checklist_version)?;
     let id = new.id.to_string();
-    if let Some(existing) = db::signoffs::find(conn, &id)? {
-        return replay(conn, existing, &job_id, &hash);
-    }
-
-    safety::check_gate(conn, &job.technician_id, &job.checklist_key)?;
     let version = u32::try_from(job.checklist_version).map_err(anyhow::Error::from)?;
     let pinned = ctx
         .catalogue
@@ -89,7 +84,12 @@ pub fn record(
         content_hash: hash.clone(),
         reauthenticated: new.reauthenticated,
     };
+    // why: a retry is found by the insert's unique key (then answered below as a replay), not by
+    // a look-up before every sign-off; and one read of the technician's retraining serves both the
+    // skill gate and the judgement of training after the sign-off. Two statements fewer per sign-off.
     let written: Result<_, Error> = write_transaction(conn, |conn| {
+        let retraining = safety::retraining_under_way(conn, &job.technician_id, &job.checklist_key)?;
+        safety::gate(&retraining)?;
         // why: lock order. The technician's counter, then the job row, then the children: the
         // sign-off insert's foreign-key lock on the job comes after this transaction already holds
         // the job, so concurrent sign-offs on one job queue instead of deadlocking.
@@ -104,7 +104,7 @@ pub fn record(
             "failed_items": failed.iter().map(|f| f.item_id.as_str()).collect::<Vec<_>>(),
         });
         audit(conn, technician, "signoff.recorded", ("signoff", &row.id), details, now)?;
-        safety::on_signed_off(conn, &job, &row, &failed, technician, now)?;
+        safety::on_signed_off(conn, &job, &row, &failed, retraining, technician, now)?;
         super::recovery::on_signed_off(conn, ctx, &job.id, failed.len(), technician, now)?;
         if failed.is_empty() {
             return Ok(None);
@@ -125,10 +125,16 @@ pub fn record(
     });
     match written {
         Ok(incident_id) => Ok(Recorded::Created(StoredSignOff { row, incident_id })),
-        // A retry raced this request and won: answer as a replay of what it stored.
+        // This id is stored already (a retry, or a retry that raced this request and won): answer
+        // as a replay of what was stored.
         Err(err) if err.is_duplicate_in("signoffs") => match db::signoffs::find(conn, &id)? {
             Some(existing) => replay(conn, existing, &job_id, &hash),
             None => Err(Error::Conflict(format!("sign-off {id} conflicts with stored data"))),
+        },
+        // The gate may have closed since the original was accepted: its retry still gets the replay.
+        Err(refused @ Error::Refused(Refusal::RetrainingRequired, _)) => match db::signoffs::find(conn, &id)? {
+            Some(existing) => replay(conn, existing, &job_id, &hash),
+            None => Err(refused),
         },
         Err(other) => Err(other),
     }

@@ -220,6 +220,58 @@ async fn concurrent_writers_extend_each_chain_in_one_line(#[values(Sqlite, Postg
     }
 }
 
+/// The linker reads and hashes before its write transaction. If another process links meanwhile,
+/// what it worked out is not written (no fork); a plan whose heads have not moved is.
+#[rstest]
+#[actix_web::test]
+async fn a_plan_of_links_is_written_only_onto_the_heads_it_was_made_from(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    write_some_records(&app).await;
+    app.state.db.link_now().expect("linked");
+    let mut conn = app.state.db.get().expect("connection");
+    // An audit entry written unlinked, as a writer leaves it; the service's linker is not woken.
+    let mut written = 0;
+    let mut unlinked_entry = |conn: &mut fieldproof::db::DbConnection| {
+        written += 1;
+        diesel::insert_into(audit_log::table)
+            .values((
+                audit_log::id.eq(format!("planned-{written}")),
+                audit_log::at.eq(chrono::Utc::now().naive_utc()),
+                audit_log::actor.eq("test"),
+                audit_log::action.eq("test.planned"),
+                audit_log::entity_type.eq("test"),
+                audit_log::entity_id.eq(written.to_string()),
+                audit_log::details.eq("{}"),
+            ))
+            .execute(conn)
+            .expect("insert");
+    };
+    // The service's own linker may still take a row first: write until a plan catches one.
+    let stale = (0..50)
+        .find_map(|_| {
+            unlinked_entry(&mut conn);
+            Some(chain::plan(&mut conn).expect("plan")).filter(|plan| plan.rows() > 0)
+        })
+        .expect("a plan with a row to link");
+    app.state.db.link_now().expect("linked");
+    let refused = conn.transaction(|conn| chain::write(conn, &stale)).expect("write");
+    assert_eq!(refused, None, "a plan made from a head that has moved is not written");
+
+    let (planned, linked) = (0..50)
+        .find_map(|_| {
+            unlinked_entry(&mut conn);
+            let plan = chain::plan(&mut conn).expect("plan");
+            let linked = conn.transaction(|conn| chain::write(conn, &plan)).expect("write")?;
+            Some((plan.rows(), linked)).filter(|(rows, _)| *rows > 0)
+        })
+        .expect("a plan written");
+    assert_eq!(linked, planned as u64, "a plan whose heads stood still is written whole");
+    let verdict = chain::verify(&mut conn, Chain::AuditLog).expect("verify");
+    assert_eq!(verdict.broken, None);
+    assert_eq!(verdict.pending, 0);
+    assert_eq!(verdict.rows, audit_log::table.count().get_result::<i64>(&mut conn).expect("count"));
+}
+
 fn verify_against(app: &TestApp, head: &str) -> Output {
     Command::new(BIN)
         .args(["audit", "verify", "--head", head])

@@ -92,6 +92,27 @@ async fn safety_critical_grade_opens_the_whole_follow_up_once(#[values(Sqlite, P
     assert_eq!((overdue["overdue"].as_bool(), overdue["time_left_seconds"].as_i64()), (Some(true), Some(-3600)));
 }
 
+/// A retry of a sign-off accepted before the skill gate closed is answered with what was stored,
+/// though a new sign-off on that checklist is refused.
+#[rstest]
+#[actix_web::test]
+async fn a_sign_off_accepted_before_the_gate_closed_is_replayed_after(#[values(Sqlite, Postgres)] backend: Backend) {
+    let app = spawn_app!(backend);
+    let (signed, reported, waiting) =
+        (app.issue_job("tess", GAS).await, app.issue_job("tess", GAS).await, app.issue_job("tess", GAS).await);
+    let answers = common::passing_answers(&app.checklist_of(&signed).await);
+    let path = format!("/v1/jobs/{}/signoffs", signed["id"].as_str().unwrap());
+    let body = common::signoff_body(&uuid::Uuid::new_v4().to_string(), answers);
+    let first = app.as_user("tess").post(&path, &body).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    safety_critical(&app, &reported).await;
+
+    sign(&app, "tess", &waiting, &[]).await.refused("retraining-required");
+    let retry = app.as_user("tess").post(&path, &body).await;
+    assert_eq!(retry.status, StatusCode::OK, "{}", retry.text());
+    assert_eq!(retry.body, first.body, "byte-identical replay");
+}
+
 #[rstest]
 #[actix_web::test]
 async fn pending_retraining_gates_the_template_until_proven(#[values(Sqlite, Postgres)] backend: Backend) {
