@@ -88,12 +88,14 @@ pub fn record(
     // a look-up before every sign-off; and one read of the technician's retraining serves both the
     // skill gate and the judgement of training after the sign-off. Two statements fewer per sign-off.
     let written: Result<_, Error> = write_transaction(conn, |conn| {
-        let retraining = safety::retraining_under_way(conn, &job.technician_id, &job.checklist_key)?;
-        safety::gate(&retraining)?;
         // why: lock order. The technician's counter, then the job row, then the children: the
         // sign-off insert's foreign-key lock on the job comes after this transaction already holds
         // the job, so concurrent sign-offs on one job queue instead of deadlocking.
         let seq = db::next_change_seq(conn, &job.technician_id)?;
+        // why: read under the counter's lock, so that two sign-offs by one technician never judge the
+        // same retraining from the same stale copy (on PostgreSQL a read before it could be).
+        let retraining = safety::retraining_under_way(conn, &job.technician_id, &job.checklist_key)?;
+        safety::gate(&retraining)?;
         db::jobs::mark_changed(conn, &job_id, JobStatus::SignedOff, seq, now.naive_utc())?;
         db::signoffs::insert(conn, &row)?;
         let details = json!({

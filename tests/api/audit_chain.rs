@@ -220,6 +220,13 @@ async fn concurrent_writers_extend_each_chain_in_one_line(#[values(Sqlite, Postg
     }
 }
 
+/// `chain::write` in the service's own write transaction (`BEGIN IMMEDIATE` on SQLite: the linker
+/// committing meanwhile makes it wait rather than fail).
+fn write_links(conn: &mut fieldproof::db::DbConnection, plan: &chain::Plan) -> Option<u64> {
+    fieldproof::db::write_transaction::<_, diesel::result::Error, _>(conn, |conn| chain::write(conn, plan))
+        .expect("write")
+}
+
 /// The linker reads and hashes before its write transaction. If another process links meanwhile,
 /// what it worked out is not written (no fork); a plan whose heads have not moved is.
 #[rstest]
@@ -254,14 +261,14 @@ async fn a_plan_of_links_is_written_only_onto_the_heads_it_was_made_from(#[value
         })
         .expect("a plan with a row to link");
     app.state.db.link_now().expect("linked");
-    let refused = conn.transaction(|conn| chain::write(conn, &stale)).expect("write");
+    let refused = write_links(&mut conn, &stale);
     assert_eq!(refused, None, "a plan made from a head that has moved is not written");
 
     let (planned, linked) = (0..50)
         .find_map(|_| {
             unlinked_entry(&mut conn);
             let plan = chain::plan(&mut conn).expect("plan");
-            let linked = conn.transaction(|conn| chain::write(conn, &plan)).expect("write")?;
+            let linked = write_links(&mut conn, &plan)?;
             Some((plan.rows(), linked)).filter(|(rows, _)| *rows > 0)
         })
         .expect("a plan written");
