@@ -5,16 +5,16 @@
 //! every time: on PostgreSQL that is why pgbench with prepared statements ran the same sign-off SQL
 //! at half again the rate of pgbench without.
 //!
-//! [`cached`] marks a statement safe to cache: diesel then keys its cache by the SQL text and the
+//! [`Cached`] marks a statement safe to cache: diesel then keys its cache by the SQL text and the
 //! bind types (never by the Rust type, as the wrapper gives no static query id), so each distinct
-//! text gets a statement of its own and a changed text can never reuse the wrong one. Use it for the
-//! statements on the hot paths, whose texts come in a handful of shapes; [`execute`] runs a write and
-//! [`first`] reads one row.
+//! text gets a statement of its own and a changed text can never reuse the wrong one. Use it, through
+//! [`load!`], [`execute!`] (a write) and [`first!`] (one row), for the statements on the hot paths,
+//! whose texts come in a handful of shapes.
 //!
 //! A bound `LIMIT` is the other trap, in SQLite itself: its planner (3.53, bundled) reads the value
 //! bound to a `LIMIT ?` (`sqlite3ExprIsInteger`) and marks the statement to be prepared again whenever that
 //! parameter is bound anew, which is every run. diesel's `.first(conn)` binds its `LIMIT 1`, so each
-//! call parsed and planned its `SELECT` again: a sixth of a SQLite sign-off's CPU. [`first`] writes
+//! call parsed and planned its `SELECT` again: a sixth of a SQLite sign-off's CPU. [`first!`] writes
 //! `LIMIT 1` into the text instead.
 
 use diesel::backend::Backend;
@@ -105,7 +105,7 @@ impl<DB: Backend, Q: QueryFragment<DB>> QueryFragment<DB> for Cached<Q> {
 
 impl<Q, Conn> RunQueryDsl<Conn> for Cached<Q> {}
 
-/// `query` with `LIMIT 1` written into its text (for [`first`]).
+/// `query` with `LIMIT 1` written into its text (for [`first!`]).
 #[derive(Debug, Clone, Copy)]
 pub struct LimitOne<Q>(Q);
 
