@@ -41,16 +41,17 @@ pub fn content_hash(body: &str) -> String {
     hex::encode(Sha256::digest(body.as_bytes()))
 }
 
-/// Cache of published versions, filled on first use from the database.
+/// Cache of published versions, filled on first use from the database: per checklist key, per
+/// version (so a look-up needs no owned key).
 #[derive(Default)]
 pub struct Catalogue {
-    versions: RwLock<HashMap<(String, u32), Arc<PublishedVersion>>>,
+    versions: RwLock<HashMap<String, HashMap<u32, Arc<PublishedVersion>>>>,
 }
 
 impl Catalogue {
     /// The published version `key`/`version` if it is already in memory (no database needed).
     pub fn cached(&self, key: &str, version: u32) -> Option<Arc<PublishedVersion>> {
-        self.versions.read().ok()?.get(&(key.to_owned(), version)).cloned()
+        self.versions.read().ok()?.get(key)?.get(&version).cloned()
     }
 
     /// The published version `key`/`version`, from memory or else from the database.
@@ -63,11 +64,11 @@ impl Catalogue {
         if let Some(found) = self.cached(key, version) {
             return Ok(Some(found));
         }
-        let cache_key = (key.to_owned(), version);
         let Ok(db_version) = i32::try_from(version) else { return Ok(None) };
         let Some(row) = db::checklists::find(conn, key, db_version)? else { return Ok(None) };
         let published = Arc::new(PublishedVersion::from_body(row.body)?);
-        self.versions.write().map_err(poisoned)?.insert(cache_key, Arc::clone(&published));
+        let mut versions = self.versions.write().map_err(poisoned)?;
+        versions.entry(key.to_owned()).or_default().insert(version, Arc::clone(&published));
         Ok(Some(published))
     }
 }

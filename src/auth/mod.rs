@@ -139,8 +139,8 @@ async fn current(req: HttpRequest, user: Result<AuthUser, ApiError>) -> Result<A
     let Some((epoch, active, role)) = row else {
         return Err(ApiError::Unauthorized("this account is not active".to_owned()));
     };
-    let session = Session { epoch, active, role };
-    state.sessions.remember(&user.id, session.clone());
+    let session = Session { epoch, active, role: Role::parse(&role) };
+    state.sessions.remember(&user.id, session);
     session.admits(user)
 }
 
@@ -148,11 +148,12 @@ async fn current(req: HttpRequest, user: Result<AuthUser, ApiError>) -> Result<A
 pub const SESSION_REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// What a token is checked against: the account's epoch, whether it is active, and its role.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Session {
     epoch: i64,
     active: bool,
-    role: String,
+    /// `None` for a role this build does not know, which admits no token.
+    role: Option<Role>,
 }
 
 impl Session {
@@ -161,7 +162,7 @@ impl Session {
             Err(ApiError::Unauthorized("this account is not active".to_owned()))
         } else if self.epoch != user.epoch {
             Err(ApiError::Unauthorized("this session has ended; sign in again".to_owned()))
-        } else if self.role != user.role.as_str() {
+        } else if self.role != Some(user.role) {
             Err(ApiError::Unauthorized("your role has changed; sign in again".to_owned()))
         } else {
             Ok(user)
@@ -176,7 +177,7 @@ pub struct Sessions(std::sync::Mutex<std::collections::HashMap<String, (Session,
 impl Sessions {
     fn recent(&self, user_id: &str) -> Option<Session> {
         let sessions = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        sessions.get(user_id).filter(|(_, at)| at.elapsed() < SESSION_REFRESH).map(|(s, _)| s.clone())
+        sessions.get(user_id).filter(|(_, at)| at.elapsed() < SESSION_REFRESH).map(|(s, _)| *s)
     }
 
     fn remember(&self, user_id: &str, session: Session) {

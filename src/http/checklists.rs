@@ -110,18 +110,30 @@ pub async fn version(
 }
 
 fn serve(req: &HttpRequest, published: &Arc<PublishedVersion>, cache_control: &'static str) -> HttpResponse {
-    let tag = EntityTag::new_strong(published.etag.trim_matches('"').to_owned());
-    let not_modified = match header::Header::parse(req) {
-        Ok(IfNoneMatch::Any) => true,
-        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(&tag)),
-        Err(_) => false,
-    };
-    let mut response = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    response.insert_header(ETag(tag)).insert_header((header::CACHE_CONTROL, cache_control));
-    if not_modified {
-        response.finish()
-    } else {
-        response.content_type("application/json").body(published.body.clone())
+    let unchanged = not_modified(req, &published.etag);
+    let mut response = if unchanged { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    // why: `published.etag` is the strong tag, quotes and all, as the header carries it.
+    response
+        .insert_header((header::ETAG, published.etag.as_str()))
+        .insert_header((header::CACHE_CONTROL, cache_control));
+    if unchanged { response.finish() } else { response.content_type("application/json").body(published.body.clone()) }
+}
+
+/// Whether `If-None-Match` names the version's tag (`etag`, quoted). An app sends back the one tag
+/// it was given, so that is compared first, byte for byte; any other form (a list, a weak tag, `*`)
+/// is parsed.
+fn not_modified(req: &HttpRequest, etag: &str) -> bool {
+    match req.headers().get(header::IF_NONE_MATCH) {
+        None => false,
+        Some(sent) if sent.as_bytes() == etag.as_bytes() => true,
+        Some(_) => {
+            let tag = EntityTag::new_strong(etag.trim_matches('"').to_owned());
+            match header::Header::parse(req) {
+                Ok(IfNoneMatch::Any) => true,
+                Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(&tag)),
+                Err(_) => false,
+            }
+        }
     }
 }
 

@@ -37,16 +37,23 @@ pub struct Route {
     pub path: &'static str,
 }
 
-/// The route table, written once: it expands to the actix resources of each group and to
-/// `ROUTES`, the list the OpenAPI test compares with the document. Paths are matched in order.
+/// The route table, written once: it expands to the actix resources of each group (their paths
+/// relative to the group's scope) and to `ROUTES`, the list the OpenAPI test compares with the
+/// document. Paths are matched in order.
+/// Each resource carries its template ([`RouteTemplate`](crate::telemetry::RouteTemplate)) for the
+/// logs and metrics.
 macro_rules! route_table {
-    ($( $group:ident { $( $path:literal => $( $method:ident : $handler:path ),+ ; )* } )*) => {
+    ($( $group:ident ($scope:literal) { $( $path:literal => $( $method:ident : $handler:path ),+ ; )* } )*) => {
         /// Every route of the service (method and path).
         pub const ROUTES: &[Route] = &[$($($(Route { method: stringify!($method), path: $path },)+)*)*];
 
         $(
             fn $group() -> Vec<actix_web::Resource> {
-                vec![$(web::resource($path)$(.route(web::$method().to($handler)))+),*]
+                vec![$(
+                    web::resource($path.strip_prefix($scope).unwrap_or($path))
+                        .app_data(crate::telemetry::RouteTemplate($path))
+                        $(.route(web::$method().to($handler)))+
+                ),*]
             }
         )*
     };
@@ -54,11 +61,17 @@ macro_rules! route_table {
 
 route_table! {
     // The customer's feedback page answers in HTML (errors too), so it sits outside the
-    // problem+json error handling.
-    pages {
+    // problem+json error handling, in a scope of its own (other paths pass it by its prefix).
+    pages ("/feedback") {
         "/feedback/{token}" => get: feedback::form, post: feedback::submit;
     }
-    api {
+    api ("") {
+        // The hot paths first: actix tries each resource in turn, and each one with a parameter
+        // before the match costs a regular-expression search. (No two patterns here overlap
+        // except `/v1/incidents/export` and `/v1/incidents/{id}`, whose order matters.)
+        "/v1/checklists/{key}/versions/{version}" => get: checklists::version;
+        "/v1/jobs/{job_id}/signoffs" => get: signoffs::list, post: signoffs::create;
+        "/v1/failures" => post: failures::create;
         "/healthz" => get: health::healthz;
         "/readyz" => get: health::readyz;
         "/metrics" => get: monitoring::metrics;
@@ -71,13 +84,10 @@ route_table! {
         "/v1/users/{id}" => patch: users::update;
         "/v1/checklists" => get: checklists::list, post: checklists::publish;
         "/v1/checklists/{key}" => get: checklists::latest;
-        "/v1/checklists/{key}/versions/{version}" => get: checklists::version;
         "/v1/jobs" => post: jobs::create;
         "/v1/jobs/{job_id}" => get: jobs::get;
-        "/v1/jobs/{job_id}/signoffs" => get: signoffs::list, post: signoffs::create;
         "/v1/me/jobs" => get: jobs::mine;
         "/v1/me/pin" => put: auth::set_pin;
-        "/v1/failures" => post: failures::create;
         "/v1/incidents" => get: incidents::list;
         "/v1/incidents/export" => get: incidents::export;
         "/v1/incidents/{id}" => get: incidents::get;
@@ -115,7 +125,7 @@ route_table! {
 
 /// Registers every route. Shared by `main` and the tests, so both run the same app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(pages());
+    cfg.service(web::scope("/feedback").service(pages()).default_service(web::to(not_found)));
     // The console answers in HTML too, under its own content policy (its script and styles).
     crate::console::routes(cfg);
     cfg.service(

@@ -46,6 +46,12 @@ async fn pinned_version_has_strong_etag_long_cache_and_304(#[values(Sqlite, Post
 
     let stale = tess.call_with(Method::GET, &path, &[("If-None-Match", "\"something-else\"")], None).await;
     assert_eq!(stale.status, StatusCode::OK);
+    // The tag among others, its weak form, or any: each names this version too.
+    for sent in [format!("\"something-else\", {etag}"), format!("W/{etag}"), "*".to_owned()] {
+        let named = tess.call_with(Method::GET, &path, &[("If-None-Match", &sent)], None).await;
+        assert_eq!(named.status, StatusCode::NOT_MODIFIED, "If-None-Match: {sent}");
+        assert_eq!(named.header("etag"), Some(etag.clone()));
+    }
 
     let latest = tess.get(&format!("/v1/checklists/{GAS}")).await;
     assert_eq!(latest.header("etag"), Some(etag));

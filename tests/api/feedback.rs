@@ -159,6 +159,8 @@ async fn feedback_links_are_signed_and_expire_and_json_answers_get_problem_detai
     assert_page(&app.send(TestRequest::get().uri(&forged)).await, StatusCode::NOT_FOUND, "not valid");
     let sign_in_token = format!("/feedback/{}", app.token("dana"));
     assert_page(&app.send(TestRequest::get().uri(&sign_in_token)).await, StatusCode::NOT_FOUND, "not valid");
+    let deeper = app.send(TestRequest::get().uri(&format!("{path}/more"))).await;
+    deeper.problem(StatusCode::NOT_FOUND);
 
     let out_of_range = post_json(&app, &path, &json!({ "satisfaction": 0, "surprised": false })).await;
     assert_eq!(out_of_range.error_fields(), ["satisfaction"]);

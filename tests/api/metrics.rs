@@ -109,6 +109,8 @@ async fn a_requests_latency_is_recorded_under_its_route_template(#[values(Sqlite
     let id = job["id"].as_str().unwrap();
     let fetched = app.as_user("dana").get(&format!("/v1/jobs/{id}")).await;
     assert_eq!(fetched.status, StatusCode::OK);
+    let brewed = app.as_user("dana").call(Method::from_bytes(b"BREW").unwrap(), &format!("/v1/jobs/{id}"), None).await;
+    assert!(brewed.status.is_client_error(), "{}", brewed.status);
 
     let text = scrape(&app, Some(TOKEN)).await.text();
     let labels = "method=\"GET\",route=\"/v1/jobs/{job_id}\",status=\"200\"";
@@ -117,6 +119,7 @@ async fn a_requests_latency_is_recorded_under_its_route_template(#[values(Sqlite
     assert!(text.contains(&format!("fieldproof_http_request_duration_seconds_bucket{{{labels},le=\"0.1\"}}")));
     assert!(sample(&text, &format!("fieldproof_http_requests_total{{{labels}}}")).is_some_and(|n| n >= 1.0));
     assert!(!text.contains(id), "raw paths never become labels");
+    assert!(text.contains("method=\"other\"") && !text.contains("BREW"), "a method of the client's own is `other`");
     assert!(text.contains("route=\"unmatched\"") || !text.contains("/no/such/route"));
 }
 
