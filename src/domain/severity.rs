@@ -166,6 +166,40 @@ pub struct Classification {
     pub hazards: Vec<Hazard>,
 }
 
+impl Classification {
+    /// This grading with the report's repeats added: each is a reason pointing to service-impacting,
+    /// and a repeat makes a nuisance service-impacting. Repeats touch nothing else (not the reading
+    /// of the text, the net or triage), so a report can be graded before its repeats are known and
+    /// have them added later: the service grades a report before its write transaction and adds the
+    /// repeats it finds in it, keeping the one writer's turn short.
+    #[must_use]
+    pub fn with_repeats(mut self, repeats: &[Repeat]) -> Self {
+        if repeats.is_empty() {
+            return self;
+        }
+        for repeat in repeats {
+            let (rule, evidence) = match repeat {
+                Repeat::SameCustomer { incident_id, days_ago } => (
+                    "repeat.same-customer",
+                    format!("same customer failed {days_ago} days ago (incident {incident_id})"),
+                ),
+                Repeat::SameTechnicianItem { item_id, incident_id } => (
+                    "repeat.same-technician-item",
+                    format!("same technician failed item `{item_id}` before (incident {incident_id})"),
+                ),
+            };
+            self.reasons.push(Reason { rule: rule.to_owned(), evidence, points_to: Severity::ServiceImpacting });
+        }
+        self.repeat = true;
+        if self.severity == Severity::Nuisance {
+            self.severity = Severity::ServiceImpacting;
+        }
+        // why: stable, so the repeats follow the other service-impacting reasons, as when graded at once.
+        self.reasons.sort_by_key(|r| std::cmp::Reverse(r.points_to));
+        self
+    }
+}
+
 /// Grades a failure report. Total: every report gets a grade and at least one reason.
 pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
     classify_judged(facts, rules, |note| judge_with_net(rules, note))
@@ -183,11 +217,12 @@ pub fn classify_judged(
     rules: &RuleSet,
     judge: impl FnOnce(&str) -> Judgement,
 ) -> Classification {
-    grade(facts, rules, &[], judge)
+    grade(facts, rules, &[], judge).with_repeats(facts.repeats)
 }
 
-/// The grading itself: `kept` are reasons from an earlier grading that the rule set does not decide
-/// (failed items, repeats), weighed as if found now.
+/// The grading itself, without the report's repeats (see [`Classification::with_repeats`]): `kept`
+/// are reasons from an earlier grading that the rule set does not decide (failed items, repeats),
+/// weighed as if found now.
 fn grade(
     facts: &FailureFacts<'_>,
     rules: &RuleSet,
@@ -293,22 +328,7 @@ fn grade(
         fire(triage.rule(), evidence, Severity::SafetyCritical);
         severity = Severity::SafetyCritical;
     }
-    for repeat in facts.repeats {
-        let evidence = match repeat {
-            Repeat::SameCustomer { incident_id, days_ago } => {
-                format!("same customer failed {days_ago} days ago (incident {incident_id})")
-            }
-            Repeat::SameTechnicianItem { item_id, incident_id } => {
-                format!("same technician failed item `{item_id}` before (incident {incident_id})")
-            }
-        };
-        let rule = match repeat {
-            Repeat::SameCustomer { .. } => "repeat.same-customer",
-            Repeat::SameTechnicianItem { .. } => "repeat.same-technician-item",
-        };
-        fire(rule, evidence, Severity::ServiceImpacting);
-    }
-    let repeat = !facts.repeats.is_empty() || kept.iter().any(|r| r.rule.starts_with("repeat."));
+    let repeat = kept.iter().any(|r| r.rule.starts_with("repeat."));
     if repeat && severity == Severity::Nuisance {
         severity = Severity::ServiceImpacting;
     }
@@ -324,7 +344,7 @@ fn grade(
 pub fn reclassify(facts: &FailureFacts<'_>, kept: &[Reason], rules: &RuleSet) -> Classification {
     let kept: Vec<Reason> =
         kept.iter().filter(|r| r.rule.starts_with("item.") || r.rule.starts_with("repeat.")).cloned().collect();
-    grade(facts, rules, &kept, |note| judge_with_net(rules, note))
+    grade(facts, rules, &kept, |note| judge_with_net(rules, note)).with_repeats(facts.repeats)
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ macro_rules! route_table {
         $(
             fn $group() -> Vec<actix_web::Resource> {
                 vec![$(
-                    web::resource($path.strip_prefix($scope).unwrap_or($path))
+                    web::resource($path.strip_prefix($scope).unwrap_or_else(|| panic!("{} is outside {}", $path, $scope)))
                         .app_data(crate::telemetry::RouteTemplate($path))
                         $(.route(web::$method().to($handler)))+
                 ),*]

@@ -16,7 +16,7 @@ use crate::db::{self, DbConnection, write_transaction};
 use crate::domain::Role;
 use crate::domain::evaluation::Graded;
 use crate::domain::rules::RuleSet;
-use crate::domain::severity::{self, FailureFacts, Hazard, ServiceLoss};
+use crate::domain::severity::{self, Classification, FailureFacts, Hazard, ServiceLoss};
 use crate::domain::signoff::FailedItem;
 use crate::domain::states::FailureSource;
 
@@ -88,7 +88,9 @@ pub fn report(
         service_lost: new.service_lost.as_ref(),
         repeats: &[],
     };
-    let written = write_transaction(conn, |conn| record(conn, ctx, &failure, &job, facts, reporter, now));
+    // why: grading reads the text, outside the one writer's turn; the repeats are added in it.
+    let graded = severity::classify(&facts, ctx.rules);
+    let written = write_transaction(conn, |conn| record(conn, ctx, &failure, &job, facts, graded, reporter, now));
     match written {
         Ok(incident) => Ok(Recorded::Created(FailureOutcome { failure, incident })),
         // A retry raced this request and won: answer as a replay of what it stored.
@@ -100,13 +102,16 @@ pub fn report(
     }
 }
 
-/// Stores a failure (and its items) and opens its incident, in the caller's transaction.
+/// Stores a failure (and its items) and opens its incident, in the caller's transaction; `graded`
+/// is its grading by `facts`, done before the transaction (see [`incidents::open`]).
+#[allow(clippy::too_many_arguments, reason = "the transaction's parts, each used")]
 pub(crate) fn record(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     failure: &FailureRow,
     job: &JobRow,
     facts: FailureFacts<'_>,
+    graded: Classification,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<IncidentRow, Error> {
@@ -125,7 +130,7 @@ pub(crate) fn record(
     db::failures::insert(conn, failure, &items)?;
     let details = json!({ "job_id": failure.job_id, "source": failure.source, "items": facts.failed_items.iter().map(|f| &f.item_id).collect::<Vec<_>>() });
     audit(conn, actor, "failure.reported", ("failure", &failure.id), details, now)?;
-    incidents::open(conn, ctx, failure, job, facts, actor, now)
+    incidents::open(conn, ctx, failure, job, facts, graded, actor, now)
 }
 
 fn replay(conn: &mut DbConnection, existing: FailureRow, hash: &str) -> Result<Recorded<FailureOutcome>, Error> {

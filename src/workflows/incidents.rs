@@ -12,7 +12,7 @@ use crate::db::{
     self, DbConnection, failures::FailureRow, incidents::IncidentChange, incidents::IncidentRow, jobs::JobRow,
 };
 use crate::domain::Role;
-use crate::domain::severity::{self, FailureFacts, Repeat, Severity};
+use crate::domain::severity::{Classification, FailureFacts, Repeat, Severity};
 use crate::domain::states::IncidentStatus;
 
 /// Not stored: an open incident whose report waits for a person to grade it (`triage_due_at` set,
@@ -20,15 +20,18 @@ use crate::domain::states::IncidentStatus;
 pub const TRIAGE: &str = "triage";
 pub const STATUSES: [&str; 5] = [TRIAGE, "open", "acknowledged", "assigned", "resolved"];
 
-/// Classifies a stored failure report and opens its incident, in the caller's transaction.
-/// Repeats are looked up here: the same customer within the rule set's window, and the same
+/// Opens the incident of a stored failure report, in the caller's transaction. `graded` is the
+/// report's grading by `facts` (their repeats empty), done before the transaction; the repeats are
+/// looked up here and added: the same customer within the rule set's window, and the same
 /// technician failing the same checklist item before.
+#[allow(clippy::too_many_arguments, reason = "the transaction's parts, each used")]
 pub fn open(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     failure: &FailureRow,
     job: &JobRow,
     facts: FailureFacts<'_>,
+    graded: Classification,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<IncidentRow, Error> {
@@ -51,7 +54,7 @@ pub fn open(
             repeats.push(Repeat::SameTechnicianItem { item_id: item_id.clone(), incident_id: incident_id.clone() });
         }
     }
-    let verdict = severity::classify(&FailureFacts { repeats: &repeats, ..facts }, rules);
+    let verdict = graded.with_repeats(&repeats);
     let triage_due_at = verdict.triage.map(|_| (now + ctx.safety.triage_within).naive_utc());
     let row = IncidentRow {
         id: uuid::Uuid::now_v7().to_string(),

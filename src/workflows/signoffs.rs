@@ -10,7 +10,7 @@ use super::{Error, FieldError, Refusal};
 use crate::db::types::Json;
 use crate::db::{self, DbConnection, failures::FailureRow, signoffs::SignOffRow, write_transaction};
 use crate::domain::Role;
-use crate::domain::severity::FailureFacts;
+use crate::domain::severity::{self, FailureFacts};
 use crate::domain::signoff::{self, Answer, FailedItem};
 use crate::domain::states::{FailureSource, JobStatus};
 
@@ -84,6 +84,21 @@ pub fn record(
         content_hash: hash.clone(),
         reauthenticated: new.reauthenticated,
     };
+    // Failed items raise a failure report, graded here, outside the one writer's turn.
+    let notes = notes_of(&new.answers, &failed);
+    let facts = FailureFacts {
+        description: &notes,
+        failed_items: &failed,
+        hazards: &[],
+        injury: false,
+        vulnerable_occupant: false,
+        service_lost: None,
+        repeats: &[],
+    };
+    let failure = match failed.is_empty() {
+        true => None,
+        false => Some((failure_of(&row, &new.answers, &failed)?, severity::classify(&facts, ctx.rules))),
+    };
     // why: a retry is found by the insert's unique key (then answered below as a replay), not by
     // a look-up before every sign-off; and one read of the technician's retraining serves both the
     // skill gate and the judgement of training after the sign-off. Two statements fewer per sign-off.
@@ -108,21 +123,10 @@ pub fn record(
         audit(conn, technician, "signoff.recorded", ("signoff", &row.id), details, now)?;
         safety::on_signed_off(conn, &job, &row, &failed, retraining, technician, now)?;
         super::recovery::on_signed_off(conn, ctx, &job.id, failed.len(), technician, now)?;
-        if failed.is_empty() {
+        let Some((failure, graded)) = failure else {
             return Ok(None);
-        }
-        let failure = failure_of(&row, &new.answers, &failed)?;
-        let notes = notes_of(&new.answers, &failed);
-        let facts = FailureFacts {
-            description: &notes,
-            failed_items: &failed,
-            hazards: &[],
-            injury: false,
-            vulnerable_occupant: false,
-            service_lost: None,
-            repeats: &[],
         };
-        let incident = failures::record(conn, ctx, &failure, &job, facts, technician, now)?;
+        let incident = failures::record(conn, ctx, &failure, &job, facts, graded, technician, now)?;
         Ok(Some(incident.id))
     });
     match written {

@@ -109,6 +109,7 @@ async fn a_requests_latency_is_recorded_under_its_route_template(#[values(Sqlite
     let id = job["id"].as_str().unwrap();
     let fetched = app.as_user("dana").get(&format!("/v1/jobs/{id}")).await;
     assert_eq!(fetched.status, StatusCode::OK);
+    app.as_user("dana").get("/no/such/route").await.problem(StatusCode::NOT_FOUND);
     let brewed = app.as_user("dana").call(Method::from_bytes(b"BREW").unwrap(), &format!("/v1/jobs/{id}"), None).await;
     assert!(brewed.status.is_client_error(), "{}", brewed.status);
 
@@ -120,7 +121,8 @@ async fn a_requests_latency_is_recorded_under_its_route_template(#[values(Sqlite
     assert!(sample(&text, &format!("fieldproof_http_requests_total{{{labels}}}")).is_some_and(|n| n >= 1.0));
     assert!(!text.contains(id), "raw paths never become labels");
     assert!(text.contains("method=\"other\"") && !text.contains("BREW"), "a method of the client's own is `other`");
-    assert!(text.contains("route=\"unmatched\"") || !text.contains("/no/such/route"));
+    assert!(!text.contains("/no/such/route"), "an unknown path is not a label");
+    assert!(text.contains("route=\"unmatched\",status=\"404\""), "an unknown path counts as `unmatched`:\n{text}");
 }
 
 #[actix_web::test]
