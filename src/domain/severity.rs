@@ -697,6 +697,56 @@ mod tests {
     }
 
     #[test]
+    fn repeats_follow_the_reasons_of_their_grade_and_leave_triage_and_hazards_alone() {
+        let repeats = [
+            Repeat::SameCustomer { incident_id: "i1".into(), days_ago: 3 },
+            Repeat::SameTechnicianItem { item_id: "an-item".into(), incident_id: "i2".into() },
+        ];
+        let rules_of = |v: &Classification| v.reasons.iter().map(|r| r.rule.clone()).collect::<Vec<_>>();
+        // Graded at once, or first without repeats and then with them (as the service does around its
+        // write transaction): the same verdict, repeats after the other service-impacting reasons.
+        let items = [item(Severity::ServiceImpacting, vec![])];
+        let described = FailureFacts {
+            description: "smell of gas in the hall. no heating. engineer late",
+            failed_items: &items,
+            ..facts()
+        };
+        let at_once = classify(&FailureFacts { repeats: &repeats, ..described }, &rules());
+        assert_eq!(classify(&described, &rules()).with_repeats(&repeats), at_once);
+        assert_eq!(
+            rules_of(&at_once),
+            [
+                "text.gas",
+                "item.service-impacting",
+                "text.no-heating",
+                "repeat.same-customer",
+                "repeat.same-technician-item",
+                "text.courtesy"
+            ]
+        );
+        assert_eq!(
+            (at_once.severity, at_once.repeat, at_once.hazards.clone()),
+            (Severity::SafetyCritical, true, vec![Hazard::Gas])
+        );
+
+        // A report nobody can read stays in triage, possibly safety-critical; its repeats are noted.
+        let unread =
+            classify(&FailureFacts { description: "customer rang again", repeats: &repeats, ..facts() }, &rules());
+        assert_eq!((unread.severity, unread.triage), (Severity::SafetyCritical, Some(Triage::NoSignal)));
+        assert_eq!(rules_of(&unread), [Triage::NoSignal.rule(), "repeat.same-customer", "repeat.same-technician-item"]);
+
+        // Kept repeat reasons (a re-grade) and new repeats are both weighed.
+        let kept = [Reason {
+            rule: "repeat.same-customer".into(),
+            evidence: "earlier".into(),
+            points_to: Severity::ServiceImpacting,
+        }];
+        let regraded = reclassify(&FailureFacts { description: "engineer late", ..facts() }, &kept, &rules());
+        assert_eq!((regraded.severity, regraded.repeat), (Severity::ServiceImpacting, true));
+        assert_eq!(rules_of(&regraded), ["repeat.same-customer", "text.courtesy"]);
+    }
+
+    #[test]
     fn repeats_escalate_a_nuisance_but_never_invent_a_hazard() {
         let repeats = [Repeat::SameCustomer { incident_id: "i1".into(), days_ago: 3 }];
         let verdict = classify(&FailureFacts { description: "no heating", repeats: &repeats, ..facts() }, &rules());

@@ -54,6 +54,7 @@ pub fn open(
             repeats.push(Repeat::SameTechnicianItem { item_id: item_id.clone(), incident_id: incident_id.clone() });
         }
     }
+    debug_assert!(facts.repeats.is_empty() && !graded.repeat, "repeats are added here, once");
     let verdict = graded.with_repeats(&repeats);
     let triage_due_at = verdict.triage.map(|_| (now + ctx.safety.triage_within).naive_utc());
     let row = IncidentRow {
