@@ -167,6 +167,14 @@ pub struct Classification {
 }
 
 impl Classification {
+    /// Marks the grading a repeat, which makes a nuisance service-impacting.
+    fn mark_repeat(&mut self) {
+        self.repeat = true;
+        if self.severity == Severity::Nuisance {
+            self.severity = Severity::ServiceImpacting;
+        }
+    }
+
     /// This grading with the report's repeats added: each is a reason pointing to service-impacting,
     /// and a repeat makes a nuisance service-impacting. Repeats touch nothing else (not the reading
     /// of the text, the net or triage), so a report can be graded before its repeats are known and
@@ -190,10 +198,7 @@ impl Classification {
             };
             self.reasons.push(Reason { rule: rule.to_owned(), evidence, points_to: Severity::ServiceImpacting });
         }
-        self.repeat = true;
-        if self.severity == Severity::Nuisance {
-            self.severity = Severity::ServiceImpacting;
-        }
+        self.mark_repeat();
         // why: stable, so the repeats follow the other service-impacting reasons, as when graded at once.
         self.reasons.sort_by_key(|r| std::cmp::Reverse(r.points_to));
         self
@@ -328,14 +333,16 @@ fn grade(
         fire(triage.rule(), evidence, Severity::SafetyCritical);
         severity = Severity::SafetyCritical;
     }
-    let repeat = kept.iter().any(|r| r.rule.starts_with("repeat."));
-    if repeat && severity == Severity::Nuisance {
-        severity = Severity::ServiceImpacting;
-    }
     reasons.sort_by_key(|r| std::cmp::Reverse(r.points_to));
     hazards.sort();
     hazards.dedup();
-    Classification { severity, triage, reasons, rules_version: rules.version.clone(), repeat, hazards }
+    let repeat = kept.iter().any(|r| r.rule.starts_with("repeat."));
+    let mut graded =
+        Classification { severity, triage, reasons, rules_version: rules.version.clone(), repeat: false, hazards };
+    if repeat {
+        graded.mark_repeat();
+    }
+    graded
 }
 
 /// Grades a stored report again with another rule set: its text and structured facts are read
@@ -381,6 +388,11 @@ mod tests {
         )
         .expect("test rules parse");
         RuleSet::compile("severity-rules/test".into(), file).expect("test rules are valid")
+    }
+
+    /// A reason from an earlier grading, as `reclassify` is given it.
+    fn kept_reason(rule: &str, points_to: Severity) -> Reason {
+        Reason { rule: rule.to_owned(), evidence: "from the earlier grading".to_owned(), points_to }
     }
 
     fn item(hint: Severity, hazards: Vec<Hazard>) -> FailedItem {
@@ -685,11 +697,7 @@ mod tests {
 
     #[test]
     fn reclassifying_keeps_item_and_repeat_reasons() {
-        let kept = [Reason {
-            rule: "item.service-impacting".into(),
-            evidence: "item `x` failed".into(),
-            points_to: Severity::ServiceImpacting,
-        }];
+        let kept = [kept_reason("item.service-impacting", Severity::ServiceImpacting)];
         let verdict = reclassify(&FailureFacts { description: "see attached", ..facts() }, &kept, &rules());
         assert_eq!((verdict.severity, verdict.triage), (Severity::ServiceImpacting, None));
         let verdict = reclassify(&FailureFacts { description: "smell of gas", ..facts() }, &kept, &rules());
@@ -736,14 +744,16 @@ mod tests {
         assert_eq!(rules_of(&unread), [Triage::NoSignal.rule(), "repeat.same-customer", "repeat.same-technician-item"]);
 
         // Kept repeat reasons (a re-grade) and new repeats are both weighed.
-        let kept = [Reason {
-            rule: "repeat.same-customer".into(),
-            evidence: "earlier".into(),
-            points_to: Severity::ServiceImpacting,
-        }];
+        let kept = [kept_reason("repeat.same-customer", Severity::ServiceImpacting)];
         let regraded = reclassify(&FailureFacts { description: "engineer late", ..facts() }, &kept, &rules());
         assert_eq!((regraded.severity, regraded.repeat), (Severity::ServiceImpacting, true));
         assert_eq!(rules_of(&regraded), ["repeat.same-customer", "text.courtesy"]);
+        let both =
+            reclassify(&FailureFacts { description: "engineer late", repeats: &repeats, ..facts() }, &kept, &rules());
+        assert_eq!(
+            rules_of(&both),
+            ["repeat.same-customer", "repeat.same-customer", "repeat.same-technician-item", "text.courtesy"]
+        );
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn record(
     };
     let failure = match failed.is_empty() {
         true => None,
-        false => Some((failure_of(&row, &new.answers, &failed)?, severity::classify(&facts, ctx.rules))),
+        false => Some((failure_of(&row, &notes, &failed)?, severity::classify(&facts, ctx.rules))),
     };
     // why: a retry is found by the insert's unique key (then answered below as a replay), not by
     // a look-up before every sign-off; and one read of the technician's retraining serves both the
@@ -165,9 +165,9 @@ fn replay(
 }
 
 /// The failure report a sign-off with failed items raises.
-fn failure_of(row: &SignOffRow, answers: &[Answer], failed: &[FailedItem]) -> Result<FailureRow, Error> {
+/// The failure report a sign-off with failed items raises; `notes` are the technician's notes on them.
+fn failure_of(row: &SignOffRow, notes: &str, failed: &[FailedItem]) -> Result<FailureRow, Error> {
     let summary: Vec<String> = failed.iter().map(|f| format!("{} ({})", f.item_id, f.reason)).collect();
-    let notes = notes_of(answers, failed);
     let mut description = format!("Failed at sign-off: {}.", summary.join("; "));
     if !notes.is_empty() {
         description.push_str(&format!(" Technician notes: {notes}"));

@@ -120,7 +120,11 @@ async fn a_requests_latency_is_recorded_under_its_route_template(#[values(Sqlite
     assert!(text.contains(&format!("fieldproof_http_request_duration_seconds_bucket{{{labels},le=\"0.1\"}}")));
     assert!(sample(&text, &format!("fieldproof_http_requests_total{{{labels}}}")).is_some_and(|n| n >= 1.0));
     assert!(!text.contains(id), "raw paths never become labels");
-    assert!(text.contains("method=\"other\"") && !text.contains("BREW"), "a method of the client's own is `other`");
+    let brewed_labels = format!("method=\"other\",route=\"/v1/jobs/{{job_id}}\",status=\"{}\"", brewed.status.as_u16());
+    assert!(
+        text.contains(&brewed_labels) && !text.contains("BREW"),
+        "a method of the client's own is `other`:\n{text}"
+    );
     assert!(!text.contains("/no/such/route"), "an unknown path is not a label");
     assert!(text.contains("route=\"unmatched\",status=\"404\""), "an unknown path counts as `unmatched`:\n{text}");
 }
