@@ -4,7 +4,7 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v9: the taxonomy rules, the statistical net
+//! 5 % of all notes in triage. The shipped rules (v10: the taxonomy rules, the statistical net
 //! trained on `dev` and its band of doubt) meet all but the second (see the README's "How
 //! failures are graded"), so this test holds them to the ceiling of missed notes they have reached,
 //! which a rule change may lower but not raise (it is set again only when the split grows), and to
@@ -27,17 +27,15 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-06 on the 5,374-note test split (grown by the seventeenth and eighteenth rounds):
-// rule set v9 (v8's rules with families from the sixteenth to eighteenth rounds' dev notes, and from
-// the dev notes only the net used to catch; the net retrained on that dev split) 2,193 / 2,237 =
-// 98.0 %, 28 missed without triage, 90.1 % of the others kept below safety-critical, 4.9 % triage.
-// On the same split v8 scores 2,197 / 2,237 = 98.2 % with 29 missed, but keeps only 89.8 % of the
-// others below safety-critical (the two new rounds hold many harmless notes that sound alarming).
-// Graded by v8 before they were read: the seventeenth round 396 / 400 with 3 missed, the eighteenth
-// 395 / 400 with 3 missed.
+// Measured 2026-12-06 on the 5,665-note test split (grown by the nineteenth round): rule set v10 (v9's
+// rules with families from the nineteenth round's dev notes, harmless uses from dev's false alarms and
+// ordinary faults from dev's triage; the net retrained on that dev split) 2,311 / 2,357 = 98.0 %, 30
+// missed without triage, 90.2 % of the others kept below safety-critical, 4.9 % triage. On the same
+// split v9 scores 2,308 / 2,357 = 97.9 % with 32 missed and keeps 89.8 %. Graded by v9 before it was
+// read, the nineteenth round scored 382 / 400 with 10 missed and 86.0 % kept.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 28;
+const MISSED_CEILING: usize = 30;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 
