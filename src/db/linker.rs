@@ -38,6 +38,8 @@ struct Shared {
     /// [`super::Db::link_now`]): their ratio is the batch size.
     passes: AtomicU64,
     linked: AtomicU64,
+    /// Passes that failed (each is tried again after [`RETRY`]).
+    failures: AtomicU64,
 }
 
 #[derive(Default)]
@@ -54,6 +56,9 @@ pub struct LinkerState {
     pub passes: u64,
     /// Rows linked since start.
     pub rows: u64,
+    /// Passes that failed since start (the database was away or refused the write): while rows
+    /// wait unlinked, `audit verify` and the chain's head lag behind.
+    pub failures: u64,
 }
 
 impl Linker {
@@ -64,6 +69,7 @@ impl Linker {
             wake: Condvar::new(),
             passes: AtomicU64::new(0),
             linked: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         });
         let thread = shared.clone();
         std::thread::Builder::new().name("chain-linker".to_owned()).spawn(move || thread.run(&pool, writer))?;
@@ -85,6 +91,7 @@ impl Linker {
         LinkerState {
             passes: self.shared.passes.load(Ordering::Relaxed),
             rows: self.shared.linked.load(Ordering::Relaxed),
+            failures: self.shared.failures.load(Ordering::Relaxed),
         }
     }
 }
@@ -119,6 +126,7 @@ impl Shared {
             match link(pool) {
                 Ok(rows) => self.count(rows),
                 Err(err) => {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(error = %err, "linking rows into the audit chains failed; retrying");
                     if stopped {
                         return;
@@ -151,4 +159,29 @@ fn link(pool: &Pool<ConnectionManager>) -> anyhow::Result<u64> {
         return Ok(linked);
     }
     Ok(transaction(&mut conn, chain::link_waiting)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Backend, ConnectionManager, DatabaseUrl};
+
+    #[test]
+    fn a_pass_that_fails_is_counted_and_tried_again() {
+        // A database that cannot be opened: every pass fails at its first connection.
+        let url = DatabaseUrl { backend: Backend::Sqlite, target: "/nonexistent/fieldproof/linker.db".to_owned() };
+        let pool = Pool::builder()
+            .max_size(1)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_millis(100))
+            .build_unchecked(ConnectionManager { url });
+        let linker = Linker::start(pool, None).expect("the linker's thread starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while linker.state().failures < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let state = linker.state();
+        assert!(state.failures >= 2, "the first pass and its retry are counted: {state:?}");
+        assert_eq!((state.passes, state.rows), (0, 0), "{state:?}");
+    }
 }

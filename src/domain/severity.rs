@@ -210,6 +210,35 @@ pub fn classify(facts: &FailureFacts<'_>, rules: &RuleSet) -> Classification {
     classify_judged(facts, rules, |note| judge_with_net(rules, note))
 }
 
+/// A failure's facts with the grading they were given before its write transaction. The repeats,
+/// which need the database, are found inside the transaction and added with
+/// [`GradedFacts::with_repeats`]. Made only by [`GradedFacts::new`], so a grading always belongs to
+/// its facts and was made without repeats: the repeats are added once.
+#[derive(Debug, Clone)]
+pub struct GradedFacts<'a> {
+    facts: FailureFacts<'a>,
+    grading: Classification,
+}
+
+impl<'a> GradedFacts<'a> {
+    /// Grades `facts` (any repeats in them are left out: they are added later).
+    pub fn new(facts: FailureFacts<'a>, rules: &RuleSet) -> Self {
+        let facts = FailureFacts { repeats: &[], ..facts };
+        let grading = classify(&facts, rules);
+        Self { facts, grading }
+    }
+
+    pub fn facts(&self) -> &FailureFacts<'a> {
+        &self.facts
+    }
+
+    /// The grading, with the repeats found in the write transaction added.
+    #[must_use]
+    pub fn with_repeats(self, repeats: &[Repeat]) -> Classification {
+        self.grading.with_repeats(repeats)
+    }
+}
+
 /// The rule set's net's judgement of a note (calm when it has none).
 fn judge_with_net(rules: &RuleSet, note: &str) -> Judgement {
     rules.net.as_ref().map_or(Judgement::Calm, |net| net.judge(note))
@@ -721,6 +750,10 @@ mod tests {
         };
         let at_once = classify(&FailureFacts { repeats: &repeats, ..described }, &rules());
         assert_eq!(classify(&described, &rules()).with_repeats(&repeats), at_once);
+        // A grading made ahead carries its facts and leaves out repeats given to it: they are added once.
+        let ahead = GradedFacts::new(FailureFacts { repeats: &repeats, ..described }, &rules());
+        assert!(ahead.facts().repeats.is_empty());
+        assert_eq!(ahead.with_repeats(&repeats), at_once);
         assert_eq!(
             rules_of(&at_once),
             [

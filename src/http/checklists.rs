@@ -123,10 +123,13 @@ fn serve(req: &HttpRequest, published: &Arc<PublishedVersion>, cache_control: &'
 /// it was given, so that is compared first, byte for byte; any other form (a list, a weak tag, `*`)
 /// is parsed.
 fn not_modified(req: &HttpRequest, etag: &str) -> bool {
-    match req.headers().get(header::IF_NONE_MATCH) {
-        None => false,
-        Some(sent) if sent.as_bytes() == etag.as_bytes() => true,
-        Some(_) => {
+    let mut lines = req.headers().get_all(header::IF_NONE_MATCH);
+    match (lines.next(), lines.next()) {
+        (None, _) => false,
+        // The app sends back the tag it was given, on one line: no parsing needed.
+        (Some(sent), None) if sent.as_bytes() == etag.as_bytes() => true,
+        // Anything else is read as the whole list, so a malformed line is never passed over.
+        _ => {
             let tag = EntityTag::new_strong(etag.trim_matches('"').to_owned());
             match header::Header::parse(req) {
                 Ok(IfNoneMatch::Any) => true,

@@ -114,6 +114,12 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
             "Rows the linker linked into the audit chains (divided by the passes: the average batch)",
             &[("", linker.rows as f64)],
         );
+        out.family(
+            "fieldproof_audit_chain_link_failures_total",
+            "counter",
+            "Linker passes that failed and are tried again a second later (rows wait unlinked meanwhile)",
+            &[("", linker.failures as f64)],
+        );
     }
     out.gauge(
         "fieldproof_outbox_pending_messages",

@@ -16,7 +16,7 @@ use crate::db::{self, DbConnection, write_transaction};
 use crate::domain::Role;
 use crate::domain::evaluation::Graded;
 use crate::domain::rules::RuleSet;
-use crate::domain::severity::{self, Classification, FailureFacts, Hazard, ServiceLoss};
+use crate::domain::severity::{self, FailureFacts, GradedFacts, Hazard, ServiceLoss};
 use crate::domain::signoff::FailedItem;
 use crate::domain::states::FailureSource;
 
@@ -89,8 +89,8 @@ pub fn report(
         repeats: &[],
     };
     // why: grading reads the text, outside the one writer's turn; the repeats are added in it.
-    let graded = severity::classify(&facts, ctx.rules);
-    let written = write_transaction(conn, |conn| record(conn, ctx, &failure, &job, facts, graded, reporter, now));
+    let graded = GradedFacts::new(facts, ctx.rules);
+    let written = write_transaction(conn, |conn| record(conn, ctx, &failure, &job, graded, reporter, now));
     match written {
         Ok(incident) => Ok(Recorded::Created(FailureOutcome { failure, incident })),
         // A retry raced this request and won: answer as a replay of what it stored.
@@ -103,18 +103,17 @@ pub fn report(
 }
 
 /// Stores a failure (and its items) and opens its incident, in the caller's transaction; `graded`
-/// is its grading by `facts`, done before the transaction (see [`incidents::open`]).
-#[allow(clippy::too_many_arguments, reason = "the transaction's parts, each used")]
+/// holds its facts and their grading, done before the transaction (see [`incidents::open`]).
 pub(crate) fn record(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     failure: &FailureRow,
     job: &JobRow,
-    facts: FailureFacts<'_>,
-    graded: Classification,
+    graded: GradedFacts<'_>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<IncidentRow, Error> {
+    let facts = *graded.facts();
     let items: Vec<FailureItemRow> = facts
         .failed_items
         .iter()
@@ -130,7 +129,7 @@ pub(crate) fn record(
     db::failures::insert(conn, failure, &items)?;
     let details = json!({ "job_id": failure.job_id, "source": failure.source, "items": facts.failed_items.iter().map(|f| &f.item_id).collect::<Vec<_>>() });
     audit(conn, actor, "failure.reported", ("failure", &failure.id), details, now)?;
-    incidents::open(conn, ctx, failure, job, facts, graded, actor, now)
+    incidents::open(conn, ctx, failure, job, graded, actor, now)
 }
 
 fn replay(conn: &mut DbConnection, existing: FailureRow, hash: &str) -> Result<Recorded<FailureOutcome>, Error> {

@@ -12,7 +12,7 @@ use crate::db::{
     self, DbConnection, failures::FailureRow, incidents::IncidentChange, incidents::IncidentRow, jobs::JobRow,
 };
 use crate::domain::Role;
-use crate::domain::severity::{Classification, FailureFacts, Repeat, Severity};
+use crate::domain::severity::{GradedFacts, Repeat, Severity};
 use crate::domain::states::IncidentStatus;
 
 /// Not stored: an open incident whose report waits for a person to grade it (`triage_due_at` set,
@@ -21,17 +21,15 @@ pub const TRIAGE: &str = "triage";
 pub const STATUSES: [&str; 5] = [TRIAGE, "open", "acknowledged", "assigned", "resolved"];
 
 /// Opens the incident of a stored failure report, in the caller's transaction. `graded` is the
-/// report's grading by `facts` (their repeats empty), done before the transaction; the repeats are
-/// looked up here and added: the same customer within the rule set's window, and the same
-/// technician failing the same checklist item before.
-#[allow(clippy::too_many_arguments, reason = "the transaction's parts, each used")]
+/// report's facts and their grading, done before the transaction; the repeats are looked up here and
+/// added: the same customer within the rule set's window, and the same technician failing the same
+/// checklist item before.
 pub fn open(
     conn: &mut DbConnection,
     ctx: Context<'_>,
     failure: &FailureRow,
     job: &JobRow,
-    facts: FailureFacts<'_>,
-    graded: Classification,
+    graded: GradedFacts<'_>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<IncidentRow, Error> {
@@ -46,7 +44,7 @@ pub fn open(
             incident_id: prior.id,
         });
     }
-    let item_ids: Vec<String> = facts.failed_items.iter().map(|f| f.item_id.clone()).collect();
+    let item_ids: Vec<String> = graded.facts().failed_items.iter().map(|f| f.item_id.clone()).collect();
     let earlier =
         db::failures::earlier_item_failures(conn, &job.technician_id, &job.checklist_key, &item_ids, &failure.id)?;
     for item_id in &item_ids {
@@ -54,7 +52,6 @@ pub fn open(
             repeats.push(Repeat::SameTechnicianItem { item_id: item_id.clone(), incident_id: incident_id.clone() });
         }
     }
-    debug_assert!(facts.repeats.is_empty() && !graded.repeat, "repeats are added here, once");
     let verdict = graded.with_repeats(&repeats);
     let triage_due_at = verdict.triage.map(|_| (now + ctx.safety.triage_within).naive_utc());
     let row = IncidentRow {

@@ -10,7 +10,7 @@ use super::{Error, FieldError, Refusal};
 use crate::db::types::Json;
 use crate::db::{self, DbConnection, failures::FailureRow, signoffs::SignOffRow, write_transaction};
 use crate::domain::Role;
-use crate::domain::severity::{self, FailureFacts};
+use crate::domain::severity::{FailureFacts, GradedFacts};
 use crate::domain::signoff::{self, Answer, FailedItem};
 use crate::domain::states::{FailureSource, JobStatus};
 
@@ -85,19 +85,13 @@ pub fn record(
         reauthenticated: new.reauthenticated,
     };
     // Failed items raise a failure report, graded here, outside the one writer's turn.
-    let notes = notes_of(&new.answers, &failed);
-    let facts = FailureFacts {
-        description: &notes,
-        failed_items: &failed,
-        hazards: &[],
-        injury: false,
-        vulnerable_occupant: false,
-        service_lost: None,
-        repeats: &[],
-    };
-    let failure = match failed.is_empty() {
-        true => None,
-        false => Some((failure_of(&row, &notes, &failed)?, severity::classify(&facts, ctx.rules))),
+    let notes = (!failed.is_empty()).then(|| notes_of(&new.answers, &failed));
+    let failure = match &notes {
+        None => None,
+        Some(notes) => {
+            let facts = FailureFacts { failed_items: &failed, ..FailureFacts::text(notes) };
+            Some((failure_of(&row, notes, &failed)?, GradedFacts::new(facts, ctx.rules)))
+        }
     };
     // why: a retry is found by the insert's unique key (then answered below as a replay), not by
     // a look-up before every sign-off; and one read of the technician's retraining serves both the
@@ -126,7 +120,7 @@ pub fn record(
         let Some((failure, graded)) = failure else {
             return Ok(None);
         };
-        let incident = failures::record(conn, ctx, &failure, &job, facts, graded, technician, now)?;
+        let incident = failures::record(conn, ctx, &failure, &job, graded, technician, now)?;
         Ok(Some(incident.id))
     });
     match written {

@@ -2,6 +2,7 @@
 
 use crate::common;
 
+use actix_web::http::header::HeaderValue;
 use actix_web::http::{Method, StatusCode};
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -52,6 +53,23 @@ async fn pinned_version_has_strong_etag_long_cache_and_304(#[values(Sqlite, Post
         assert_eq!(named.status, StatusCode::NOT_MODIFIED, "If-None-Match: {sent}");
         assert_eq!(named.header("etag"), Some(etag.clone()));
     }
+    // Over several header lines the list is read whole, whichever line holds the tag; an item that
+    // is not a tag is passed over, as in a one-line list; a line that is not text makes the list
+    // unreadable (so: 200), even after a line naming the tag.
+    let two_lines = |first: &[u8], second: &[u8]| {
+        let [first, second] = [first, second].map(|line| HeaderValue::from_bytes(line).expect("header value"));
+        tess.request(Method::GET, &path)
+            .append_header(("If-None-Match", first))
+            .append_header(("If-None-Match", second))
+    };
+    for (first, second) in
+        [("\"something-else\"", etag.as_str()), (etag.as_str(), "not a tag"), ("not a tag", etag.as_str())]
+    {
+        let named = tess.send(two_lines(first.as_bytes(), second.as_bytes())).await;
+        assert_eq!(named.status, StatusCode::NOT_MODIFIED, "If-None-Match: {first} / {second}");
+    }
+    let unreadable = tess.send(two_lines(etag.as_bytes(), b"\"caf\xe9\"")).await;
+    assert_eq!(unreadable.status, StatusCode::OK);
 
     let latest = tess.get(&format!("/v1/checklists/{GAS}")).await;
     assert_eq!(latest.header("etag"), Some(etag));

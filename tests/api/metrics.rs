@@ -91,6 +91,7 @@ async fn metrics_refuse_a_missing_or_wrong_token_and_serve_prometheus_text_with_
     let linked = sample(&text, "fieldproof_audit_chain_linked_rows_total").unwrap_or_default();
     let passes = sample(&text, "fieldproof_audit_chain_link_passes_total").unwrap_or_default();
     assert!(linked >= 2.0 && (1.0..=linked).contains(&passes), "{linked} rows in {passes} passes: {text}");
+    assert_eq!(sample(&text, "fieldproof_audit_chain_link_failures_total"), Some(0.0), "no pass failed: {text}");
     if let Some(before) = writes_before {
         let after = sample(&text, "fieldproof_sqlite_writer_requests_total").unwrap_or_default();
         assert!(after > before, "the job and the failure report went through the writer: {before} → {after}");
