@@ -221,13 +221,15 @@ pub struct GradedFacts<'a> {
 }
 
 impl<'a> GradedFacts<'a> {
-    /// Grades `facts` (any repeats in them are left out: they are added later).
+    /// Grades `facts`, which hold no repeats: those are found in the write transaction and given
+    /// to [`GradedFacts::with_repeats`].
     pub fn new(facts: FailureFacts<'a>, rules: &RuleSet) -> Self {
-        let facts = FailureFacts { repeats: &[], ..facts };
+        debug_assert!(facts.repeats.is_empty(), "repeats are added with `with_repeats`, once");
         let grading = classify(&facts, rules);
         Self { facts, grading }
     }
 
+    /// The facts that were graded.
     pub fn facts(&self) -> &FailureFacts<'a> {
         &self.facts
     }
@@ -750,9 +752,9 @@ mod tests {
         };
         let at_once = classify(&FailureFacts { repeats: &repeats, ..described }, &rules());
         assert_eq!(classify(&described, &rules()).with_repeats(&repeats), at_once);
-        // A grading made ahead carries its facts and leaves out repeats given to it: they are added once.
-        let ahead = GradedFacts::new(FailureFacts { repeats: &repeats, ..described }, &rules());
-        assert!(ahead.facts().repeats.is_empty());
+        // The same through the grading made ahead, which carries its facts.
+        let ahead = GradedFacts::new(described, &rules());
+        assert_eq!(ahead.facts().description, described.description);
         assert_eq!(ahead.with_repeats(&repeats), at_once);
         assert_eq!(
             rules_of(&at_once),

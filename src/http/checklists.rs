@@ -120,15 +120,13 @@ fn serve(req: &HttpRequest, published: &Arc<PublishedVersion>, cache_control: &'
 }
 
 /// Whether `If-None-Match` names the version's tag (`etag`, quoted). An app sends back the one tag
-/// it was given, so that is compared first, byte for byte; any other form (a list, a weak tag, `*`)
-/// is parsed.
+/// it was given on one header line, so that is compared first, byte for byte; any other form (a
+/// list, a weak tag, `*`, several lines) goes to actix-web's parser, which reads every line, passes
+/// over items that are not tags, and refuses the whole header if a line is not text.
 fn not_modified(req: &HttpRequest, etag: &str) -> bool {
-    let mut lines = req.headers().get_all(header::IF_NONE_MATCH);
-    match (lines.next(), lines.next()) {
-        (None, _) => false,
-        // The app sends back the tag it was given, on one line: no parsing needed.
-        (Some(sent), None) if sent.as_bytes() == etag.as_bytes() => true,
-        // Anything else is read as the whole list, so a malformed line is never passed over.
+    match req.headers().get_all(header::IF_NONE_MATCH).as_slice() {
+        [] => false,
+        [sent] if sent.as_bytes() == etag.as_bytes() => true,
         _ => {
             let tag = EntityTag::new_strong(etag.trim_matches('"').to_owned());
             match header::Header::parse(req) {

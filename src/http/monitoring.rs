@@ -117,7 +117,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         out.family(
             "fieldproof_audit_chain_link_failures_total",
             "counter",
-            "Linker passes that failed and are tried again a second later (rows wait unlinked meanwhile)",
+            "Background linker passes that failed; each is tried again a second later, and rows wait unlinked meanwhile",
             &[("", linker.failures as f64)],
         );
     }

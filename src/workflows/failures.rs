@@ -113,9 +113,8 @@ pub(crate) fn record(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<IncidentRow, Error> {
-    let facts = *graded.facts();
-    let items: Vec<FailureItemRow> = facts
-        .failed_items
+    let failed_items = graded.facts().failed_items;
+    let items: Vec<FailureItemRow> = failed_items
         .iter()
         .map(|item| FailureItemRow {
             failure_id: failure.id.clone(),
@@ -127,7 +126,7 @@ pub(crate) fn record(
         })
         .collect();
     db::failures::insert(conn, failure, &items)?;
-    let details = json!({ "job_id": failure.job_id, "source": failure.source, "items": facts.failed_items.iter().map(|f| &f.item_id).collect::<Vec<_>>() });
+    let details = json!({ "job_id": failure.job_id, "source": failure.source, "items": failed_items.iter().map(|f| &f.item_id).collect::<Vec<_>>() });
     audit(conn, actor, "failure.reported", ("failure", &failure.id), details, now)?;
     incidents::open(conn, ctx, failure, job, graded, actor, now)
 }

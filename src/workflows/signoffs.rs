@@ -86,13 +86,13 @@ pub fn record(
     };
     // Failed items raise a failure report, graded here, outside the one writer's turn.
     let notes = (!failed.is_empty()).then(|| notes_of(&new.answers, &failed));
-    let failure = match &notes {
-        None => None,
-        Some(notes) => {
+    let failure = notes
+        .as_deref()
+        .map(|notes| -> Result<_, Error> {
             let facts = FailureFacts { failed_items: &failed, ..FailureFacts::text(notes) };
-            Some((failure_of(&row, notes, &failed)?, GradedFacts::new(facts, ctx.rules)))
-        }
-    };
+            Ok((failure_of(&row, notes, &failed)?, GradedFacts::new(facts, ctx.rules)))
+        })
+        .transpose()?;
     // why: a retry is found by the insert's unique key (then answered below as a replay), not by
     // a look-up before every sign-off; and one read of the technician's retraining serves both the
     // skill gate and the judgement of training after the sign-off. Two statements fewer per sign-off.
@@ -158,7 +158,6 @@ fn replay(
     }
 }
 
-/// The failure report a sign-off with failed items raises.
 /// The failure report a sign-off with failed items raises; `notes` are the technician's notes on them.
 fn failure_of(row: &SignOffRow, notes: &str, failed: &[FailedItem]) -> Result<FailureRow, Error> {
     let summary: Vec<String> = failed.iter().map(|f| format!("{} ({})", f.item_id, f.reason)).collect();
