@@ -10,7 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
+use actix_web::middleware::{Condition, Next};
 use actix_web::{Error, HttpMessage};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Span;
@@ -219,8 +219,11 @@ impl<'writer> tracing_subscriber::fmt::FormatFields<'writer> for EscapedFields {
 }
 
 /// `tracing-actix-web`'s logger with [`RequestSpan`]: one span per request, one log line when it ends.
-pub fn request_span() -> TracingLogger<RequestSpan> {
-    TracingLogger::new()
+/// Left out when the log filter drops this module's `info` (`RUST_LOG=warn`): then the span and its
+/// line would be built and dropped for every request, and they carry nothing into the warnings (a
+/// disabled span records no fields).
+pub fn request_span() -> Condition<TracingLogger<RequestSpan>> {
+    Condition::new(tracing::enabled!(tracing::Level::INFO), TracingLogger::new())
 }
 
 /// The request's span: its id, method and route template, and at the end its status. Never the
