@@ -40,6 +40,11 @@ pub struct RuleSetFile {
     /// holding one, its words are read by no signal, and the clause's other words still are.
     #[serde(default)]
     pub harmless: Vec<String>,
+    /// Letters read as a space between words, besides every character that is neither a letter nor
+    /// a digit (from v11: `["º"]`, the ordinal sign typed for a degree sign, so "140ºF" reads
+    /// "140 f"). Only letters outside ASCII.
+    #[serde(default)]
+    pub word_breaks: Vec<char>,
     /// The statistical safety net under the rules (`fieldproof rules train`), if this version has one.
     #[serde(default)]
     pub net: Option<NetRef>,
@@ -169,6 +174,11 @@ impl RuleSet {
                 problems.push(format!("spelling `{from}`: needs the intended word"));
             }
         }
+        for c in file.word_breaks.iter().filter(|c| c.is_ascii() || !c.is_alphanumeric()) {
+            problems.push(format!(
+                "word_breaks `{c}`: must be a letter outside ASCII (other characters already part words)"
+            ));
+        }
         for (name, words) in &file.vocabulary {
             if words.is_empty() || words.iter().any(|w| w.trim().is_empty() || w.contains(['+', '|', '@'])) {
                 problems.push(format!("vocabulary `{name}`: needs words, each without `+`, `|` or `@`"));
@@ -221,6 +231,7 @@ impl RuleSet {
         let intended: Vec<String> =
             file.spelling.values().flat_map(|v| v.split_whitespace().map(str::to_owned)).collect();
         let mut normaliser = Normaliser::new(file.spelling.clone(), &file.negation.clause_breaks);
+        normaliser.set_word_breaks(&file.word_breaks);
         let vocabulary: Vec<String> = file
             .signals
             .iter()

@@ -687,6 +687,52 @@ mod tests {
     }
 
     #[test]
+    fn a_word_break_reads_a_temperature_only_in_a_version_that_names_it() {
+        let file: RuleSetFile = toml::from_str(
+            r#"
+            repeat_window_days = 90
+            essential_services = []
+            [negation]
+            negators = ["no"]
+            window = 3
+            clause_breaks = ["but"]
+            after = []
+            [[signals]]
+            rule = "text.scald"
+            severity = "safety_critical"
+            hazard = "scald"
+            together = ["tap|bath + 60 c|140 f"]
+            [[signals]]
+            rule = "text.courtesy"
+            severity = "nuisance"
+            phrases = ["late"]
+            "#,
+        )
+        .expect("rules parse");
+        let grade = |rules: &RuleSet, description| classify(&FailureFacts { description, ..facts() }, rules).severity;
+        let before = RuleSet::compile("severity-rules/test".into(), file.clone()).expect("rules are valid");
+        let from_11 =
+            RuleSet::compile("severity-rules/test".into(), RuleSetFile { word_breaks: vec!['º'], ..file.clone() })
+                .expect("rules are valid");
+        for note in ["hot tap at 140ºF, engineer late", "Bath filled at 60ºC and he was late"] {
+            assert_eq!(grade(&before, note), Severity::Nuisance, "a version without the break: {note}");
+            assert_eq!(grade(&from_11, note), Severity::SafetyCritical, "a version with it: {note}");
+        }
+        assert_eq!(
+            grade(&from_11, "hot tap at 140°F, engineer late"),
+            Severity::SafetyCritical,
+            "a degree sign as ever"
+        );
+        for bad in ['e', '-'] {
+            let refused =
+                RuleSet::compile("severity-rules/test".into(), RuleSetFile { word_breaks: vec![bad], ..file.clone() })
+                    .err()
+                    .expect("refused");
+            assert!(refused.iter().any(|p| p.starts_with(&format!("word_breaks `{bad}`"))), "{refused:?}");
+        }
+    }
+
+    #[test]
     fn a_note_the_net_doubts_goes_to_triage_unless_the_rules_found_a_danger() {
         use crate::domain::net::{Net, NetFile, Provenance};
         let mut rules = rules();

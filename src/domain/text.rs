@@ -66,6 +66,9 @@ pub struct Normaliser {
     /// The numbers of the stems of English and short words, worked out at the first note read
     /// (once every rule stem is numbered); numbering a stem clears them.
     known_stems: OnceLock<KnownStems>,
+    /// Letters read as a space (lowercase), besides every character that is neither a letter nor
+    /// a digit: see [`Normaliser::set_word_breaks`].
+    word_breaks: Vec<char>,
 }
 
 /// The numbers of the stems of most words a note holds, worked out once per rule set so that
@@ -156,18 +159,6 @@ fn deletions(word: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-/// Lowercase, apostrophes dropped ("Didn't" → "didnt"). Most notes hold no apostrophe, so the
-/// lowercase copy is usually the only one made. A degree sign stays a break between words: "54°C"
-/// reads "54 c", as rule sets from v7 write a temperature (and as earlier versions always read it).
-fn lowercase_without_apostrophes(text: &str) -> String {
-    const APOSTROPHES: [char; 3] = ['\'', '’', '`'];
-    let lowered = text.to_lowercase();
-    match lowered.contains(APOSTROPHES) {
-        true => lowered.replace(APOSTROPHES, ""),
-        false => lowered,
-    }
-}
-
 /// A word of a note as read (`None`: a punctuation stop) and its stem's number.
 type Token<'a> = Option<(&'a str, StemId)>;
 
@@ -183,7 +174,31 @@ impl Normaliser {
             joined: Vec::new(),
             stem_ids: FxHashMap::default(),
             known_stems: OnceLock::new(),
+            word_breaks: Vec::new(),
         }
+    }
+
+    /// Letters to read as a space, as a rule set names them (v11: `º`, the ordinal sign, typed for a
+    /// degree sign on many phones: "140ºF" reads "140 f"). A version that names none reads such a
+    /// letter as part of its word, as versions before v11 always did.
+    pub fn set_word_breaks(&mut self, breaks: &[char]) {
+        self.word_breaks = breaks.iter().flat_map(|c| c.to_lowercase()).collect();
+    }
+
+    /// Lowercase, apostrophes dropped ("Didn't" → "didnt"), the rule set's word breaks made spaces.
+    /// Most notes hold neither, so the lowercase copy is usually the only one made. A degree sign
+    /// stays a break between words: "54°C" reads "54 c", as rule sets from v7 write a temperature
+    /// (and as earlier versions always read it).
+    fn lowered(&self, text: &str) -> String {
+        const APOSTROPHES: [char; 3] = ['\'', '’', '`'];
+        let mut lowered = text.to_lowercase();
+        if lowered.contains(APOSTROPHES) {
+            lowered = lowered.replace(APOSTROPHES, "");
+        }
+        if !self.word_breaks.is_empty() && lowered.contains(self.word_breaks.as_slice()) {
+            lowered = lowered.replace(self.word_breaks.as_slice(), " ");
+        }
+        lowered
     }
 
     /// Rule phrases whose clause-breaking words ("and", "but") must not split a clause where a note
@@ -218,7 +233,7 @@ impl Normaliser {
 
     /// Lowercase words with apostrophes dropped ("didn't" → "didnt"), misspellings corrected.
     pub fn words(&self, text: &str) -> Vec<String> {
-        let lowered = lowercase_without_apostrophes(text);
+        let lowered = self.lowered(text);
         lowered
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
@@ -334,7 +349,7 @@ impl Normaliser {
     /// Splits a note into clauses at punctuation and at clause-breaking words ("but", "and", …),
     /// except where a clause-breaking word is part of a rule phrase the note holds ("pins and needles").
     pub fn clauses(&self, text: &str) -> Vec<Clause> {
-        let lowered = lowercase_without_apostrophes(text);
+        let lowered = self.lowered(text);
         let mut tokens: Vec<Token<'_>> = Vec::with_capacity(lowered.len() / 4);
         let mut start = None;
         let mut previous = ' ';
@@ -729,6 +744,17 @@ mod tests {
         assert_eq!(n.words("carbon monoxcide, celing"), vec!["carbon", "monoxide", "ceiling"]);
         assert_eq!(n.words("heating"), vec!["heating"], "short or unrelated words stay");
         assert_eq!(n.words("Bath at 54°C"), vec!["bath", "at", "54", "c"], "a degree sign parts a temperature's words");
+    }
+
+    #[test]
+    fn a_rule_sets_word_breaks_part_words_only_where_it_names_them() {
+        let mut n = normaliser();
+        assert_eq!(n.words("tap at 140ºF"), vec!["tap", "at", "140ºf"], "read as one word by default");
+        n.set_word_breaks(&['º']);
+        assert_eq!(n.words("tap at 140ºF"), vec!["tap", "at", "140", "f"]);
+        let texts: Vec<String> =
+            n.clauses("Didn't check, 60ºc at the tap").iter().map(|c| c.text().to_owned()).collect();
+        assert_eq!(texts, vec!["didnt check", "60 c at the tap"]);
     }
 
     #[test]
