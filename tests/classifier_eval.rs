@@ -30,7 +30,7 @@ const RECALL_TARGET: f64 = 98.0;
 // Measured 2026-12-06 on the 5,976-note test split (grown by the twentieth round): rule set v11 (v10's
 // rules with families from the twentieth round's dev notes and older dev notes only the net caught,
 // harmless uses from dev's false alarms; the net retrained on that dev split) 2,427 / 2,476 = 98.0 %,
-// 33 missed without triage, 90.2 % of the others kept below safety-critical, 4.9 % triage. On the same
+// 33 missed without triage, 90.3 % of the others kept below safety-critical, 4.9 % triage. On the same
 // split v10 scores 2,426 / 2,476 = 97.98 % with 32 missed and keeps 90.2 %. Graded by v10 before it
 // was read, the twentieth round scored 392 / 400 with 4 missed and 89.7 % kept.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
