@@ -195,7 +195,8 @@ impl Normaliser {
         if lowered.contains(APOSTROPHES) {
             lowered = lowered.replace(APOSTROPHES, "");
         }
-        if !self.word_breaks.is_empty() && lowered.contains(self.word_breaks.as_slice()) {
+        // Word breaks are letters outside ASCII (the rule set checks), and most notes are ASCII.
+        if !self.word_breaks.is_empty() && !lowered.is_ascii() && lowered.contains(self.word_breaks.as_slice()) {
             lowered = lowered.replace(self.word_breaks.as_slice(), " ");
         }
         lowered
