@@ -91,10 +91,21 @@ fn the_split_is_the_fixed_one_and_large_enough() {
     for note in dev.iter().chain(&test) {
         assert!(seen.insert(note.note.to_lowercase()), "{} appears twice", note.id);
     }
-    // A round waiting in `pending/` (graded by the version in force, not yet split in) is labelled
-    // notes like the rest, none of them already in the split.
-    for entry in std::fs::read_dir("tests/data/notes/pending").into_iter().flatten() {
+}
+
+/// A round waiting in `pending/` (graded by the version in force, not yet split in: see the notes'
+/// README) holds labelled notes, none of them already in the split or in another pending round.
+/// The folder may be absent when no round waits.
+#[test]
+fn pending_rounds_are_labelled_and_hold_no_note_of_the_split() {
+    let mut seen: std::collections::HashSet<String> =
+        provenance("dev").iter().chain(&provenance("test")).map(|n| n.note.to_lowercase()).collect();
+    let Ok(folder) = std::fs::read_dir("tests/data/notes/pending") else { return };
+    for entry in folder {
         let path = entry.expect("pending round").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("jsonl") {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).expect("pending round reads");
         let pending = LabelledNote::parse_many(&text).expect("pending notes parse");
         assert!(!pending.is_empty(), "{} holds notes", path.display());
@@ -120,7 +131,7 @@ fn the_latest_rules_hold_their_ground_on_notes_they_were_not_written_from() {
     let recall = percent(test.safety_caught(), test.safety());
     let kept = percent(test.others_kept_below(), test.others());
     let triage = percent(test.triaged(), test.total());
-    println!("recall {recall:.1} % (target {RECALL_TARGET} %)");
+    println!("recall {recall:.2} % (target {RECALL_TARGET} %)");
     println!(
         "safety missed without triage {} (target {MISSED_TARGET}, ceiling {MISSED_CEILING})",
         test.safety_missed()
@@ -128,7 +139,7 @@ fn the_latest_rules_hold_their_ground_on_notes_they_were_not_written_from() {
     println!("others kept below safety-critical {kept:.1} % (target {KEPT_BELOW_TARGET} %)");
     println!("triage {triage:.1} % (target at most {TRIAGE_TARGET} %)");
 
-    assert!(recall >= RECALL_TARGET, "safety recall on test fell below {RECALL_TARGET} %: {recall:.1} %");
+    assert!(recall >= RECALL_TARGET, "safety recall on test fell below {RECALL_TARGET} %: {recall:.2} %");
     assert!(test.safety_missed() <= MISSED_CEILING, "more safety-critical test notes missed without triage");
     assert!(kept >= KEPT_BELOW_TARGET, "at least {KEPT_BELOW_TARGET} % of non-safety test notes stay below it");
     assert!(triage <= TRIAGE_TARGET, "triage share on test rose above {TRIAGE_TARGET} %: {triage:.1} %");

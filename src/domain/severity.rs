@@ -723,13 +723,18 @@ mod tests {
             Severity::SafetyCritical,
             "a degree sign as ever"
         );
-        for bad in ['e', '-'] {
+        // An ASCII letter, a character that already breaks words, an upper-case letter (notes are
+        // read lowercased), a letter that lowercases to ASCII (the Kelvin sign) and a digit.
+        for bad in ['e', '-', 'Ø', '\u{212A}', '²'] {
             let refused =
                 RuleSet::compile("severity-rules/test".into(), RuleSetFile { word_breaks: vec![bad], ..file.clone() })
                     .err()
                     .expect("refused");
-            assert!(refused.iter().any(|p| p.starts_with(&format!("word_breaks `{bad}`"))), "{refused:?}");
+            assert!(refused.iter().any(|p| p.starts_with(&format!("word_breaks {bad:?}"))), "{refused:?}");
         }
+        let lower = RuleSet::compile("severity-rules/test".into(), RuleSetFile { word_breaks: vec!['ø'], ..file })
+            .expect("a lowercase letter outside ASCII is a word break");
+        assert_eq!(grade(&lower, "Bath at 60ØC, he was late"), Severity::SafetyCritical, "notes are lowercased first");
     }
 
     #[test]

@@ -181,8 +181,11 @@ impl Normaliser {
     /// Letters to read as a space, as a rule set names them (v11: `º`, the ordinal sign, typed for a
     /// degree sign on many phones: "140ºF" reads "140 f"). A version that names none reads such a
     /// letter as part of its word, as versions before v11 always did.
+    /// Each break must pass [`crate::domain::rules::is_word_break`] (the rule set checks): the
+    /// lowered text is searched for it only when the text is not plain ASCII.
     pub fn set_word_breaks(&mut self, breaks: &[char]) {
-        self.word_breaks = breaks.iter().flat_map(|c| c.to_lowercase()).collect();
+        debug_assert!(breaks.iter().all(|c| crate::domain::rules::is_word_break(*c)), "{breaks:?}");
+        self.word_breaks = breaks.to_vec();
     }
 
     /// Lowercase, apostrophes dropped ("Didn't" → "didnt"), the rule set's word breaks made spaces.
@@ -195,7 +198,7 @@ impl Normaliser {
         if lowered.contains(APOSTROPHES) {
             lowered = lowered.replace(APOSTROPHES, "");
         }
-        // Word breaks are letters outside ASCII (the rule set checks), and most notes are ASCII.
+        // Word breaks are lowercase letters outside ASCII (the rule set checks), and most notes are ASCII.
         if !self.word_breaks.is_empty() && !lowered.is_ascii() && lowered.contains(self.word_breaks.as_slice()) {
             lowered = lowered.replace(self.word_breaks.as_slice(), " ");
         }

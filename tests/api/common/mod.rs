@@ -50,6 +50,20 @@ macro_rules! spawn_app {
     };
 }
 
+/// `severity-rules/v<N>` for the highest N among `checklists/_severity-rules/v<N>.toml`: the rule
+/// set the service must grade with, read from the folder rather than from the service.
+pub fn latest_rules_version() -> String {
+    let highest = std::fs::read_dir("checklists/_severity-rules")
+        .expect("rules folder")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix('v')?.strip_suffix(".toml")?.parse::<u32>().ok()
+        })
+        .max()
+        .expect("a rule set");
+    format!("severity-rules/v{highest}")
+}
+
 pub fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().unwrap_or_default()
 }
