@@ -42,7 +42,7 @@ pub struct RuleSetFile {
     pub harmless: Vec<String>,
     /// Letters read as a space between words, besides every character that is neither a letter nor
     /// a digit (from v11: `["º"]`, the ordinal sign typed for a degree sign, so "140ºF" reads
-    /// "140 f"). Only lowercase letters outside ASCII (see [`is_word_break`]).
+    /// "140 f"). Only lowercase letters outside ASCII (see [`text::is_word_break`]).
     #[serde(default)]
     pub word_breaks: Vec<char>,
     /// The statistical safety net under the rules (`fieldproof rules train`), if this version has one.
@@ -97,13 +97,6 @@ pub struct SignalFile {
     /// the subject: it must be asserted somewhere, not only denied.
     #[serde(default)]
     pub anywhere: Vec<String>,
-}
-
-/// Whether a rule set may name `c` as a word break: a letter outside ASCII that is its own lowercase
-/// (notes are lowercased before they are read, and a letter that lowercases to ASCII, such as the
-/// Kelvin sign, would split English words).
-pub fn is_word_break(c: char) -> bool {
-    !c.is_ascii() && c.is_alphabetic() && c.to_lowercase().eq([c])
 }
 
 fn yes() -> bool {
@@ -181,7 +174,7 @@ impl RuleSet {
                 problems.push(format!("spelling `{from}`: needs the intended word"));
             }
         }
-        for c in file.word_breaks.iter().filter(|c| !is_word_break(**c)) {
+        for c in file.word_breaks.iter().filter(|c| !text::is_word_break(**c)) {
             problems.push(format!(
                 "word_breaks {c:?}: must be a lowercase letter outside ASCII (other characters already \
                  break words, and an ASCII letter would split English words)"

@@ -600,30 +600,41 @@ mod tests {
         assert_eq!(with_fact.triage, None, "a structured fact is a signal");
     }
 
-    #[test]
-    fn a_harmless_use_of_a_hazard_word_is_not_read_and_the_rest_of_its_clause_is() {
-        let file: RuleSetFile = toml::from_str(
+    /// A rule file with `top` (such as a harmless list), a negation of "no" within 3 words with
+    /// `negation` (its clause breaks and `after` phrases), the one hazard signal `signal`, and a
+    /// nuisance signal for "late", so that a note it does not read is graded rather than triaged.
+    fn one_signal_file(top: &str, negation: &str, signal: &str) -> RuleSetFile {
+        toml::from_str(&format!(
             r#"
             repeat_window_days = 90
             essential_services = []
-            harmless = ["burning question", "shocking price|shocking bill"]
+            {top}
             [negation]
             negators = ["no"]
             window = 3
-            clause_breaks = ["but"]
-            after = []
+            {negation}
             [[signals]]
-            rule = "text.electrical"
-            severity = "safety_critical"
-            hazard = "electrical"
-            together = ["socket|charger + shocking|shock|burning|hot"]
+            {signal}
             [[signals]]
             rule = "text.courtesy"
             severity = "nuisance"
             phrases = ["late"]
-            "#,
-        )
-        .expect("rules parse");
+            "#
+        ))
+        .expect("rules parse")
+    }
+
+    #[test]
+    fn a_harmless_use_of_a_hazard_word_is_not_read_and_the_rest_of_its_clause_is() {
+        let file = one_signal_file(
+            r#"harmless = ["burning question", "shocking price|shocking bill"]"#,
+            r#"clause_breaks = ["but"]
+            after = []"#,
+            r#"rule = "text.electrical"
+            severity = "safety_critical"
+            hazard = "electrical"
+            together = ["socket|charger + shocking|shock|burning|hot"]"#,
+        );
         let rules = RuleSet::compile("severity-rules/test".into(), file.clone()).expect("rules are valid");
         let grade = |description| classify(&FailureFacts { description, ..facts() }, &rules).severity;
         let grouped = RuleSetFile { harmless: vec!["shocking + price".into()], ..file };
@@ -646,28 +657,15 @@ mod tests {
 
     #[test]
     fn after_phrases_and_harmless_uses_holding_a_clause_break_match_only_where_the_version_joins_them() {
-        let file: RuleSetFile = toml::from_str(
-            r#"
-            repeat_window_days = 90
-            essential_services = []
-            harmless = ["sparks and co"]
-            [negation]
-            negators = ["no"]
-            window = 3
-            clause_breaks = ["and"]
-            after = ["fitted and tested"]
-            [[signals]]
-            rule = "text.carbon-monoxide"
+        let file = one_signal_file(
+            r#"harmless = ["sparks and co"]"#,
+            r#"clause_breaks = ["and"]
+            after = ["fitted and tested"]"#,
+            r#"rule = "text.carbon-monoxide"
             severity = "safety_critical"
             hazard = "carbon_monoxide"
-            phrases = ["co alarm", "sparks"]
-            [[signals]]
-            rule = "text.courtesy"
-            severity = "nuisance"
-            phrases = ["late"]
-            "#,
-        )
-        .expect("rules parse");
+            phrases = ["co alarm", "sparks"]"#,
+        );
         let joined = RuleSetFile {
             negation: NegationFile { join_after_and_harmless: true, ..file.negation.clone() },
             ..file.clone()
@@ -688,27 +686,15 @@ mod tests {
 
     #[test]
     fn a_word_break_reads_a_temperature_only_in_a_version_that_names_it() {
-        let file: RuleSetFile = toml::from_str(
-            r#"
-            repeat_window_days = 90
-            essential_services = []
-            [negation]
-            negators = ["no"]
-            window = 3
-            clause_breaks = ["but"]
-            after = []
-            [[signals]]
-            rule = "text.scald"
+        let file = one_signal_file(
+            "",
+            r#"clause_breaks = ["but"]
+            after = []"#,
+            r#"rule = "text.scald"
             severity = "safety_critical"
             hazard = "scald"
-            together = ["tap|bath + 60 c|140 f"]
-            [[signals]]
-            rule = "text.courtesy"
-            severity = "nuisance"
-            phrases = ["late"]
-            "#,
-        )
-        .expect("rules parse");
+            together = ["tap|bath + 60 c|140 f"]"#,
+        );
         let grade = |rules: &RuleSet, description| classify(&FailureFacts { description, ..facts() }, rules).severity;
         let before = RuleSet::compile("severity-rules/test".into(), file.clone()).expect("rules are valid");
         let from_11 =

@@ -159,6 +159,13 @@ fn deletions(word: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
+/// Whether a rule set may name `c` as a word break: a letter outside ASCII that is its own lowercase
+/// (notes are lowercased before they are read, and a letter that lowercases to ASCII, such as the
+/// Kelvin sign, would split English words).
+pub fn is_word_break(c: char) -> bool {
+    !c.is_ascii() && c.is_alphabetic() && c.to_lowercase().eq([c])
+}
+
 /// A word of a note as read (`None`: a punctuation stop) and its stem's number.
 type Token<'a> = Option<(&'a str, StemId)>;
 
@@ -181,10 +188,10 @@ impl Normaliser {
     /// Letters to read as a space, as a rule set names them (v11: `º`, the ordinal sign, typed for a
     /// degree sign on many phones: "140ºF" reads "140 f"). A version that names none reads such a
     /// letter as part of its word, as versions before v11 always did.
-    /// Each break must pass [`crate::domain::rules::is_word_break`] (the rule set checks): the
-    /// lowered text is searched for it only when the text is not plain ASCII.
+    /// Each break must pass [`is_word_break`] (the rule set checks): the lowered text is searched
+    /// for it only when the text is not plain ASCII.
     pub fn set_word_breaks(&mut self, breaks: &[char]) {
-        debug_assert!(breaks.iter().all(|c| crate::domain::rules::is_word_break(*c)), "{breaks:?}");
+        debug_assert!(breaks.iter().all(|c| is_word_break(*c)), "{breaks:?}");
         self.word_breaks = breaks.to_vec();
     }
 
