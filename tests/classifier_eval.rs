@@ -4,7 +4,7 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v11: the taxonomy rules, the statistical net
+//! 5 % of all notes in triage. The shipped rules (v12: the taxonomy rules, the statistical net
 //! trained on `dev` and its band of doubt) meet all but the second (see the README's "How
 //! failures are graded"), so this test holds them to the ceiling of missed notes they have reached,
 //! which a rule change may lower but not raise (it is set again only when the split grows), and to
@@ -27,15 +27,15 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-06 on the 5,976-note test split (grown by the twentieth round): rule set v11 (v10's
-// rules with families from the twentieth round's dev notes and older dev notes only the net caught,
-// harmless uses from dev's false alarms; the net retrained on that dev split) 2,427 / 2,476 = 98.0 %,
-// 33 missed without triage, 90.3 % of the others kept below safety-critical, 4.9 % triage. On the same
-// split v10 scores 2,426 / 2,476 = 97.98 % with 32 missed and keeps 90.2 %. Graded by v10 before it
-// was read, the twentieth round scored 392 / 400 with 4 missed and 89.7 % kept.
+// Measured 2026-12-06 on the 6,261-note test split (grown by the twenty-first round): rule set v12 (v11's
+// rules with families from the twenty-first round's dev notes and older dev notes only the net caught,
+// harmless uses from dev's false alarms; the net retrained on that dev split) 2,545 / 2,596 = 98.04 %,
+// 30 missed without triage, 90.1 % of the others kept below safety-critical, 4.95 % triage. On the same
+// split v11 scores 2,543 / 2,596 = 97.96 % with 34 missed. Graded by v11 before it was read, the
+// twenty-first round scored 385 / 400 with 8 missed and 88.2 % kept.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 33;
+const MISSED_CEILING: usize = 30;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 
