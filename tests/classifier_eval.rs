@@ -4,7 +4,7 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v12: the taxonomy rules, the statistical net
+//! 5 % of all notes in triage. The shipped rules (v13: the taxonomy rules, the statistical net
 //! trained on `dev` and its band of doubt) meet all but the second (see the README's "How
 //! failures are graded"), so this test holds them to the ceiling of missed notes they have reached,
 //! which a rule change may lower but not raise (it is set again only when the split grows), and to
@@ -27,15 +27,15 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-06 on the 6,261-note test split (grown by the twenty-first round): rule set v12 (v11's
-// rules with families from the twenty-first round's dev notes and older dev notes only the net caught,
-// harmless uses from dev's false alarms; the net retrained on that dev split) 2,545 / 2,596 = 98.04 %,
-// 30 missed without triage, 90.1 % of the others kept below safety-critical, 4.95 % triage. On the same
-// split v11 scores 2,543 / 2,596 = 97.96 % with 34 missed. Graded by v11 before it was read, the
-// twenty-first round scored 385 / 400 with 8 missed and 88.2 % kept.
+// Measured 2026-12-06 on the 6,872-note test split (grown by the twenty-second and twenty-third rounds):
+// rule set v13 (v12's rules with families from those rounds' dev notes, ordinary words from dev's triage
+// lane, harmless uses from dev's false alarms; the net retrained on that dev split) 2,779 / 2,831 =
+// 98.2 %, 28 missed without triage, 90.03 % of the others kept below safety-critical, 4.5 % triage. On
+// the same split v12 scores 2,778 / 2,831 with 30 missed and keeps 89.2 %. Graded by v13 before it was
+// read, the twenty-fourth round scored 389 / 400 with 5 missed and 80.8 % kept.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 30;
+const MISSED_CEILING: usize = 28;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 
