@@ -624,6 +624,16 @@ mod tests {
         .expect("rules parse")
     }
 
+    /// A rule file compiled as a test version (its problems if it is refused).
+    fn compiled(file: RuleSetFile) -> Result<RuleSet, Vec<String>> {
+        RuleSet::compile("severity-rules/test".into(), file)
+    }
+
+    /// The grade `rules` give a note that holds only `description`.
+    fn severity_of(rules: &RuleSet, description: &str) -> Severity {
+        classify(&FailureFacts { description, ..facts() }, rules).severity
+    }
+
     #[test]
     fn a_harmless_use_of_a_hazard_word_is_not_read_and_the_rest_of_its_clause_is() {
         let file = one_signal_file(
@@ -635,10 +645,10 @@ mod tests {
             hazard = "electrical"
             together = ["socket|charger + shocking|shock|burning|hot"]"#,
         );
-        let rules = RuleSet::compile("severity-rules/test".into(), file.clone()).expect("rules are valid");
-        let grade = |description| classify(&FailureFacts { description, ..facts() }, &rules).severity;
+        let rules = compiled(file.clone()).expect("rules are valid");
+        let grade = |description| severity_of(&rules, description);
         let grouped = RuleSetFile { harmless: vec!["shocking + price".into()], ..file };
-        let refused = RuleSet::compile("severity-rules/test".into(), grouped).err().expect("a group is refused");
+        let refused = compiled(grouped).err().expect("a group is refused");
         assert!(refused.iter().any(|p| p.contains("harmless `shocking + price`")), "{refused:?}");
         for harmless in
             ["burning question about the charger, engineer late", "shocking price for a socket, he was late"]
@@ -670,9 +680,9 @@ mod tests {
             negation: NegationFile { join_after_and_harmless: true, ..file.negation.clone() },
             ..file.clone()
         };
-        let before = RuleSet::compile("severity-rules/test".into(), file).expect("rules are valid");
-        let from_9 = RuleSet::compile("severity-rules/test".into(), joined).expect("rules are valid");
-        let grade = |rules: &RuleSet, description| classify(&FailureFacts { description, ..facts() }, rules).severity;
+        let before = compiled(file).expect("rules are valid");
+        let from_9 = compiled(joined).expect("rules are valid");
+        let grade = severity_of;
         for note in ["co alarm fitted and tested, engineer late", "sparks and co were late"] {
             assert_eq!(grade(&before, note), Severity::SafetyCritical, "a version without joins: {note}");
             assert_eq!(grade(&from_9, note), Severity::Nuisance, "a version that joins them: {note}");
@@ -695,11 +705,10 @@ mod tests {
             hazard = "scald"
             together = ["tap|bath + 60 c|140 f"]"#,
         );
-        let grade = |rules: &RuleSet, description| classify(&FailureFacts { description, ..facts() }, rules).severity;
-        let before = RuleSet::compile("severity-rules/test".into(), file.clone()).expect("rules are valid");
-        let from_11 =
-            RuleSet::compile("severity-rules/test".into(), RuleSetFile { word_breaks: vec!['º'], ..file.clone() })
-                .expect("rules are valid");
+        let grade = severity_of;
+        let with_breaks = |word_breaks: Vec<char>| compiled(RuleSetFile { word_breaks, ..file.clone() });
+        let before = with_breaks(Vec::new()).expect("rules are valid");
+        let from_11 = with_breaks(vec!['º']).expect("rules are valid");
         for note in ["hot tap at 140ºF, engineer late", "Bath filled at 60ºC and he was late"] {
             assert_eq!(grade(&before, note), Severity::Nuisance, "a version without the break: {note}");
             assert_eq!(grade(&from_11, note), Severity::SafetyCritical, "a version with it: {note}");
@@ -712,14 +721,10 @@ mod tests {
         // An ASCII letter, a character that already breaks words, an upper-case letter (notes are
         // read lowercased), a letter that lowercases to ASCII (the Kelvin sign) and a digit.
         for bad in ['e', '-', 'Ø', '\u{212A}', '²'] {
-            let refused =
-                RuleSet::compile("severity-rules/test".into(), RuleSetFile { word_breaks: vec![bad], ..file.clone() })
-                    .err()
-                    .expect("refused");
+            let refused = with_breaks(vec![bad]).err().expect("refused");
             assert!(refused.iter().any(|p| p.starts_with(&format!("word_breaks {bad:?}"))), "{refused:?}");
         }
-        let lower = RuleSet::compile("severity-rules/test".into(), RuleSetFile { word_breaks: vec!['ø'], ..file })
-            .expect("a lowercase letter outside ASCII is a word break");
+        let lower = with_breaks(vec!['ø']).expect("a lowercase letter outside ASCII is a word break");
         assert_eq!(grade(&lower, "Bath at 60ØC, he was late"), Severity::SafetyCritical, "notes are lowercased first");
     }
 
