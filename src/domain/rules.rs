@@ -73,6 +73,12 @@ pub struct NegationFile {
     /// From version 9; versions before it leave this off, and such phrases of theirs never match.
     #[serde(default)]
     pub join_after_and_harmless: bool,
+    /// Whether, in a note-wide (`anywhere`) pattern, a negator that another part of the pattern
+    /// matched ("none of the pull cords … getting through", `pull cord + none + getting through`)
+    /// is part of the finding and does not deny its subject. From version 14; earlier versions
+    /// leave this off, and such a word before the subject denies it.
+    #[serde(default)]
+    pub own_words_never_deny: bool,
 }
 
 /// One text signal: a rule id, the grade it points to, and the words that fire it.
@@ -110,9 +116,9 @@ pub struct RuleSet {
     pub repeat_window_days: u32,
     pub essential_services: Vec<String>,
     normaliser: Normaliser,
-    negators: FxHashSet<StemId>,
-    window: usize,
-    after: Vec<Vec<StemId>>,
+    negation: text::Negation,
+    /// See `NegationFile::own_words_never_deny`.
+    own_words_never_deny: bool,
     /// The first word of each `after` phrase: a clause without any, and without a negator, has
     /// nothing to negate (checked once per clause, not once per match).
     negation_words: FxHashSet<StemId>,
@@ -299,9 +305,8 @@ impl RuleSet {
             repeat_window_days: file.repeat_window_days,
             essential_services: file.essential_services,
             normaliser,
-            negators,
-            window: file.negation.window,
-            after,
+            negation: text::Negation { negators, window: file.negation.window, after },
+            own_words_never_deny: file.negation.own_words_never_deny,
             negation_words,
             refers_back,
             signals,
@@ -342,9 +347,7 @@ impl RuleSet {
                 let span = text::span_of(own).or_else(|| context.and_then(|c| text::span_with_context(own, c.get(id))));
                 let Some(span) = span else { continue };
                 let (signal, pattern) = (&self.signals[s], &self.signals[s].patterns[p]);
-                let negated = signal.negatable
-                    && may_negate
-                    && text::is_negated(clause, pattern, span, &self.negators, self.window, &self.after);
+                let negated = signal.negatable && may_negate && self.negation.is_negated(clause, pattern, span);
                 if !found.contains_key(&s) || !negated {
                     found.insert(s, (p, negated));
                 }
@@ -372,7 +375,12 @@ impl RuleSet {
             let denied = signal.negatable
                 && !clauses.iter().any(|c| {
                     text::match_in(subject, c).is_some_and(|span| {
-                        !text::is_negated(c, subject, span, &self.negators, self.window, &self.after)
+                        let owned = if self.own_words_never_deny {
+                            text::group_spans(&pattern.groups[1..], c)
+                        } else {
+                            Vec::new()
+                        };
+                        !self.negation.is_negated_apart_from(c, subject, span, &owned)
                     })
                 });
             if !denied {

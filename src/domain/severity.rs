@@ -695,6 +695,26 @@ mod tests {
     }
 
     #[test]
+    fn a_negator_another_part_of_a_note_wide_pattern_matched_denies_its_subject_only_before_version_14() {
+        let file = one_signal_file(
+            "",
+            r#"clause_breaks = ["and"]
+            after = []"#,
+            r#"rule = "text.vulnerable-without-essential-service"
+            severity = "safety_critical"
+            anywhere = ["pull cord + no + getting through"]"#,
+        );
+        let from_14 = RuleSetFile {
+            negation: NegationFile { own_words_never_deny: true, ..file.negation.clone() },
+            ..file.clone()
+        };
+        let (before, from_14) = (compiled(file).expect("rules are valid"), compiled(from_14).expect("rules are valid"));
+        let note = "no pull cord alarm in the flats is getting through, engineer late";
+        assert_eq!(severity_of(&before, note), Severity::Nuisance, "before 14 the word denies the pull cords");
+        assert_eq!(severity_of(&from_14, note), Severity::SafetyCritical, "from 14 it is part of the finding");
+    }
+
+    #[test]
     fn a_word_break_reads_a_temperature_only_in_a_version_that_names_it() {
         let file = one_signal_file(
             "",

@@ -717,23 +717,42 @@ pub fn match_in(pattern: &Pattern, clause: &Clause) -> Option<Span> {
     span
 }
 
-/// Whether a match is negated in its clause: a negator shortly before it, a negator between its
-/// parts that the pattern does not itself contain ("water not too hot"), or a negating phrase
-/// ("did not go off") after it.
-pub fn is_negated(
-    clause: &Clause,
-    pattern: &Pattern,
-    span: Span,
-    negators: &FxHashSet<StemId>,
-    window: usize,
-    after: &[Vec<StemId>],
-) -> bool {
-    let from = span.start.saturating_sub(window);
-    let before = clause.stems[from..span.start].iter().any(|s| negators.contains(s));
-    let own = |stem: &StemId| pattern.groups.iter().flatten().any(|alt| alt.contains(stem));
-    let inside = clause.stems[span.start..span.end].iter().any(|s| negators.contains(s) && !own(s));
-    let rest = &clause.stems[span.end..];
-    before || inside || after.iter().any(|phrase| find(rest, phrase).is_some())
+/// How a rule set reads negation: its negators, how far before a finding they reach, and the
+/// phrases that negate a finding they follow.
+pub struct Negation {
+    pub negators: FxHashSet<StemId>,
+    pub window: usize,
+    pub after: Vec<Vec<StemId>>,
+}
+
+impl Negation {
+    /// Whether a match is negated in its clause: a negator shortly before it, a negator between its
+    /// parts that the pattern does not itself contain ("water not too hot"), or a negating phrase
+    /// ("did not go off") after it.
+    pub fn is_negated(&self, clause: &Clause, pattern: &Pattern, span: Span) -> bool {
+        self.is_negated_apart_from(clause, pattern, span, &[])
+    }
+
+    /// As `is_negated`, except that a negator inside one of `owned` (where another part of the
+    /// same pattern matched: "none" of `pull cord + none + getting through`) is part of the finding.
+    pub fn is_negated_apart_from(&self, clause: &Clause, pattern: &Pattern, span: Span, owned: &[Span]) -> bool {
+        let own = |stem: &StemId| pattern.groups.iter().flatten().any(|alt| alt.contains(stem));
+        let denies =
+            |i: usize| self.negators.contains(&clause.stems[i]) && !owned.iter().any(|o| (o.start..o.end).contains(&i));
+        let from = span.start.saturating_sub(self.window);
+        let before = (from..span.start).any(denies);
+        let inside = (span.start..span.end).any(|i| denies(i) && !own(&clause.stems[i]));
+        let rest = &clause.stems[span.end..];
+        before || inside || self.after.iter().any(|phrase| find(rest, phrase).is_some())
+    }
+}
+
+/// Where each group of `groups` first matches in `clause`, for the groups that do.
+pub fn group_spans(groups: &[Vec<Vec<StemId>>], clause: &Clause) -> Vec<Span> {
+    groups
+        .iter()
+        .filter_map(|group| group.iter().filter_map(|alt| find(&clause.stems, alt)).min_by_key(|s| s.start))
+        .collect()
 }
 
 #[cfg(test)]
@@ -818,13 +837,13 @@ mod tests {
     fn negation_is_local_to_its_clause() {
         let mut n = normaliser();
         let negators: FxHashSet<StemId> = ["no", "not"].iter().map(|w| n.word_id(w)).collect();
-        let after = vec![n.phrase("did not go off")];
+        let negation = Negation { negators, window: 3, after: vec![n.phrase("did not go off")] };
         let gas = n.pattern("smell of gas");
         let alarm = n.pattern("co alarm");
         let check = |text: &str, pattern: &Pattern| -> Vec<bool> {
             n.clauses(text)
                 .iter()
-                .filter_map(|c| match_in(pattern, c).map(|span| is_negated(c, pattern, span, &negators, 3, &after)))
+                .filter_map(|c| match_in(pattern, c).map(|span| negation.is_negated(c, pattern, span)))
                 .collect()
         };
         assert_eq!(check("no smell of gas yesterday but strong smell of gas today", &gas), vec![true, false]);
@@ -832,5 +851,29 @@ mod tests {
         assert_eq!(check("boiler not working and co alarm going off", &alarm), vec![false]);
         assert_eq!(check("outside no 12 smell of gas", &gas), vec![false], "a house number");
         assert_eq!(check("there is no smell of gas", &gas), vec![true]);
+    }
+
+    #[test]
+    fn a_negator_another_part_of_the_pattern_matched_does_not_deny_the_subject() {
+        let mut n = normaliser();
+        let negators: FxHashSet<StemId> = ["no", "not", "none"].iter().map(|w| n.word_id(w)).collect();
+        let negation = Negation { negators, window: 3, after: vec![] };
+        let whole = n.pattern("pull cord + none + getting through");
+        let subject = n.pattern("pull cord");
+        let check = |text: &str| {
+            let clause = &n.clauses(text)[0];
+            let span = match_in(&subject, clause).expect("the subject is there");
+            let owned = group_spans(&whole.groups[1..], clause);
+            (
+                negation.is_negated(clause, &subject, span),
+                negation.is_negated_apart_from(clause, &subject, span, &owned),
+            )
+        };
+        assert_eq!(check("none of the pull cords are getting through"), (true, false));
+        assert_eq!(
+            check("no pull cords, none getting through"),
+            (true, true),
+            "a negator no part matched still denies"
+        );
     }
 }
