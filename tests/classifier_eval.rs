@@ -4,7 +4,7 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v13: the taxonomy rules, the statistical net
+//! 5 % of all notes in triage. The shipped rules (v14: the taxonomy rules, the statistical net
 //! trained on `dev` and its band of doubt) meet all but the second (see the README's "How
 //! failures are graded"), so this test holds them to the ceiling of missed notes they have reached,
 //! which a rule change may lower but not raise (it is set again only when the split grows), and to
@@ -27,15 +27,16 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-06 on the 6,872-note test split (grown by the twenty-second and twenty-third rounds):
-// rule set v13 (v12's rules with families from those rounds' dev notes, ordinary words from dev's triage
-// lane, harmless uses from dev's false alarms; the net retrained on that dev split) 2,779 / 2,831 =
-// 98.2 %, 28 missed without triage, 90.03 % of the others kept below safety-critical, 4.5 % triage. On
-// the same split v12 scores 2,778 / 2,831 with 30 missed and keeps 89.2 %. Graded by v13 before it was
-// read, the twenty-fourth round scored 389 / 400 with 5 missed and 80.8 % kept.
+// Measured 2026-12-06 on the 7,177-note test split (grown by the twenty-fourth round): rule set v14
+// (v13's rules with families from that round's dev notes, doubtful signs alone sent to a person when
+// the net finds no danger either; the net retrained on that dev split) 2,890 / 2,947 = 98.1 %, 31
+// missed without triage, 90.3 % of the others kept below safety-critical, 5.0 % triage (357 notes, one
+// under the limit). On the same split v13 scores 2,892 / 2,947 with 30 missed and keeps 89.5 % (below
+// the target). Graded by v14 as published, the twenty-fifth round scored 385 / 400 with 10 missed and
+// 85.8 % kept (v13: 386, 8, 84.6 %).
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 28;
+const MISSED_CEILING: usize = 31;
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const TRIAGE_TARGET: f64 = 5.0;
 

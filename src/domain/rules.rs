@@ -92,6 +92,12 @@ pub struct SignalFile {
     /// Whether "no …"/"not …" can cancel this signal (false for signals of doubt: "not sure if gas").
     #[serde(default = "yes")]
     pub negatable: bool,
+    /// Whether the signal stands for doubt rather than a danger seen: a smell nobody has explained,
+    /// "not sure if it's gas" (from version 14). When every danger the rules find is doubtful and
+    /// the statistical net finds none either, a person grades the report (triage) instead of the
+    /// machine grading it safety-critical.
+    #[serde(default)]
+    pub doubtful: bool,
     /// Contiguous phrases ("smell of gas").
     #[serde(default)]
     pub phrases: Vec<String>,
@@ -141,6 +147,7 @@ struct Signal {
     severity: Severity,
     hazard: Option<Hazard>,
     negatable: bool,
+    doubtful: bool,
     patterns: Vec<Pattern>,
     anywhere: Vec<Pattern>,
     /// The first group of each `anywhere` pattern alone: the subject that must not only be denied.
@@ -157,6 +164,8 @@ pub struct TextFinding {
     pub pattern: String,
     pub clause: String,
     pub negated: bool,
+    /// Found by a doubtful signal (see `SignalFile::doubtful`).
+    pub doubtful: bool,
 }
 
 impl RuleSet {
@@ -282,6 +291,7 @@ impl RuleSet {
                     severity: s.severity,
                     hazard: s.hazard,
                     negatable: s.negatable,
+                    doubtful: s.doubtful,
                 }
             })
             .collect::<Vec<Signal>>();
@@ -399,6 +409,7 @@ impl RuleSet {
             pattern: pattern.source.clone(),
             clause,
             negated,
+            doubtful: signal.doubtful,
         }
     }
 }

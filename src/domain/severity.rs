@@ -138,6 +138,9 @@ pub enum Triage {
     ConflictingSignals,
     /// The rules found no danger to people, but the statistical net cannot rule one out.
     NetDoubt,
+    /// The rules' only sign of danger is doubt (a smell nobody has explained, "not sure if it's
+    /// gas") and the statistical net finds no danger: a person checks (from version 14).
+    Unconfirmed,
 }
 
 impl Triage {
@@ -146,6 +149,7 @@ impl Triage {
             Self::NoSignal => "triage.no-signal",
             Self::ConflictingSignals => "triage.conflicting-signals",
             Self::NetDoubt => "triage.net-doubt",
+            Self::Unconfirmed => "triage.unconfirmed",
         }
     }
 }
@@ -315,7 +319,11 @@ fn grade(
             Severity::ServiceImpacting,
         );
     }
+    let mut doubtful_rules: Vec<String> = Vec::new();
     for finding in rules.scan(facts.description) {
+        if finding.doubtful && !finding.negated {
+            doubtful_rules.push(finding.rule.clone());
+        }
         if finding.negated {
             let evidence = format!("`{}` negated in \"{}\" ({})", finding.pattern, finding.clause, finding.rule);
             fire("text.negated", evidence, Severity::Nuisance);
@@ -326,17 +334,22 @@ fn grade(
     }
     reasons.extend_from_slice(kept);
     // The net may only raise a grade or ask a person, and is asked only when nothing found a
-    // danger to people.
-    let mut doubt = None;
-    if reasons.iter().all(|r| r.points_to < Severity::SafetyCritical) {
+    // danger to people, or only a doubtful sign of one.
+    let danger = |r: &&Reason| r.points_to == Severity::SafetyCritical;
+    let only_doubtful = reasons.iter().filter(danger).all(|r| doubtful_rules.contains(&r.rule));
+    let doubtful = only_doubtful && reasons.iter().any(|r| danger(&r));
+    let (mut doubt, mut unconfirmed) = (None, false);
+    if only_doubtful {
         match judge(facts.description) {
             Judgement::Vote(vote) => reasons.push(Reason {
                 rule: "net.safety-vote".to_owned(),
                 evidence: vote.evidence(),
                 points_to: Severity::SafetyCritical,
             }),
+            // A doubtful sign and a doubting net agree that there may be a danger.
+            Judgement::Doubt(_) if doubtful => {}
             Judgement::Doubt(d) => doubt = Some(d),
-            Judgement::Calm => {}
+            Judgement::Calm => unconfirmed = doubtful,
         }
     }
 
@@ -346,10 +359,8 @@ fn grade(
     let triage = match reasons.iter().all(|r| r.rule == "text.negated") {
         true if reasons.is_empty() => Some(Triage::NoSignal),
         true => Some(Triage::ConflictingSignals),
+        false if unconfirmed => Some(Triage::Unconfirmed),
         false => doubt.map(|_| Triage::NetDoubt),
-    };
-    let mut fire = |rule: &str, evidence: String, points_to: Severity| {
-        reasons.push(Reason { rule: rule.to_owned(), evidence, points_to });
     };
     if let Some(triage) = triage {
         let evidence = match (triage, doubt) {
@@ -360,8 +371,12 @@ fn grade(
                 "the report only denies hazards and says nothing else went wrong; a person grades it".to_owned()
             }
             (Triage::NetDoubt, doubt) => doubt.map(|d| d.evidence()).unwrap_or_default(),
+            (Triage::Unconfirmed, _) => "the only sign of danger is a doubtful one (above) and the statistical net \
+                 finds none; a person checks and grades it"
+                .to_owned(),
         };
-        fire(triage.rule(), evidence, Severity::SafetyCritical);
+        // First among the reasons: why a person, not the machine, grades the report.
+        reasons.insert(0, Reason { rule: triage.rule().to_owned(), evidence, points_to: Severity::SafetyCritical });
         severity = Severity::SafetyCritical;
     }
     reasons.sort_by_key(|r| std::cmp::Reverse(r.points_to));
@@ -748,12 +763,10 @@ mod tests {
         assert_eq!(grade(&lower, "Bath at 60ØC, he was late"), Severity::SafetyCritical, "notes are lowercased first");
     }
 
-    #[test]
-    fn a_note_the_net_doubts_goes_to_triage_unless_the_rules_found_a_danger() {
+    /// A net without weights that scores every note `probability`, with the given vote and doubt.
+    fn net_scoring(probability: f64, threshold: f64, doubt: f64) -> crate::domain::net::Net {
         use crate::domain::net::{Net, NetFile, Provenance};
-        let mut rules = rules();
-        // A net that scores every note 0.5: between its doubt (0.4) and its vote (0.6).
-        let provenance = Provenance {
+        let trained_on = Provenance {
             notes: "inline".to_owned(),
             count: 0,
             safety: 0,
@@ -761,8 +774,68 @@ mod tests {
             cross_validated_false_alarms: 0.0,
             cross_validated_doubted: None,
         };
-        let file = NetFile { trained_on: provenance, threshold: 0.6, doubt: Some(0.4), bias: 0.0, weights: [].into() };
-        rules.net = Some(Net::load(file).expect("loads"));
+        let bias = (probability / (1.0 - probability)).ln();
+        Net::load(NetFile { trained_on, threshold, doubt: Some(doubt), bias, weights: [].into() }).expect("loads")
+    }
+
+    #[test]
+    fn a_doubtful_sign_alone_goes_to_a_person_unless_the_net_or_a_plain_danger_backs_it() {
+        let signals = |doubtful: bool| {
+            one_signal_file(
+                "",
+                r#"clause_breaks = ["but"]
+                after = []"#,
+                &format!(
+                    r#"rule = "text.unexplained-smell"
+                    severity = "safety_critical"
+                    doubtful = {doubtful}
+                    phrases = ["smell"]
+                    [[signals]]
+                    rule = "text.gas"
+                    severity = "safety_critical"
+                    phrases = ["gas leak"]"#
+                ),
+            )
+        };
+        let graded = |rules: &RuleSet, note: &str| {
+            let c = classify(&FailureFacts { description: note, ..facts() }, rules);
+            (c.severity, c.triage)
+        };
+        let before = compiled(signals(false)).expect("rules are valid");
+        let mut from_14 = compiled(signals(true)).expect("rules are valid");
+        let smell = "funny smell in the hall, engineer late";
+        assert_eq!(graded(&before, smell), (Severity::SafetyCritical, None), "a signal not marked doubtful grades");
+        assert_eq!(
+            graded(&from_14, smell),
+            (Severity::SafetyCritical, Some(Triage::Unconfirmed)),
+            "no net: a person checks"
+        );
+        assert_eq!(
+            graded(&from_14, "a smell but a gas leak too"),
+            (Severity::SafetyCritical, None),
+            "a plain danger grades"
+        );
+        let unconfirmed = classify(&FailureFacts { description: smell, ..facts() }, &from_14);
+        assert_eq!(unconfirmed.reasons[0].rule, "triage.unconfirmed");
+        assert!(unconfirmed.reasons.iter().any(|r| r.rule == "text.unexplained-smell"), "what was read stays");
+
+        // A net that votes backs the doubtful sign and one that doubts agrees there may be a danger:
+        // either way the machine grades. A calm net leaves it to a person.
+        from_14.net = Some(net_scoring(0.7, 0.6, 0.4));
+        let backed = classify(&FailureFacts { description: smell, ..facts() }, &from_14);
+        assert_eq!((backed.severity, backed.triage), (Severity::SafetyCritical, None));
+        assert!(backed.reasons.iter().any(|r| r.rule == "net.safety-vote"), "{backed:?}");
+        from_14.net = Some(net_scoring(0.5, 0.6, 0.4));
+        assert_eq!(graded(&from_14, smell), (Severity::SafetyCritical, None), "a doubting net agrees");
+        from_14.net = Some(net_scoring(0.5, 0.8, 0.7));
+        assert_eq!(graded(&from_14, smell), (Severity::SafetyCritical, Some(Triage::Unconfirmed)), "a calm net");
+    }
+
+    #[test]
+    fn a_note_the_net_doubts_goes_to_triage_unless_the_rules_found_a_danger() {
+        let mut rules = rules();
+        // Between its doubt (0.4) and its vote (0.6).
+        rules.net = Some(net_scoring(0.5, 0.6, 0.4));
         let doubted = classify(&FailureFacts { description: "no heating", ..facts() }, &rules);
         assert_eq!((doubted.severity, doubted.triage), (Severity::SafetyCritical, Some(Triage::NetDoubt)));
         assert!(doubted.reasons.iter().any(|r| r.rule == "triage.net-doubt" && r.evidence.contains("0.50")));
