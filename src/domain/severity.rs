@@ -319,10 +319,11 @@ fn grade(
             Severity::ServiceImpacting,
         );
     }
-    let mut doubtful_rules: Vec<String> = Vec::new();
+    // Dangers found only by doubtful signals (see `SignalFile::doubtful`).
+    let mut doubtful_dangers = 0;
     for finding in rules.scan(facts.description) {
-        if finding.doubtful && !finding.negated {
-            doubtful_rules.push(finding.rule.clone());
+        if finding.doubtful && !finding.negated && finding.severity == Severity::SafetyCritical {
+            doubtful_dangers += 1;
         }
         if finding.negated {
             let evidence = format!("`{}` negated in \"{}\" ({})", finding.pattern, finding.clause, finding.rule);
@@ -335,9 +336,9 @@ fn grade(
     reasons.extend_from_slice(kept);
     // The net may only raise a grade or ask a person, and is asked only when nothing found a
     // danger to people, or only a doubtful sign of one.
-    let danger = |r: &&Reason| r.points_to == Severity::SafetyCritical;
-    let only_doubtful = reasons.iter().filter(danger).all(|r| doubtful_rules.contains(&r.rule));
-    let doubtful = only_doubtful && reasons.iter().any(|r| danger(&r));
+    let dangers = reasons.iter().filter(|r| r.points_to == Severity::SafetyCritical).count();
+    let only_doubtful = dangers == doubtful_dangers;
+    let doubtful = only_doubtful && dangers > 0;
     let (mut doubt, mut unconfirmed) = (None, false);
     if only_doubtful {
         match judge(facts.description) {
