@@ -8,11 +8,12 @@
 //! trained on `dev` and its band of doubt) meet the first and the last on the split as it now stands
 //! and not the other two (see the README's "How failures are graded"), so this test holds them to
 //! the ceiling of missed notes and the floor of notes kept below safety-critical they have reached,
-//! which a rule change may better but not worsen (both are set again only when the split grows), and
-//! to the targets they meet.
+//! which a rule change may better but not worsen, and to the targets they meet. Both are set again
+//! only when the split grows, to the figures of a new version that is no worse than the version
+//! before it on the grown split; the test knows the split's size, so a grown split fails it until then.
 //!
 //! `cargo test --test classifier_eval -- --nocapture` prints both confusion matrices, the triage
-//! share, how far each figure is from its target, and every dev miss with its reasons.
+//! share, each figure beside its target, and every dev miss with its reasons.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test fails loudly at the first broken expectation")]
 
@@ -32,7 +33,7 @@ const RECALL_TARGET: f64 = 98.0;
 // rounds): rule set v15 (v14's rules with families from those rounds' dev notes, the net retrained on
 // that dev split) 3,143 / 3,202 = 98.2 %, 32 missed without triage, 4,115 / 4,580 = 89.8 % of the
 // others kept below safety-critical (seven notes short of the target), 4.7 % triage (367 notes). On
-// the same split v14 scores 3,139 / 3,202 with 35 missed, keeps 4,111 (89.8 %) and sends 386 (5.0 %)
+// the same split v14 scores 3,139 / 3,202 with 35 missed, keeps 4,111 (89.8 %) and sends 386 (4.96 %)
 // to triage. Before the split grew, v14 kept 90.3 % of the 7,177-note split; the two new rounds'
 // ordinary notes are heavy with trap words (graded blind before they were read, v14 kept 85.8 % of
 // the twenty-fifth round's and a draft of v15 86.8 % of the twenty-sixth's).
@@ -42,6 +43,8 @@ const MISSED_CEILING: usize = 32;
 /// Other `test` notes kept below safety-critical: the target share, and the floor reached (a count).
 const KEPT_BELOW_TARGET: f64 = 90.0;
 const KEPT_BELOW_FLOOR: usize = 4115;
+/// The `test` split the ceiling and the floor were set on: its safety-critical and other notes.
+const SPLIT_SET_ON: (usize, usize) = (3202, 4580);
 const TRIAGE_TARGET: f64 = 5.0;
 
 #[derive(Deserialize)]
@@ -147,9 +150,22 @@ fn the_latest_rules_hold_their_ground_on_notes_they_were_not_written_from() {
     );
     println!("triage {triage:.1} % (target at most {TRIAGE_TARGET} %)");
 
+    assert_eq!(
+        (test.safety(), test.others()),
+        SPLIT_SET_ON,
+        "the test split grew: set the ceiling of missed notes and the floor of kept notes again"
+    );
     assert!(recall >= RECALL_TARGET, "safety recall on test fell below {RECALL_TARGET} %: {recall:.2} %");
-    assert!(test.safety_missed() <= MISSED_CEILING, "more safety-critical test notes missed without triage");
-    assert!(test.others_kept_below() >= KEPT_BELOW_FLOOR, "fewer non-safety test notes kept below safety-critical");
+    assert!(
+        test.safety_missed() <= MISSED_CEILING,
+        "safety-critical test notes missed without triage: {} above the ceiling {MISSED_CEILING}",
+        test.safety_missed()
+    );
+    assert!(
+        test.others_kept_below() >= KEPT_BELOW_FLOOR,
+        "non-safety test notes kept below safety-critical: {} under the floor {KEPT_BELOW_FLOOR}",
+        test.others_kept_below()
+    );
     assert!(triage <= TRIAGE_TARGET, "triage share on test rose above {TRIAGE_TARGET} %: {triage:.1} %");
 }
 
