@@ -4,9 +4,9 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v15: the taxonomy rules, the statistical net
-//! trained on `dev` and its band of doubt) meet the first and the last on the split as it now stands
-//! and not the other two (see the README's "How failures are graded"), so this test holds them to
+//! 5 % of all notes in triage. The shipped rules (v16: the taxonomy rules, the statistical net
+//! trained on `dev` and its band of doubt) meet the first, the third and the last on the split as it
+//! now stands and not the second (see the README's "How failures are graded"), so this test holds them to
 //! the ceiling of missed notes and the floor of notes kept below safety-critical they have reached,
 //! which a rule change may better but not worsen, and to the targets they meet. Both are set again
 //! only when the split grows, to the figures of a new version that is no worse than the version
@@ -29,22 +29,19 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-06 on the 7,782-note test split (grown by the twenty-fifth and twenty-sixth
-// rounds): rule set v15 (v14's rules with families from those rounds' dev notes, the net retrained on
-// that dev split) 3,143 / 3,202 = 98.2 %, 32 missed without triage, 4,115 / 4,580 = 89.8 % of the
-// others kept below safety-critical (seven notes short of the target), 4.7 % triage (367 notes). On
-// the same split v14 scores 3,139 / 3,202 with 35 missed, keeps 4,111 (89.8 %) and sends 386 (4.96 %)
-// to triage. Before the split grew, v14 kept 90.3 % of the 7,177-note split; the two new rounds'
-// ordinary notes are heavy with trap words (graded blind before they were read, v14 kept 85.8 % of
-// the twenty-fifth round's and a draft of v15 86.8 % of the twenty-sixth's).
+// Measured 2026-12-07 on the 8,417-note test split (grown by the twenty-seventh and twenty-eighth
+// rounds): rule set v16 (v15's rules with families from those rounds' dev notes and its doubtful
+// CO-alarm mentions, v15's net unchanged) 3,392 / 3,453 = 98.2 %, 32 missed without triage, 4,470 /
+// 4,964 = 90.05 % of the others kept below safety-critical, 4.9 % triage (410 notes). On the same
+// split v15 scores 3,393 / 3,453 with 33 missed, keeps 4,454 (89.7 %) and sends 392 (4.7 %) to triage.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
 const MISSED_CEILING: usize = 32;
 /// Other `test` notes kept below safety-critical: the target share, and the floor reached (a count).
 const KEPT_BELOW_TARGET: f64 = 90.0;
-const KEPT_BELOW_FLOOR: usize = 4115;
+const KEPT_BELOW_FLOOR: usize = 4470;
 /// The `test` split the ceiling and the floor were set on: its safety-critical and other notes.
-const SPLIT_SET_ON: (usize, usize) = (3202, 4580);
+const SPLIT_SET_ON: (usize, usize) = (3453, 4964);
 const TRIAGE_TARGET: f64 = 5.0;
 
 #[derive(Deserialize)]
@@ -165,6 +162,10 @@ fn the_latest_rules_hold_their_ground_on_notes_they_were_not_written_from() {
         test.others_kept_below() >= KEPT_BELOW_FLOOR,
         "non-safety test notes kept below safety-critical: {} under the floor {KEPT_BELOW_FLOOR}",
         test.others_kept_below()
+    );
+    assert!(
+        kept >= KEPT_BELOW_TARGET,
+        "non-safety test notes kept below safety-critical fell below {KEPT_BELOW_TARGET} %: {kept:.2} %"
     );
     assert!(triage <= TRIAGE_TARGET, "triage share on test rose above {TRIAGE_TARGET} %: {triage:.1} %");
 }
