@@ -4,7 +4,7 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v17: the taxonomy rules, the statistical net
+//! 5 % of all notes in triage. The shipped rules (v18: the taxonomy rules, the statistical net
 //! trained on `dev` and its band of doubt) meet the first, the third and the last on the split as it
 //! now stands and not the second (see the README's "How failures are graded"), so this test holds them to
 //! the ceiling of missed notes and the floor of notes kept below safety-critical they have reached,
@@ -29,19 +29,19 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-07 on the 8,710-note test split (grown by the twenty-ninth round): rule set v17
-// (v16's rules with families from that round's dev notes, v15's net unchanged) 3,512 / 3,573 =
-// 98.3 %, 32 missed without triage, 4,633 / 5,137 = 90.2 % of the others kept below
-// safety-critical, 4.8 % triage (421 notes). On the same split v16 scores 3,512 / 3,573 with 32
-// missed, keeps 4,632 and sends 421 to triage; v15 3,513 with 33 missed, 4,616 (89.9 %) and 403.
+// Measured 2026-12-07 on the 9,031-note test split (grown by the thirtieth round): rule set v18
+// (v17's rules with a few families from that round's dev notes, v15's net unchanged) 3,650 / 3,712
+// = 98.3 %, 33 missed without triage, 4,808 / 5,319 = 90.4 % of the others kept below
+// safety-critical, 4.8 % triage (436 notes). On the same split v17 scores 3,650 / 3,712 with 33
+// missed, keeps 4,804 and sends 436 to triage; v15 3,651 with 34 missed, 4,787 (89.998 %) and 418.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 32;
+const MISSED_CEILING: usize = 33;
 /// Other `test` notes kept below safety-critical: the target share, and the floor reached (a count).
 const KEPT_BELOW_TARGET: f64 = 90.0;
-const KEPT_BELOW_FLOOR: usize = 4633;
+const KEPT_BELOW_FLOOR: usize = 4808;
 /// The `test` split the ceiling and the floor were set on: its safety-critical and other notes.
-const SPLIT_SET_ON: (usize, usize) = (3573, 5137);
+const SPLIT_SET_ON: (usize, usize) = (3712, 5319);
 const TRIAGE_TARGET: f64 = 5.0;
 
 #[derive(Deserialize)]
