@@ -176,12 +176,8 @@ impl Net {
     /// summed, each feature once.
     pub fn probability(&self, note: &str) -> f64 {
         let lower = note.to_lowercase();
-        let mut keys = Vec::with_capacity(64);
-        each_feature(&lower, |parts| {
-            let mut key = Key::default();
-            parts.iter().for_each(|part| key.write(part));
-            keys.push(key.0);
-        });
+        let mut keys = Vec::with_capacity(128);
+        each_key(&lower, |key| keys.push(key.0));
         keys.sort_unstable();
         keys.dedup();
         sigmoid(self.bias + keys.iter().filter_map(|k| self.weights.get(k)).sum::<f64>())
@@ -286,8 +282,58 @@ fn each_feature(lower: &str, mut emit: impl FnMut(&[&str])) {
     }
 }
 
+/// The keys of [`each_feature`]'s features, in the same order, each hashed on from a feature it
+/// begins with ("wet" → "wet rail", "^towe" → "^towel" and "^towe ^rail") rather than from nothing.
+fn each_key(lower: &str, mut emit: impl FnMut(Key)) {
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let mut caret = Key::default();
+    caret.write("^");
+    for (i, word) in words.iter().enumerate() {
+        let mut whole = Key::default();
+        whole.write(word);
+        emit(whole);
+        // "^" and the first four letters (the whole word when shorter): the paired beginning starts so.
+        let four = beginning(word, PAIRED_BEGINNING);
+        let mut begun = caret;
+        begun.write(four.unwrap_or(word));
+        let mut previous: Option<(&str, Key)> = None;
+        for length in BEGINNINGS {
+            if let Some(beginning) = beginning(word, length).filter(|b| b.len() < word.len()) {
+                let key = match previous {
+                    // A longer beginning is the shorter one and more letters.
+                    Some((shorter, mut key)) => {
+                        key.write(&beginning[shorter.len()..]);
+                        key
+                    }
+                    None if length == PAIRED_BEGINNING => begun,
+                    None => {
+                        let mut key = caret;
+                        key.write(beginning);
+                        key
+                    }
+                };
+                emit(key);
+                previous = Some((beginning, key));
+            }
+        }
+        if let Some(next) = words.get(i + 1) {
+            let mut pair = whole;
+            pair.write(" ");
+            pair.write(next);
+            emit(pair);
+            let mut paired = begun;
+            paired.write(" ^");
+            paired.write(beginning(next, PAIRED_BEGINNING).unwrap_or(next));
+            emit(paired);
+        }
+    }
+}
+
 /// The first `length` characters of a word, if it has that many.
 fn beginning(word: &str, length: usize) -> Option<&str> {
+    if word.is_ascii() {
+        return word.get(..length);
+    }
     match word.char_indices().nth(length) {
         Some((end, _)) => Some(&word[..end]),
         None => (word.chars().count() == length).then_some(word),
@@ -411,6 +457,25 @@ fn fit(encoded: &[Vec<String>], labels: &[bool], rows: &[usize]) -> Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_hashed_on_from_a_features_beginning_are_the_features_keys() {
+        for note in [
+            "Towel rail: fizzy, fizzy!",
+            "a b cd abc abcd abcde abcdef x",
+            "Smöke from the fuse-box, ÉLECTRIC smell; 240v",
+            "one",
+            "",
+            "tingling tingling tingle ting",
+        ] {
+            let lower = note.to_lowercase();
+            let mut expected = Vec::new();
+            each_feature(&lower, |parts| expected.push(Key::of(&parts.concat())));
+            let mut keys = Vec::new();
+            each_key(&lower, |key| keys.push(key.0));
+            assert_eq!(keys, expected, "{note}");
+        }
+    }
 
     #[test]
     fn features_are_words_beginnings_and_neighbouring_pairs_once_each() {

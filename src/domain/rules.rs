@@ -125,9 +125,6 @@ pub struct RuleSet {
     negation: text::Negation,
     /// See `NegationFile::own_words_never_deny`.
     own_words_never_deny: bool,
-    /// The first word of each `after` phrase: a clause without any, and without a negator, has
-    /// nothing to negate (checked once per clause, not once per match).
-    negation_words: FxHashSet<StemId>,
     refers_back: FxHashSet<StemId>,
     signals: Vec<Signal>,
     /// Raises to safety-critical a note the rules found no danger in, when confident it holds one.
@@ -154,14 +151,14 @@ struct Signal {
     subjects: Vec<Pattern>,
 }
 
-/// A text signal found in a note.
+/// A text signal found in a note (its rule and pattern borrowed from the rule set).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TextFinding {
-    pub rule: String,
+pub struct TextFinding<'r> {
+    pub rule: &'r str,
     pub severity: Severity,
     pub hazard: Option<Hazard>,
     /// The pattern that matched and the clause it matched in.
-    pub pattern: String,
+    pub pattern: &'r str,
     pub clause: String,
     pub negated: bool,
     /// Found by a doubtful signal (see `SignalFile::doubtful`).
@@ -297,7 +294,6 @@ impl RuleSet {
             .collect::<Vec<Signal>>();
         let harmless: Vec<Pattern> = file.harmless.iter().map(&mut compile).collect();
         let harmless = text::PatternIndex::new(&harmless);
-        let negation_words = after.iter().filter_map(|p| p.first().copied()).chain(negators.iter().copied()).collect();
         let refers_back = file.refers_back.iter().map(|w| normaliser.word_id(w)).collect();
         let clause_patterns: Vec<(usize, usize)> =
             signals.iter().enumerate().flat_map(|(s, sig)| (0..sig.patterns.len()).map(move |p| (s, p))).collect();
@@ -315,9 +311,8 @@ impl RuleSet {
             repeat_window_days: file.repeat_window_days,
             essential_services: file.essential_services,
             normaliser,
-            negation: text::Negation { negators, window: file.negation.window, after },
+            negation: text::Negation::new(negators, file.negation.window, after),
             own_words_never_deny: file.negation.own_words_never_deny,
-            negation_words,
             refers_back,
             signals,
             net: None,
@@ -326,26 +321,36 @@ impl RuleSet {
 
     /// Every signal in `text`, clause by clause; at most one finding per rule and clause (its first
     /// pattern not negated, else its first negated one), then the signals told across clauses.
-    pub fn scan(&self, text: &str) -> Vec<TextFinding> {
+    pub fn scan(&self, text: &str) -> Vec<TextFinding<'_>> {
         let mut clauses = self.normaliser.clauses(text);
         if !self.harmless.is_empty() {
             let mut scratch = self.harmless.scratch();
             for clause in &mut clauses {
-                let found = self.harmless.hits(&clause.stems, &mut scratch);
-                for (_, groups) in found.iter().filter(|(_, groups)| groups.iter().all(Option::is_some)) {
+                let found = self.harmless.hits(&clause.stems, &mut scratch, text::Found::Whole);
+                for (_, groups) in found.iter() {
                     for span in groups.iter().flatten().map(|(span, _)| *span) {
                         clause.stems[span.start..span.end].fill(text::UNKNOWN_STEM);
                     }
                 }
             }
         }
+        // A clause that refers back reads the patterns it completes with the clause before: both
+        // list the patterns only partly found in them, the others only the whole ones.
+        let refers_back: Vec<bool> = (clauses.iter().enumerate())
+            .map(|(i, c)| i > 0 && c.stems.iter().any(|s| self.refers_back.contains(s)))
+            .collect();
         let mut scratch = self.clause_index.scratch();
-        let hits: Vec<text::Hits> = clauses.iter().map(|c| self.clause_index.hits(&c.stems, &mut scratch)).collect();
+        let hits: Vec<text::Hits> = (clauses.iter().enumerate())
+            .map(|(i, c)| {
+                let partly = refers_back[i] || refers_back.get(i + 1).is_some_and(|next| *next);
+                let wanted = if partly { text::Found::Any } else { text::Found::Whole };
+                self.clause_index.hits(&c.stems, &mut scratch, wanted)
+            })
+            .collect();
         let mut findings = Vec::new();
         for (i, clause) in clauses.iter().enumerate() {
-            let refers_back = i > 0 && clause.stems.iter().any(|s| self.refers_back.contains(s));
-            let context = if refers_back { Some(&hits[i - 1]) } else { None };
-            let may_negate = clause.stems.iter().any(|s| self.negation_words.contains(s));
+            let context = if refers_back[i] { Some(&hits[i - 1]) } else { None };
+            let may_negate = clause.stems.iter().any(|s| self.negation.may_negate(*s));
             // Per signal (in rule order): its first pattern not negated, else its first negated one.
             // Kept as (pattern, negated) so the finding's strings are built once, at the end.
             let mut found: BTreeMap<usize, (usize, bool)> = BTreeMap::new();
@@ -371,8 +376,8 @@ impl RuleSet {
             return findings;
         }
         let note_stems: Vec<StemId> = clauses.iter().flat_map(|c| c.stems.iter().copied()).collect();
-        let note_hits = self.note_index.hits(&note_stems, &mut self.note_index.scratch());
-        let candidates = note_hits.iter().filter(|(_, groups)| groups.iter().all(Option::is_some)).map(|(id, _)| id);
+        let note_hits = self.note_index.hits(&note_stems, &mut self.note_index.scratch(), text::Found::Whole);
+        let candidates = note_hits.iter().map(|(id, _)| id);
         for id in candidates {
             let (s, p) = self.note_patterns[id as usize];
             let (signal, pattern) = (&self.signals[s], &self.signals[s].anywhere[p]);
@@ -401,12 +406,12 @@ impl RuleSet {
         findings
     }
 
-    fn finding(&self, signal: &Signal, pattern: &Pattern, clause: String, negated: bool) -> TextFinding {
+    fn finding<'r>(&self, signal: &'r Signal, pattern: &'r Pattern, clause: String, negated: bool) -> TextFinding<'r> {
         TextFinding {
-            rule: signal.rule.clone(),
+            rule: &signal.rule,
             severity: signal.severity,
             hazard: signal.hazard,
-            pattern: pattern.source.clone(),
+            pattern: &pattern.source,
             clause,
             negated,
             doubtful: signal.doubtful,

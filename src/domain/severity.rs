@@ -325,12 +325,14 @@ fn grade(
         if finding.doubtful && !finding.negated && finding.severity == Severity::SafetyCritical {
             doubtful_dangers += 1;
         }
+        // Most reasons are these: built by `concat` (one allocation), not `format!`.
+        let (pattern, clause) = (finding.pattern, finding.clause.as_str());
         if finding.negated {
-            let evidence = format!("`{}` negated in \"{}\" ({})", finding.pattern, finding.clause, finding.rule);
+            let evidence = ["`", pattern, "` negated in \"", clause, "\" (", finding.rule, ")"].concat();
             fire("text.negated", evidence, Severity::Nuisance);
         } else {
             hazards.extend(finding.hazard.filter(|h| h.endangers_people()));
-            fire(&finding.rule, format!("`{}` in \"{}\"", finding.pattern, finding.clause), finding.severity);
+            fire(finding.rule, ["`", pattern, "` in \"", clause, "\""].concat(), finding.severity);
         }
     }
     reasons.extend_from_slice(kept);

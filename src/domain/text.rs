@@ -61,6 +61,9 @@ pub struct Normaliser {
     /// Rule phrases (as stems) holding a clause-breaking word ("pins and needles", "t and p valve"):
     /// where a note has one, its "and" joins rather than breaks.
     joined: Vec<Vec<StemId>>,
+    /// Each stem of a joined phrase → the phrases holding it and where (phrase, place), so that a
+    /// clause-breaking word is compared only with the phrases that hold it.
+    joined_at: FxHashMap<StemId, Vec<(usize, usize)>>,
     /// The numbers of the rule set's stems (see [`StemId`]).
     stem_ids: FxHashMap<String, StemId>,
     /// The numbers of the stems of English and short words, worked out at the first note read
@@ -78,6 +81,11 @@ struct KnownStems {
     english: Vec<StemId>,
     /// By [`short_word_place`].
     short: Vec<StemId>,
+    /// By the same places: whether the rule set spells the word otherwise (`cu` → "consumer unit")
+    /// or breaks a clause at it ("but"). Such a word is read the slow way; every other listed or
+    /// short word is read from the tables.
+    english_special: Vec<bool>,
+    short_special: Vec<bool>,
 }
 
 /// The longest word counted as short: the English list starts at four letters, yet about two in five
@@ -166,8 +174,17 @@ pub fn is_word_break(c: char) -> bool {
     !c.is_ascii() && c.is_alphabetic() && c.to_lowercase().eq([c])
 }
 
-/// A word of a note as read (`None`: a punctuation stop) and its stem's number.
-type Token<'a> = Option<(&'a str, StemId)>;
+/// A word of a note as read (`None`: a punctuation stop).
+type Token<'a> = Option<Word<'a>>;
+
+/// A word of a note as read.
+#[derive(Debug, Clone, Copy)]
+struct Word<'a> {
+    text: &'a str,
+    stem: StemId,
+    /// Whether the rule set breaks a clause at this word (unless it is part of a joined phrase).
+    breaks: bool,
+}
 
 impl Normaliser {
     pub fn new(spelling: BTreeMap<String, String>, clause_breaks: &[String]) -> Self {
@@ -179,6 +196,7 @@ impl Normaliser {
             known: FxHashMap::default(),
             deletions: FxHashMap::default(),
             joined: Vec::new(),
+            joined_at: FxHashMap::default(),
             stem_ids: FxHashMap::default(),
             known_stems: OnceLock::new(),
             word_breaks: Vec::new(),
@@ -202,7 +220,8 @@ impl Normaliser {
     fn lowered(&self, text: &str) -> String {
         const APOSTROPHES: [char; 3] = ['\'', '’', '`'];
         let mut lowered = text.to_lowercase();
-        if lowered.contains(APOSTROPHES) {
+        // A scan of bytes first (`’` starts with 0xE2): most notes hold no apostrophe.
+        if lowered.bytes().any(|b| matches!(b, b'\'' | b'`' | 0xE2)) && lowered.contains(APOSTROPHES) {
             lowered = lowered.replace(APOSTROPHES, "");
         }
         // Word breaks are lowercase letters outside ASCII (the rule set checks), and most notes are ASCII.
@@ -224,6 +243,12 @@ impl Normaliser {
         joined.sort();
         joined.dedup();
         self.joined = joined.into_iter().map(|stems| stems.into_iter().map(|s| self.intern(s)).collect()).collect();
+        self.joined_at = FxHashMap::default();
+        for (p, phrase) in self.joined.iter().enumerate() {
+            for (k, stem) in phrase.iter().enumerate() {
+                self.joined_at.entry(*stem).or_default().push((p, k));
+            }
+        }
     }
 
     /// Words that near-misses are repaired to (the rule set's own words).
@@ -324,7 +349,15 @@ impl Normaliser {
                     short[place] = self.id_of_stem(&self.stemmer.stem(&word));
                 }
             }
-            KnownStems { english: english_ids, short }
+            let (mut english_special, mut short_special) = (vec![false; places], vec![false; short.len()]);
+            for word in self.spelling.keys().chain(&self.clause_breaks) {
+                match (short_word_place(word), english().get(word.as_str())) {
+                    (Some(place), _) => short_special[place] = true,
+                    (None, Some(listed)) => english_special[listed.index] = true,
+                    (None, None) => {}
+                }
+            }
+            KnownStems { english: english_ids, short, english_special, short_special }
         })
     }
 
@@ -387,9 +420,9 @@ impl Normaliser {
         }
         // "no 12" is a house number, not a negation: that "no" matches nothing.
         for at in 1..tokens.len() {
-            if let (Some((number, _)), Some((no, stem))) = (tokens[at], &mut tokens[at - 1]) {
-                if *no == "no" && number.bytes().all(|b| b.is_ascii_digit()) {
-                    *stem = UNKNOWN_STEM;
+            if let (Some(number), Some(no)) = (tokens[at], &mut tokens[at - 1]) {
+                if no.text == "no" && number.text.bytes().all(|b| b.is_ascii_digit()) {
+                    no.stem = UNKNOWN_STEM;
                 }
             }
         }
@@ -399,7 +432,8 @@ impl Normaliser {
         let mut current = empty();
         for (i, token) in tokens.iter().enumerate() {
             match token {
-                Some((word, stem)) if !self.breaks_clause(word, &tokens, i) => current.push(word, *stem),
+                // A clause-breaking word inside a joined phrase ("pins and needles") stays a word.
+                Some(word) if !word.breaks || self.joins(&tokens, i) => current.push(word.text, word.stem),
                 _ if !current.stems.is_empty() => clauses.push(std::mem::replace(&mut current, empty())),
                 _ => {}
             }
@@ -410,40 +444,47 @@ impl Normaliser {
         clauses
     }
 
-    /// Whether `word` (the token at `at`) ends a clause: a clause-breaking word outside a joined phrase.
-    fn breaks_clause(&self, word: &str, tokens: &[Token<'_>], at: usize) -> bool {
-        self.clause_breaks.contains(word) && !self.joins(tokens, at)
-    }
-
     /// Whether the clause-breaking word at `at` stands inside a joined rule phrase.
     fn joins(&self, tokens: &[Token<'_>], at: usize) -> bool {
-        let Some(Some((_, word))) = tokens.get(at) else { return false };
-        let stem_at = |i: usize| tokens[i].map(|(_, stem)| stem);
-        self.joined.iter().any(|phrase| {
-            phrase.iter().enumerate().filter(|(_, s)| *s == word).any(|(k, _)| {
-                at >= k
-                    && at - k + phrase.len() <= tokens.len()
-                    && phrase.iter().enumerate().all(|(j, p)| stem_at(at - k + j) == Some(*p))
-            })
+        let Some(Some(word)) = tokens.get(at) else { return false };
+        let stem_at = |i: usize| tokens[i].map(|word| word.stem);
+        self.joined_at.get(&word.stem).into_iter().flatten().any(|&(p, k)| {
+            let phrase = &self.joined[p];
+            at >= k
+                && at - k + phrase.len() <= tokens.len()
+                && phrase.iter().enumerate().all(|(j, p)| stem_at(at - k + j) == Some(*p))
         })
     }
 
     /// Adds one lowercase word (corrected, expanded) to the note's tokens. A short word or one on
     /// the English list is neither corrected nor stemmed: a table gives its stem's number.
     fn push_word<'a>(&'a self, word: &'a str, tokens: &mut Vec<Token<'a>>) {
+        // Most words: a short or listed word the rule set does not respell, looked up once.
+        let known = self.known_stems();
+        let plain = |text, stem| Some(Word { text, stem, breaks: false });
+        if let Some(place) = short_word_place(word) {
+            if !known.short_special[place] {
+                return tokens.push(plain(word, known.short[place]));
+            }
+        } else if let Some(listed) = english().get(word)
+            && !known.english_special[listed.index]
+        {
+            return tokens.push(plain(word, known.english[listed.index]));
+        }
+        let read = |text: &'a str, stem| Some(Word { text, stem, breaks: self.clause_breaks.contains(text) });
         if let Some(fixed) = self.spelling.get(word) {
-            tokens.extend(fixed.split_whitespace().map(|w| Some((w, self.stem_id(w)))));
+            tokens.extend(fixed.split_whitespace().map(|w| read(w, self.stem_id(w))));
             return;
         }
         if let Some(place) = short_word_place(word) {
             // Too short to repair (see FUZZY_MIN_LEN).
-            return tokens.push(Some((word, self.known_stems().short[place])));
+            return tokens.push(read(word, known.short[place]));
         }
-        let token = match english().get(word) {
-            Some(english) => (word, self.known_stems().english[english.index]),
+        let (text, stem) = match english().get(word) {
+            Some(english) => (word, known.english[english.index]),
             None => self.read_unlisted(word),
         };
-        tokens.push(Some(token));
+        tokens.push(read(text, stem));
     }
 
     /// A word not on the English list: repaired if it is a near miss of a rule word, then stemmed.
@@ -458,11 +499,15 @@ impl Normaliser {
 /// An alternative shared by many patterns (a vocabulary list used in several rules) is compared once.
 #[derive(Debug, Default)]
 pub struct PatternIndex {
-    /// One-word alternatives by their stem's number.
-    by_first: FxHashMap<StemId, Vec<u32>>,
-    /// Longer alternatives by the numbers of their first two stems (so most are found without
-    /// comparing anything).
-    by_pair: FxHashMap<(StemId, StemId), Vec<u32>>,
+    /// Per stem number, where the alternatives starting with it begin in `singles` and in `pairs`
+    /// (they end where the next stem's begin): a clause's words are looked up in a list, not hashed.
+    /// Stems past its end (and [`UNKNOWN_STEM`]) start no alternative.
+    starts: Vec<[u32; 2]>,
+    /// One-word alternatives, grouped by their stem.
+    singles: Vec<u32>,
+    /// Longer alternatives as (second stem, alternative), grouped by their first stem and sorted by
+    /// the second (so most are found without comparing anything).
+    pairs: Vec<(StemId, u32)>,
     /// Each distinct alternative, and every (pattern, group, alternative) it stands for.
     alternatives: Vec<(Vec<StemId>, Vec<AlternativeUse>)>,
     /// How many groups each pattern has.
@@ -474,16 +519,23 @@ pub struct PatternIndex {
 }
 
 /// Working space for [`PatternIndex::hits`]: the earliest occurrence of every group of every
-/// pattern, and which patterns have one. All "not found" between calls, so the clauses of a note
-/// share these lists rather than each filling new ones.
+/// pattern, and how many groups of each pattern were found. The clauses of a note (and the notes a
+/// thread grades) share these lists rather than each filling new ones.
 pub struct GroupScratch {
+    /// Valid only where stamped with the current `clause`: any other entry is "not found", so the
+    /// list is never cleared between clauses.
     earliest: Vec<Earliest>,
-    touched: Vec<bool>,
+    /// Per pattern, how many of its groups the clause being read holds (all 0 between calls).
+    found: Vec<u16>,
+    /// The patterns touched in the clause being read.
+    listed: Vec<u32>,
+    /// The number of the clause being read (from 1; it grows with every clause read).
+    clause: u32,
 }
 
 /// Spare working space, kept per thread: a note's scratch goes back here when dropped, so grading
 /// a note does not allocate and clear a list of every group of every pattern each time.
-type Spare = (Vec<Earliest>, Vec<bool>);
+type Spare = (Vec<Earliest>, Vec<u16>, Vec<u32>, u32);
 thread_local! {
     static SPARE: std::cell::RefCell<Vec<Spare>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -492,11 +544,16 @@ const SPARES: usize = 4;
 
 impl Drop for GroupScratch {
     fn drop(&mut self) {
-        // why: a panic in `hits` may leave entries found; such a scratch is not reused.
+        // why: a panic in `hits` may leave counts above 0; such a scratch is not reused.
         if std::thread::panicking() {
             return;
         }
-        let spare = (std::mem::take(&mut self.earliest), std::mem::take(&mut self.touched));
+        let spare = (
+            std::mem::take(&mut self.earliest),
+            std::mem::take(&mut self.found),
+            std::mem::take(&mut self.listed),
+            self.clause,
+        );
         let _ = SPARE.try_with(|pool| {
             let mut pool = pool.borrow_mut();
             if pool.len() < SPARES {
@@ -552,20 +609,22 @@ impl PatternIndex {
     /// Working space for [`Self::hits`], to be used for any number of clauses: a spare one of this
     /// thread's, grown to this index's size if it is smaller, or a new one.
     pub fn scratch(&self) -> GroupScratch {
-        let (mut earliest, mut touched) =
+        let (mut earliest, mut found, listed, clause) =
             SPARE.try_with(|pool| pool.borrow_mut().pop()).ok().flatten().unwrap_or_default();
         if earliest.len() < self.total_groups {
             earliest.resize(self.total_groups, Earliest::NOT_FOUND);
         }
-        if touched.len() < self.groups.len() {
-            touched.resize(self.groups.len(), false);
+        if found.len() < self.groups.len() {
+            found.resize(self.groups.len(), 0);
         }
-        GroupScratch { earliest, touched }
+        GroupScratch { earliest, found, listed, clause }
     }
 
     pub fn new<'a>(patterns: impl IntoIterator<Item = &'a Pattern>) -> Self {
         let mut index = Self::default();
         let mut ids: FxHashMap<Vec<StemId>, u32> = FxHashMap::default();
+        // (first stem, second stem or none, alternative), grouped into `starts` at the end.
+        let mut keyed: Vec<(StemId, Option<StemId>, u32)> = Vec::new();
         for (p, pattern) in patterns.into_iter().enumerate() {
             index.first_group.push(index.total_groups);
             index.groups.push(pattern.groups.len());
@@ -574,13 +633,9 @@ impl PatternIndex {
                 for (a, alt) in group.iter().enumerate() {
                     let Some(&first) = alt.first() else { continue };
                     let id = *ids.entry(alt.clone()).or_insert_with(|| {
-                        let second = alt.get(1).copied();
                         index.alternatives.push((alt.clone(), Vec::new()));
                         let id = (index.alternatives.len() - 1) as u32;
-                        match second {
-                            None => index.by_first.entry(first).or_default().push(id),
-                            Some(second) => index.by_pair.entry((first, second)).or_default().push(id),
-                        }
+                        keyed.push((first, alt.get(1).copied(), id));
                         id
                     });
                     let slot = (index.first_group[p] + g) as u32;
@@ -589,70 +644,134 @@ impl PatternIndex {
                 }
             }
         }
+        // Rule stems are numbered from 0, so the list is at most as long as the rule set's stems.
+        let stems = keyed.iter().map(|&(first, _, _)| first as usize + 1).max().unwrap_or(0);
+        keyed.sort_unstable();
+        let mut at = 0;
+        for stem in 0..=stems {
+            index.starts.push([index.singles.len() as u32, index.pairs.len() as u32]);
+            while let Some(&(first, second, id)) = keyed.get(at).filter(|k| k.0 as usize == stem) {
+                match second {
+                    None => index.singles.push(id),
+                    Some(second) => index.pairs.push((second, id)),
+                }
+                debug_assert_eq!(first as usize, stem);
+                at += 1;
+            }
+        }
         index
     }
 
+    /// The alternatives that may start at `stem` followed by `next`: its one-word alternatives and
+    /// the longer ones whose second stem is `next`.
+    fn starting(&self, stem: StemId, next: Option<StemId>) -> impl Iterator<Item = u32> + '_ {
+        let stem = stem as usize;
+        let (singles, pairs) = match (self.starts.get(stem), self.starts.get(stem + 1)) {
+            (Some(&[s0, p0]), Some(&[s1, p1])) => {
+                (&self.singles[s0 as usize..s1 as usize], &self.pairs[p0 as usize..p1 as usize])
+            }
+            _ => (&[][..], &[][..]),
+        };
+        let pairs = match next {
+            Some(next) => {
+                let from = pairs.partition_point(|(second, _)| *second < next);
+                let to = from + pairs[from..].partition_point(|(second, _)| *second == next);
+                &pairs[from..to]
+            }
+            None => &[][..],
+        };
+        singles.iter().copied().chain(pairs.iter().map(|&(_, id)| id))
+    }
+
     /// For every pattern with a group found in a clause (its stems' numbers): each group's earliest
-    /// occurrence (the first alternative wins a tie), as [`match_in`] would choose it.
-    pub fn hits(&self, stems: &[StemId], scratch: &mut GroupScratch) -> Hits {
+    /// occurrence (the first alternative wins a tie), as [`match_in`] would choose it. With
+    /// `Found::Whole`, only the patterns with every group found: most patterns a clause touches
+    /// (a word of a long vocabulary list) are not whole, and a caller that wants none of those
+    /// (no clause refers back to them) need not have them listed.
+    pub fn hits(&self, stems: &[StemId], scratch: &mut GroupScratch, wanted: Found) -> Hits {
         // Every group of every pattern, in one flat list: a clause touches a few dozen of about a
         // thousand, so a list indexed by group beats a map keyed by pattern (and sorting).
-        let GroupScratch { earliest, touched: is_touched } = scratch;
-        let mut touched: Vec<u32> = Vec::with_capacity(64);
+        let GroupScratch { earliest, found, listed: touched, clause } = scratch;
+        touched.clear();
+        *clause = clause.wrapping_add(1);
+        if *clause == 0 {
+            // After 4 billion clauses the numbers start again, from a list all "not found".
+            earliest.fill(Earliest::NOT_FOUND);
+            *clause = 1;
+        }
+        let clause = *clause;
         for (pos, stem) in stems.iter().enumerate() {
-            let singles = self.by_first.get(stem).into_iter().flatten();
-            let pairs = stems.get(pos + 1).and_then(|next| self.by_pair.get(&(*stem, *next))).into_iter().flatten();
-            for &id in singles.chain(pairs) {
+            for id in self.starting(*stem, stems.get(pos + 1).copied()) {
                 let (alt, users) = &self.alternatives[id as usize];
                 if alt.len() > 2 && (stems.len() - pos < alt.len() || stems[pos + 2..pos + alt.len()] != alt[2..]) {
                     continue;
                 }
                 for used in users {
-                    let found = Earliest { start: pos as u32, alternative: used.alternative, len: alt.len() as u16 };
                     let slot = &mut earliest[used.slot as usize];
-                    if (found.start, found.alternative) < (slot.start, slot.alternative) {
-                        *slot = found;
-                        if !std::mem::replace(&mut is_touched[used.pattern as usize], true) {
-                            touched.push(used.pattern);
+                    let seen = slot.clause == clause;
+                    if !seen || (pos as u32, used.alternative) < (slot.start, slot.alternative) {
+                        if !seen {
+                            let groups = &mut found[used.pattern as usize];
+                            if *groups == 0 {
+                                touched.push(used.pattern);
+                            }
+                            *groups += 1;
                         }
+                        let (start, len) = (pos as u32, alt.len() as u16);
+                        *slot = Earliest { start, alternative: used.alternative, len, clause };
                     }
                 }
             }
         }
+        // The counts are left all 0 again for the next clause.
+        touched.retain(|&p| {
+            let whole = usize::from(std::mem::take(&mut found[p as usize])) == self.groups[p as usize];
+            wanted == Found::Any || whole
+        });
         touched.sort_unstable();
         let mut hits = Hits {
             patterns: Vec::with_capacity(touched.len()),
             offsets: Vec::with_capacity(touched.len() + 1),
             groups: Vec::with_capacity(touched.len() * 2),
         };
-        for p in touched {
-            is_touched[p as usize] = false;
+        for &p in touched.iter() {
             let first = self.first_group[p as usize];
             hits.patterns.push(p);
             hits.offsets.push(hits.groups.len());
-            // Read and reset, so the scratch is all "not found" again for the next clause.
-            let groups = &mut earliest[first..first + self.groups[p as usize]];
-            hits.groups.extend(groups.iter_mut().map(|e| std::mem::replace(e, Earliest::NOT_FOUND).hit()));
+            hits.groups.extend(earliest[first..first + self.groups[p as usize]].iter().map(|e| e.hit(clause)));
         }
         hits.offsets.push(hits.groups.len());
         hits
     }
 }
 
-/// The earliest occurrence of one group found so far while reading a clause.
+/// Which patterns [`PatternIndex::hits`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Every pattern with a group found.
+    Any,
+    /// Only the patterns with every group found.
+    Whole,
+}
+
+/// The earliest occurrence of one group found so far while reading a clause (the clause numbered
+/// `clause`; in any other clause, not found).
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Earliest {
     start: u32,
     alternative: u16,
     len: u16,
+    clause: u32,
 }
 
 impl Earliest {
-    const NOT_FOUND: Self = Self { start: u32::MAX, alternative: u16::MAX, len: 0 };
+    /// Found in no clause: clauses are numbered from 1.
+    const NOT_FOUND: Self = Self { start: u32::MAX, alternative: u16::MAX, len: 0, clause: 0 };
 
-    fn hit(&self) -> GroupHit {
+    /// This occurrence, if it was found in the clause numbered `clause`.
+    fn hit(&self, clause: u32) -> GroupHit {
         let (start, end) = (self.start as usize, self.start as usize + usize::from(self.len));
-        (*self != Self::NOT_FOUND).then_some((Span { start, end }, self.alternative))
+        (self.clause == clause).then_some((Span { start, end }, self.alternative))
     }
 }
 
@@ -720,12 +839,31 @@ pub fn match_in(pattern: &Pattern, clause: &Clause) -> Option<Span> {
 /// How a rule set reads negation: its negators, how far before a finding they reach, and the
 /// phrases that negate a finding they follow.
 pub struct Negation {
-    pub negators: FxHashSet<StemId>,
-    pub window: usize,
-    pub after: Vec<Vec<StemId>>,
+    negators: FxHashSet<StemId>,
+    window: usize,
+    after: Vec<Vec<StemId>>,
+    /// The first stem of each `after` phrase: a word after a match is compared with the phrases
+    /// only when it can begin one.
+    after_starts: FxHashSet<StemId>,
+    /// The negators and `after_starts` together: a clause without any has nothing to negate
+    /// (checked once per clause, not once per match).
+    negating: FxHashSet<StemId>,
 }
 
 impl Negation {
+    /// `after` phrases without words are dropped: they can negate nothing.
+    pub fn new(negators: FxHashSet<StemId>, window: usize, after: Vec<Vec<StemId>>) -> Self {
+        let after: Vec<Vec<StemId>> = after.into_iter().filter(|phrase| !phrase.is_empty()).collect();
+        let after_starts: FxHashSet<StemId> = after.iter().map(|phrase| phrase[0]).collect();
+        let negating = negators.union(&after_starts).copied().collect();
+        Self { negators, window, after, after_starts, negating }
+    }
+
+    /// Whether `stem` is a negator or begins an `after` phrase.
+    pub fn may_negate(&self, stem: StemId) -> bool {
+        self.negating.contains(&stem)
+    }
+
     /// Whether a match is negated in its clause: a negator shortly before it, a negator between its
     /// parts that the pattern does not itself contain ("water not too hot"), or a negating phrase
     /// ("did not go off") after it.
@@ -743,7 +881,10 @@ impl Negation {
         let before = (from..span.start).any(denies);
         let inside = (span.start..span.end).any(|i| denies(i) && !own(&clause.stems[i]));
         let rest = &clause.stems[span.end..];
-        before || inside || self.after.iter().any(|phrase| find(rest, phrase).is_some())
+        let follows = |at: usize| {
+            self.after_starts.contains(&rest[at]) && self.after.iter().any(|phrase| rest[at..].starts_with(phrase))
+        };
+        before || inside || (0..rest.len()).any(follows)
     }
 }
 
@@ -837,7 +978,7 @@ mod tests {
     fn negation_is_local_to_its_clause() {
         let mut n = normaliser();
         let negators: FxHashSet<StemId> = ["no", "not"].iter().map(|w| n.word_id(w)).collect();
-        let negation = Negation { negators, window: 3, after: vec![n.phrase("did not go off")] };
+        let negation = Negation::new(negators, 3, vec![n.phrase("did not go off")]);
         let gas = n.pattern("smell of gas");
         let alarm = n.pattern("co alarm");
         let check = |text: &str, pattern: &Pattern| -> Vec<bool> {
@@ -857,7 +998,7 @@ mod tests {
     fn a_negator_another_part_of_the_pattern_matched_does_not_deny_the_subject() {
         let mut n = normaliser();
         let negators: FxHashSet<StemId> = ["no", "not", "none"].iter().map(|w| n.word_id(w)).collect();
-        let negation = Negation { negators, window: 3, after: vec![] };
+        let negation = Negation::new(negators, 3, vec![]);
         let whole = n.pattern("pull cord + none + getting through");
         let subject = n.pattern("pull cord");
         let check = |text: &str| {
