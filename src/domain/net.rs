@@ -285,17 +285,18 @@ fn each_feature(lower: &str, mut emit: impl FnMut(&[&str])) {
 /// The keys of [`each_feature`]'s features, in the same order, each hashed on from a feature it
 /// begins with ("wet" → "wet rail", "^towe" → "^towel" and "^towe ^rail") rather than from nothing.
 fn each_key(lower: &str, mut emit: impl FnMut(Key)) {
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    // Each word with its first four letters (the whole word when shorter), as paired beginnings use them.
+    let words: Vec<(&str, &str)> = (lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()))
+        .map(|word| (word, beginning(word, PAIRED_BEGINNING).unwrap_or(word)))
+        .collect();
     let mut caret = Key::default();
     caret.write("^");
-    for (i, word) in words.iter().enumerate() {
+    for (i, &(word, four)) in words.iter().enumerate() {
         let mut whole = Key::default();
         whole.write(word);
         emit(whole);
-        // "^" and the first four letters (the whole word when shorter): the paired beginning starts so.
-        let four = beginning(word, PAIRED_BEGINNING);
         let mut begun = caret;
-        begun.write(four.unwrap_or(word));
+        begun.write(four);
         let mut previous: Option<(&str, Key)> = None;
         for length in BEGINNINGS {
             if let Some(beginning) = beginning(word, length).filter(|b| b.len() < word.len()) {
@@ -316,14 +317,14 @@ fn each_key(lower: &str, mut emit: impl FnMut(Key)) {
                 previous = Some((beginning, key));
             }
         }
-        if let Some(next) = words.get(i + 1) {
+        if let Some(&(next, next_four)) = words.get(i + 1) {
             let mut pair = whole;
             pair.write(" ");
             pair.write(next);
             emit(pair);
             let mut paired = begun;
             paired.write(" ^");
-            paired.write(beginning(next, PAIRED_BEGINNING).unwrap_or(next));
+            paired.write(next_four);
             emit(paired);
         }
     }

@@ -353,18 +353,22 @@ impl RuleSet {
             let may_negate = clause.stems.iter().any(|s| self.negation.may_negate(*s));
             // Per signal (in rule order): its first pattern not negated, else its first negated one.
             // Kept as (pattern, negated) so the finding's strings are built once, at the end.
-            let mut found: BTreeMap<usize, (usize, bool)> = BTreeMap::new();
+            // Patterns are numbered signal by signal in rule order, and `hits` lists them in that
+            // order: a signal's entry, once made, is the last in the list.
+            let mut found: Vec<(usize, (usize, bool))> = Vec::new();
             for (id, own) in hits[i].iter() {
                 let (s, p) = self.clause_patterns[id as usize];
-                if found.get(&s).is_some_and(|(_, negated)| !negated) {
+                if found.last().is_some_and(|&(signal, (_, negated))| signal == s && !negated) {
                     continue;
                 }
                 let span = text::span_of(own).or_else(|| context.and_then(|c| text::span_with_context(own, c.get(id))));
                 let Some(span) = span else { continue };
                 let (signal, pattern) = (&self.signals[s], &self.signals[s].patterns[p]);
                 let negated = signal.negatable && may_negate && self.negation.is_negated(clause, pattern, span);
-                if !found.contains_key(&s) || !negated {
-                    found.insert(s, (p, negated));
+                match found.last_mut().filter(|(signal, _)| *signal == s) {
+                    None => found.push((s, (p, negated))),
+                    Some(entry) if !negated => entry.1 = (p, negated),
+                    Some(_) => {}
                 }
             }
             findings.extend(found.into_iter().map(|(s, (p, negated))| {

@@ -839,29 +839,44 @@ pub fn match_in(pattern: &Pattern, clause: &Clause) -> Option<Span> {
 /// How a rule set reads negation: its negators, how far before a finding they reach, and the
 /// phrases that negate a finding they follow.
 pub struct Negation {
-    negators: FxHashSet<StemId>,
     window: usize,
     after: Vec<Vec<StemId>>,
-    /// The first stem of each `after` phrase: a word after a match is compared with the phrases
-    /// only when it can begin one.
-    after_starts: FxHashSet<StemId>,
-    /// The negators and `after_starts` together: a clause without any has nothing to negate
-    /// (checked once per clause, not once per match).
-    negating: FxHashSet<StemId>,
+    /// By stem number: what a word with that stem can do ([`NEGATOR`], [`BEGINS_AFTER`]). Stems
+    /// past its end can do neither. A list, not a set: every word of every clause is looked up.
+    roles: Vec<u8>,
 }
+
+/// A negator ("no", "not").
+const NEGATOR: u8 = 1;
+/// The first word of an `after` phrase: a word after a match is compared with the phrases only
+/// when it can begin one.
+const BEGINS_AFTER: u8 = 2;
 
 impl Negation {
     /// `after` phrases without words are dropped: they can negate nothing.
     pub fn new(negators: FxHashSet<StemId>, window: usize, after: Vec<Vec<StemId>>) -> Self {
         let after: Vec<Vec<StemId>> = after.into_iter().filter(|phrase| !phrase.is_empty()).collect();
-        let after_starts: FxHashSet<StemId> = after.iter().map(|phrase| phrase[0]).collect();
-        let negating = negators.union(&after_starts).copied().collect();
-        Self { negators, window, after, after_starts, negating }
+        let mut roles = Vec::new();
+        let roled =
+            negators.iter().map(|&stem| (stem, NEGATOR)).chain(after.iter().map(|phrase| (phrase[0], BEGINS_AFTER)));
+        for (stem, role) in roled {
+            let at = stem as usize;
+            if roles.len() <= at {
+                roles.resize(at + 1, 0);
+            }
+            roles[at] |= role;
+        }
+        Self { window, after, roles }
     }
 
-    /// Whether `stem` is a negator or begins an `after` phrase.
+    fn role(&self, stem: StemId) -> u8 {
+        self.roles.get(stem as usize).copied().unwrap_or(0)
+    }
+
+    /// Whether `stem` is a negator or begins an `after` phrase: a clause without any has nothing to
+    /// negate (checked once per clause, not once per match).
     pub fn may_negate(&self, stem: StemId) -> bool {
-        self.negating.contains(&stem)
+        self.role(stem) != 0
     }
 
     /// Whether a match is negated in its clause: a negator shortly before it, a negator between its
@@ -875,14 +890,15 @@ impl Negation {
     /// same pattern matched: "none" of `pull cord + none + getting through`) is part of the finding.
     pub fn is_negated_apart_from(&self, clause: &Clause, pattern: &Pattern, span: Span, owned: &[Span]) -> bool {
         let own = |stem: &StemId| pattern.groups.iter().flatten().any(|alt| alt.contains(stem));
-        let denies =
-            |i: usize| self.negators.contains(&clause.stems[i]) && !owned.iter().any(|o| (o.start..o.end).contains(&i));
+        let denies = |i: usize| {
+            self.role(clause.stems[i]) & NEGATOR != 0 && !owned.iter().any(|o| (o.start..o.end).contains(&i))
+        };
         let from = span.start.saturating_sub(self.window);
         let before = (from..span.start).any(denies);
         let inside = (span.start..span.end).any(|i| denies(i) && !own(&clause.stems[i]));
         let rest = &clause.stems[span.end..];
         let follows = |at: usize| {
-            self.after_starts.contains(&rest[at]) && self.after.iter().any(|phrase| rest[at..].starts_with(phrase))
+            self.role(rest[at]) & BEGINS_AFTER != 0 && self.after.iter().any(|phrase| rest[at..].starts_with(phrase))
         };
         before || inside || (0..rest.len()).any(follows)
     }
