@@ -1011,6 +1011,30 @@ mod tests {
     }
 
     #[test]
+    fn the_index_finds_what_match_in_finds_in_every_clause_even_as_clause_numbers_wrap() {
+        let mut n = normaliser();
+        let patterns = [n.pattern("smell|gas smell + boiler|hob"), n.pattern("ceiling"), n.pattern("smell of gas")];
+        let index = PatternIndex::new(&patterns);
+        let mut scratch = index.scratch();
+        // The last clause numbers before they start again from 1.
+        scratch.clause = u32::MAX - 2;
+        let texts = ["gas smell by the boiler", "the hob", "smell of gas at the ceiling", "boiler", "nothing here"];
+        for (k, text) in texts.iter().cycle().take(10).enumerate() {
+            let clause = &n.clauses(text)[0];
+            let wanted = if k % 2 == 0 { Found::Whole } else { Found::Any };
+            let hits = index.hits(&clause.stems, &mut scratch, wanted);
+            for (p, pattern) in patterns.iter().enumerate() {
+                let listed = hits.get(p as u32);
+                assert_eq!(listed.and_then(span_of), match_in(pattern, clause), "{text}: {}", pattern.source);
+                let partly = group_spans(&pattern.groups, clause).len();
+                let expected = if wanted == Found::Whole { partly == pattern.groups.len() } else { partly > 0 };
+                assert_eq!(listed.is_some(), expected, "{text}: {} ({wanted:?})", pattern.source);
+            }
+        }
+        assert!(scratch.clause < 10, "the numbers started again: {}", scratch.clause);
+    }
+
+    #[test]
     fn a_negator_another_part_of_the_pattern_matched_does_not_deny_the_subject() {
         let mut n = normaliser();
         let negators: FxHashSet<StemId> = ["no", "not", "none"].iter().map(|w| n.word_id(w)).collect();
