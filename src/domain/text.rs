@@ -459,29 +459,26 @@ impl Normaliser {
     /// Adds one lowercase word (corrected, expanded) to the note's tokens. A short word or one on
     /// the English list is neither corrected nor stemmed: a table gives its stem's number.
     fn push_word<'a>(&'a self, word: &'a str, tokens: &mut Vec<Token<'a>>) {
-        // Most words: a short or listed word the rule set does not respell, looked up once.
+        // A short or listed word: its stem's number, and whether the rule set respells it or breaks a
+        // clause at it. Most words are such words and neither, and are looked up once.
         let known = self.known_stems();
-        let plain = |text, stem| Some(Word { text, stem, breaks: false });
-        if let Some(place) = short_word_place(word) {
-            if !known.short_special[place] {
-                return tokens.push(plain(word, known.short[place]));
+        let table = match short_word_place(word) {
+            Some(place) => Some((known.short[place], known.short_special[place])),
+            None => {
+                english().get(word).map(|listed| (known.english[listed.index], known.english_special[listed.index]))
             }
-        } else if let Some(listed) = english().get(word)
-            && !known.english_special[listed.index]
-        {
-            return tokens.push(plain(word, known.english[listed.index]));
+        };
+        if let Some((stem, false)) = table {
+            return tokens.push(Some(Word { text: word, stem, breaks: false }));
         }
         let read = |text: &'a str, stem| Some(Word { text, stem, breaks: self.clause_breaks.contains(text) });
         if let Some(fixed) = self.spelling.get(word) {
             tokens.extend(fixed.split_whitespace().map(|w| read(w, self.stem_id(w))));
             return;
         }
-        if let Some(place) = short_word_place(word) {
-            // Too short to repair (see FUZZY_MIN_LEN).
-            return tokens.push(read(word, known.short[place]));
-        }
-        let (text, stem) = match english().get(word) {
-            Some(english) => (word, known.english[english.index]),
+        // A short word is too short to repair (see FUZZY_MIN_LEN), a listed one is English.
+        let (text, stem) = match table {
+            Some((stem, _)) => (word, stem),
             None => self.read_unlisted(word),
         };
         tokens.push(read(text, stem));
