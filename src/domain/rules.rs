@@ -271,7 +271,7 @@ impl RuleSet {
         let after: Vec<Vec<StemId>> = file.negation.after.iter().map(|p| normaliser.phrase(p)).collect();
         // The source stays as written (`@gas_appliance + @heat`), so evidence stays readable.
         let mut compile =
-            |source: &String| text::Pattern { source: source.trim().to_owned(), ..normaliser.pattern(&expand(source)) };
+            |source: &String| text::Pattern::new(source, normaliser.pattern(&expand(source)).groups);
         let signals = file
             .signals
             .into_iter()
@@ -281,7 +281,7 @@ impl RuleSet {
                     patterns: s.phrases.iter().chain(&s.together).map(&mut compile).collect(),
                     subjects: anywhere
                         .iter()
-                        .map(|p| Pattern { source: p.source.clone(), groups: p.groups[..1].to_vec() })
+                        .map(|p| Pattern::new(&p.source, p.groups[..1].to_vec()))
                         .collect(),
                     anywhere,
                     rule: s.rule,

@@ -44,6 +44,23 @@ impl Clause {
 pub struct Pattern {
     pub source: String,
     pub groups: Vec<Vec<Vec<StemId>>>,
+    /// Every stem of every alternative, sorted, once each: whether a word belongs to the pattern
+    /// is a binary search, not a walk through every alternative of a long vocabulary list.
+    stems: Vec<StemId>,
+}
+
+impl Pattern {
+    pub fn new(source: &str, groups: Vec<Vec<Vec<StemId>>>) -> Self {
+        let mut stems: Vec<StemId> = groups.iter().flatten().flatten().copied().collect();
+        stems.sort_unstable();
+        stems.dedup();
+        Self { source: source.trim().to_owned(), groups, stems }
+    }
+
+    /// Whether any alternative of any group holds `stem`.
+    pub fn holds(&self, stem: StemId) -> bool {
+        self.stems.binary_search(&stem).is_ok()
+    }
 }
 
 /// Normalises text the same way for notes and for the rule set's own phrases.
@@ -387,7 +404,7 @@ impl Normaliser {
     /// Compiles `"a b|c + d"`: groups joined by `+`, alternatives by `|`.
     pub fn pattern(&mut self, source: &str) -> Pattern {
         let groups = source.split('+').map(|group| group.split('|').map(|alt| self.phrase(alt)).collect()).collect();
-        Pattern { source: source.trim().to_owned(), groups }
+        Pattern::new(source, groups)
     }
 
     /// Splits a note into clauses at punctuation and at clause-breaking words ("but", "and", …),
@@ -837,6 +854,7 @@ pub fn match_in(pattern: &Pattern, clause: &Clause) -> Option<Span> {
 /// phrases that negate a finding they follow.
 pub struct Negation {
     window: usize,
+    /// Sorted, so the phrases a word can begin are found by binary search.
     after: Vec<Vec<StemId>>,
     /// By stem number: what a word with that stem can do ([`NEGATOR`], [`BEGINS_AFTER`]). Stems
     /// past its end can do neither. A list, not a set: every word of every clause is looked up.
@@ -852,7 +870,8 @@ const BEGINS_AFTER: u8 = 2;
 impl Negation {
     /// `after` phrases without words are dropped: they can negate nothing.
     pub fn new(negators: FxHashSet<StemId>, window: usize, after: Vec<Vec<StemId>>) -> Self {
-        let after: Vec<Vec<StemId>> = after.into_iter().filter(|phrase| !phrase.is_empty()).collect();
+        let mut after: Vec<Vec<StemId>> = after.into_iter().filter(|phrase| !phrase.is_empty()).collect();
+        after.sort_unstable();
         let mut roles = Vec::new();
         let roled =
             negators.iter().map(|&stem| (stem, NEGATOR)).chain(after.iter().map(|phrase| (phrase[0], BEGINS_AFTER)));
@@ -886,16 +905,19 @@ impl Negation {
     /// As `is_negated`, except that a negator inside one of `owned` (where another part of the
     /// same pattern matched: "none" of `pull cord + none + getting through`) is part of the finding.
     pub fn is_negated_apart_from(&self, clause: &Clause, pattern: &Pattern, span: Span, owned: &[Span]) -> bool {
-        let own = |stem: &StemId| pattern.groups.iter().flatten().any(|alt| alt.contains(stem));
         let denies = |i: usize| {
             self.role(clause.stems[i]) & NEGATOR != 0 && !owned.iter().any(|o| (o.start..o.end).contains(&i))
         };
         let from = span.start.saturating_sub(self.window);
         let before = (from..span.start).any(denies);
-        let inside = (span.start..span.end).any(|i| denies(i) && !own(&clause.stems[i]));
+        let inside = (span.start..span.end).any(|i| denies(i) && !pattern.holds(clause.stems[i]));
         let rest = &clause.stems[span.end..];
         let follows = |at: usize| {
-            self.role(rest[at]) & BEGINS_AFTER != 0 && self.after.iter().any(|phrase| rest[at..].starts_with(phrase))
+            self.role(rest[at]) & BEGINS_AFTER != 0 && {
+                let from = self.after.partition_point(|phrase| phrase[0] < rest[at]);
+                let to = from + self.after[from..].partition_point(|phrase| phrase[0] == rest[at]);
+                self.after[from..to].iter().any(|phrase| rest[at..].starts_with(phrase))
+            }
         };
         before || inside || (0..rest.len()).any(follows)
     }
