@@ -4,7 +4,7 @@
 //!
 //! The targets for the frozen `test` split are: safety recall ≥ 98 %; no safety-critical note graded
 //! below it unless it went to triage; ≥ 90 % of the other notes kept below safety-critical; at most
-//! 5 % of all notes in triage. The shipped rules (v18: the taxonomy rules, the statistical net
+//! 5 % of all notes in triage. The shipped rules (v19: the taxonomy rules, the statistical net
 //! trained on `dev` and its band of doubt) meet the first, the third and the last on the split as it
 //! now stands and not the second (see the README's "How failures are graded"), so this test holds them to
 //! the ceiling of missed notes and the floor of notes kept below safety-critical they have reached,
@@ -29,19 +29,19 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-07 on the 9,031-note test split (grown by the thirtieth round): rule set v18
-// (v17's rules with a few families from that round's dev notes, v15's net unchanged) 3,650 / 3,712
-// = 98.3 %, 33 missed without triage, 4,808 / 5,319 = 90.4 % of the others kept below
-// safety-critical, 4.8 % triage (436 notes). On the same split v17 scores 3,650 / 3,712 with 33
-// missed, keeps 4,804 and sends 436 to triage; v15 3,651 with 34 missed, 4,787 (89.998 %) and 418.
+// Measured 2026-12-07 on the 9,592-note test split (grown by the thirty-first and thirty-second
+// rounds): rule set v19 (v18's rules with a few families from those rounds' dev notes, v15's net
+// unchanged) 3,881 / 3,948 = 98.3 %, 35 missed without triage, 5,104 / 5,644 = 90.4 % of the others
+// kept below safety-critical, 4.8 % triage (465 notes): on this split the same four figures as v18;
+// v17 and v16 miss 35 too and keep 5,100 and 5,099, v15 misses 36 and keeps 5,083.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 33;
+const MISSED_CEILING: usize = 35;
 /// Other `test` notes kept below safety-critical: the target share, and the floor reached (a count).
 const KEPT_BELOW_TARGET: f64 = 90.0;
-const KEPT_BELOW_FLOOR: usize = 4808;
+const KEPT_BELOW_FLOOR: usize = 5104;
 /// The `test` split the ceiling and the floor were set on: its safety-critical and other notes.
-const SPLIT_SET_ON: (usize, usize) = (3712, 5319);
+const SPLIT_SET_ON: (usize, usize) = (3948, 5644);
 const TRIAGE_TARGET: f64 = 5.0;
 
 #[derive(Deserialize)]
