@@ -270,7 +270,7 @@ impl RuleSet {
         let negators: FxHashSet<StemId> = file.negation.negators.iter().map(|w| normaliser.word_id(w)).collect();
         let after: Vec<Vec<StemId>> = file.negation.after.iter().map(|p| normaliser.phrase(p)).collect();
         // The source stays as written (`@gas_appliance + @heat`), so evidence stays readable.
-        let mut compile = |source: &String| text::Pattern::new(source, normaliser.pattern(&expand(source)).groups);
+        let mut compile = |source: &String| normaliser.pattern(&expand(source)).with_source(source);
         let signals = file
             .signals
             .into_iter()
@@ -278,7 +278,7 @@ impl RuleSet {
                 let anywhere: Vec<Pattern> = s.anywhere.iter().map(&mut compile).collect();
                 Signal {
                     patterns: s.phrases.iter().chain(&s.together).map(&mut compile).collect(),
-                    subjects: anywhere.iter().map(|p| Pattern::new(&p.source, p.groups[..1].to_vec())).collect(),
+                    subjects: anywhere.iter().map(|p| Pattern::new(&p.source, p.groups()[..1].to_vec())).collect(),
                     anywhere,
                     rule: s.rule,
                     severity: s.severity,
@@ -391,7 +391,7 @@ impl RuleSet {
                 && !clauses.iter().any(|c| {
                     text::match_in(subject, c).is_some_and(|span| {
                         let owned = if self.own_words_never_deny {
-                            text::group_spans(&pattern.groups[1..], c)
+                            text::group_spans(&pattern.groups()[1..], c)
                         } else {
                             Vec::new()
                         };

@@ -43,7 +43,8 @@ impl Clause {
 #[derive(Debug, Clone)]
 pub struct Pattern {
     pub source: String,
-    pub groups: Vec<Vec<Vec<StemId>>>,
+    /// Private, so that `stems` always holds the stems of exactly these groups.
+    groups: Vec<Vec<Vec<StemId>>>,
     /// Every stem of every alternative, sorted, once each: whether a word belongs to the pattern
     /// is a binary search, not a walk through every alternative of a long vocabulary list.
     stems: Vec<StemId>,
@@ -55,6 +56,17 @@ impl Pattern {
         stems.sort_unstable();
         stems.dedup();
         Self { source: source.trim().to_owned(), groups, stems }
+    }
+
+    /// The same groups, written as `source` (the rule's text, e.g. `@gas_appliance + @heat`, rather
+    /// than the expanded alternatives the groups were compiled from).
+    pub fn with_source(self, source: &str) -> Self {
+        Self { source: source.trim().to_owned(), ..self }
+    }
+
+    /// Alternatives of stem sequences per group; every group must occur in one clause.
+    pub fn groups(&self) -> &[Vec<Vec<StemId>>] {
+        &self.groups
     }
 
     /// Whether any alternative of any group holds `stem`.
