@@ -113,6 +113,10 @@ enum RulesCommand {
         /// JSON lines (`{"note","expected"}`) or TSV (`expected<TAB>note`).
         #[arg(long)]
         notes: PathBuf,
+        /// Print the confusion matrix and its figures only, no note: for a frozen test split, whose
+        /// misses nobody may read (rules are written from `dev`).
+        #[arg(long)]
+        scores_only: bool,
     },
     /// Train the statistical safety net on labelled notes (the `dev` split only) and write it as
     /// `v<N>.net.json`, for a new rule-set version to name in its `[net]` table.
@@ -314,11 +318,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(database, cli.db_pool, *args),
-        Command::Rules(RulesCommand::Eval { rules, version, notes }) => {
+        Command::Rules(RulesCommand::Eval { rules, version, notes, scores_only }) => {
             let rules = rule_version(&rules, version.as_deref())?;
             let text = std::fs::read_to_string(&notes).with_context(|| format!("cannot read {}", notes.display()))?;
             let notes = LabelledNote::parse_many(&text).map_err(|e| anyhow::anyhow!("{}: {e}", notes.display()))?;
-            print_evaluation(&Evaluation::run(&notes, &rules));
+            print_evaluation(&Evaluation::run(&notes, &rules), scores_only);
             Ok(())
         }
         Command::Rules(RulesCommand::Train { notes, out, rules, version }) => {
@@ -468,11 +472,15 @@ fn verify_audit_chains(db: &Db, saved: Option<&fieldproof::db::chain::SavedHead>
     Ok(())
 }
 
-/// The matrix, then every miss with its reasons; stops quietly when the reader goes (`| head`).
-fn print_evaluation(evaluation: &Evaluation) {
+/// The matrix, then (unless `scores_only`) every miss with its reasons; stops quietly when the
+/// reader goes (`| head`).
+fn print_evaluation(evaluation: &Evaluation, scores_only: bool) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", evaluation.report("notes"));
+    if scores_only {
+        return;
+    }
     for miss in &evaluation.misses {
         let head =
             format!("\n{} expected {} graded {}: {}", miss.id, miss.expected.as_str(), miss.graded.as_str(), miss.note);

@@ -198,6 +198,16 @@ async fn people_grades_export_as_labelled_notes(#[values(Sqlite, Postgres)] back
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(&format!("notes: 2 notes, rules {}", app.state.rules.version)), "{stdout}");
     assert!(stdout.contains(UNREADABLE) && stdout.contains("graded triage"), "every miss with its reasons: {stdout}");
+
+    // For a frozen split: the same matrix and figures, and not one note.
+    let scores = Command::new(env!("CARGO_BIN_EXE_fieldproof"))
+        .args(["rules", "eval", "--scores-only", "--notes", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let scores = String::from_utf8_lossy(&scores.stdout);
+    assert_eq!(scores.lines().collect::<Vec<_>>(), stdout.lines().take(scores.lines().count()).collect::<Vec<_>>());
+    assert!(scores.contains("safety recall") && scores.contains("triage"), "{scores}");
+    assert!(!scores.contains(UNREADABLE) && !scores.contains("graded triage:"), "no miss is printed: {scores}");
 }
 
 #[rstest]
