@@ -927,8 +927,8 @@ impl Negation {
         let follows = |at: usize| {
             self.role(rest[at]) & BEGINS_AFTER != 0 && {
                 let from = self.after.partition_point(|phrase| phrase[0] < rest[at]);
-                let to = from + self.after[from..].partition_point(|phrase| phrase[0] == rest[at]);
-                self.after[from..to].iter().any(|phrase| rest[at..].starts_with(phrase))
+                let mut starting = self.after[from..].iter().take_while(|phrase| phrase[0] == rest[at]);
+                starting.any(|phrase| rest[at..].starts_with(phrase))
             }
         };
         before || inside || (0..rest.len()).any(follows)
