@@ -30,17 +30,16 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
 // Measured 2026-12-07 on the 10,215-note test split (grown by the thirty-third and thirty-fourth
-// rounds): rule set v20 (v19's rules with a few families from those rounds' dev notes, an alarm that
-// chirped for its changed battery explained, v15's net unchanged) 4,138 / 4,206 = 98.4 %, 36 missed
-// without triage, 5,435 / 6,009 = 90.4 % of the others kept below safety-critical, 4.8 % triage (489
-// notes); v19 and v18 the same but 5,433 kept and 488 to triage; v17 and v16 miss 36 too and keep
-// 5,429 and 5,428, v15 misses 37 and keeps 5,412.
+// rounds): rule set v20 (v19's rules with a few families from those rounds' dev notes, v15's net
+// unchanged) 4,138 / 4,206 = 98.4 %, 36 missed without triage, 5,433 / 6,009 = 90.4 % of the others
+// kept below safety-critical, 4.8 % triage (488 notes): on this split the same four figures as v19
+// and v18; v17 and v16 miss 36 too and keep 5,429 and 5,428, v15 misses 37 and keeps 5,412.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
 const MISSED_CEILING: usize = 36;
 /// Other `test` notes kept below safety-critical: the target share, and the floor reached (a count).
 const KEPT_BELOW_TARGET: f64 = 90.0;
-const KEPT_BELOW_FLOOR: usize = 5435;
+const KEPT_BELOW_FLOOR: usize = 5433;
 /// The `test` split the ceiling and the floor were set on: its safety-critical and other notes.
 const SPLIT_SET_ON: (usize, usize) = (4206, 6009);
 const TRIAGE_TARGET: f64 = 5.0;
@@ -203,8 +202,7 @@ fn a_hazard_worded_like_a_harmless_use_is_still_read() {
         "Old electricity service is live and the cover is off",
         "Hot water over 65°C at the kids basin",
         "Bath water measured at 54°C in the care home",
-        // An alarm's battery changed explains its chirping, never a symptom, a second sounding or
-        // an alarm disabled.
+        // An alarm's chirping with a symptom, a second sounding or the alarm disabled.
         "CO alarm chirping, changed the battery, quiet now, but we all have headaches",
         "Smoke alarm chirped, battery changed and it was quiet, then it went off again tonight",
         "Took the battery out of the CO alarm because it kept chirping, quiet now",
@@ -218,8 +216,6 @@ fn a_hazard_worded_like_a_harmless_use_is_still_read() {
         "Opened the PCP and re-jumpered the pair, all working",
         "Fitter was singing loudly all afternoon",
         "Curtain caught in the door when he left",
-        "Smoke alarm chirping - low battery, swapped it, quiet now",
-        "CO detector chirped at 2am, low battery. I swapped it, tested, all good.",
     ] {
         assert_ne!(classify(&FailureFacts::text(note), &rules).severity, Severity::SafetyCritical, "{note}");
     }

@@ -45,32 +45,9 @@ pub struct RuleSetFile {
     /// "140 f"). Only lowercase letters outside ASCII (see [`text::is_word_break`]).
     #[serde(default)]
     pub word_breaks: Vec<char>,
-    /// Innocent causes a note can give for what a danger finding read (from version 20; see
-    /// [`ExplainedFile`]).
-    #[serde(default)]
-    pub explained: Vec<ExplainedFile>,
     /// The statistical safety net under the rules (`fieldproof rules train`), if this version has one.
     #[serde(default)]
     pub net: Option<NetRef>,
-}
-
-/// An innocent cause a note gives for what it reports (from version 20): a smoke or CO alarm that
-/// chirped for its battery, which was changed, and has been quiet since. Where `by` holds across
-/// the note (each `+` group in some clause, the first one asserted, not denied) and no `unless`
-/// phrase occurs, a danger finding is explained when its clause names one of `what` and its own
-/// pattern reads one of those words or of `by`'s first group (the alarm, its battery). An explained
-/// finding is a reason pointing to nuisance, not a danger. A finding that reads anything else in
-/// the same note (a symptom, smoke from a socket, the battery taken out) stays a danger.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExplainedFile {
-    /// What the explanation is about: alternatives joined by `|` (`@name` allowed), no `+`.
-    pub what: String,
-    /// The cause and its remedy, told anywhere in the note: groups joined by `+` (at least two).
-    pub by: String,
-    /// Phrases that void the explanation anywhere in the note ("went off again").
-    #[serde(default)]
-    pub unless: Vec<String>,
 }
 
 /// Names the net's file, beside the rule set (`weights = "v5.net.json"`).
@@ -160,50 +137,6 @@ pub struct RuleSet {
     note_index: text::PatternIndex,
     /// The harmless uses, each blanked out of a clause before the signals read it.
     harmless: text::PatternIndex,
-    explanations: Vec<Explanation>,
-}
-
-/// A compiled [`ExplainedFile`].
-struct Explanation {
-    /// `by` as written, for the evidence.
-    source: String,
-    what: Pattern,
-    /// One pattern per group of `by` (the first is the cause).
-    by: Vec<Pattern>,
-    unless: Vec<Pattern>,
-    /// The stems a finding's own pattern must read one of: `what`'s and `by`'s first group's.
-    reads: Vec<StemId>,
-}
-
-impl Explanation {
-    /// Whether the note (its clauses before harmless uses are blanked) gives this explanation: each
-    /// group of `by` asserted somewhere ("the battery was not changed" gives no remedy), and no
-    /// `unless` phrase anywhere.
-    fn holds(&self, clauses: &[Clause], negation: &text::Negation) -> bool {
-        // Most notes name no alarm: that is a short look, and the rest is read only when one does.
-        if !clauses.iter().any(|c| text::match_in(&self.what, c).is_some()) {
-            return false;
-        }
-        let asserted = |group: &Pattern| {
-            clauses.iter().any(|c| text::match_in(group, c).is_some_and(|span| !negation.is_negated(c, group, span)))
-        };
-        self.by.iter().all(asserted)
-            && !self.unless.iter().any(|phrase| clauses.iter().any(|c| text::match_in(phrase, c).is_some()))
-    }
-
-    /// Whether this explanation, where it holds, explains a finding of `pattern` in `clause`.
-    fn explains(&self, clause: &Clause, pattern: &Pattern) -> bool {
-        self.reads.iter().any(|stem| pattern.holds(*stem)) && text::match_in(&self.what, clause).is_some()
-    }
-}
-
-/// How a pattern was read in its clause: asserted, explained by an innocent cause the note gives,
-/// or denied. In this order a signal keeps the first of its patterns read best in a clause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Reading {
-    Asserted,
-    Explained(usize),
-    Negated,
 }
 
 struct Signal {
@@ -230,9 +163,6 @@ pub struct TextFinding<'r> {
     pub negated: bool,
     /// Found by a doubtful signal (see `SignalFile::doubtful`).
     pub doubtful: bool,
-    /// The innocent cause the note gives for it (`by` as written), if explained (see
-    /// [`ExplainedFile`]); an explained finding is not a danger.
-    pub explained_by: Option<&'r str>,
 }
 
 impl RuleSet {
@@ -306,30 +236,6 @@ impl RuleSet {
                 problems.push(format!("{at}: a danger to people ({h:?}) must grade safety_critical"));
             }
         }
-        for (n, explained) in file.explained.iter().enumerate() {
-            let at = format!("explained #{}", n + 1);
-            let groups: Vec<&str> = explained.by.split('+').collect();
-            if groups.len() < 2 {
-                problems.push(format!("{at}: `by` needs a cause and its remedy, at least two `+` groups"));
-            }
-            if explained.what.contains('+') {
-                problems.push(format!("{at}: `what` is alternatives joined by `|`, without `+` groups"));
-            }
-            if explained.unless.iter().any(|p| p.contains('+')) {
-                problems.push(format!("{at}: `unless` holds phrases, without `+` groups"));
-            }
-            let sources = || std::iter::once(&explained.what).chain([&explained.by]).chain(&explained.unless);
-            if sources().any(|p| p.split(['+', '|']).any(|part| part.trim().is_empty())) {
-                problems.push(format!("{at}: has an empty phrase or alternative"));
-            }
-            for unknown in sources()
-                .flat_map(|p| p.split(['+', '|']))
-                .filter_map(|alt| alt.trim().strip_prefix('@'))
-                .filter(|name| !file.vocabulary.contains_key(*name))
-            {
-                problems.push(format!("{at}: `@{unknown}` is not in [vocabulary]"));
-            }
-        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -384,25 +290,6 @@ impl RuleSet {
             .collect::<Vec<Signal>>();
         let harmless: Vec<Pattern> = file.harmless.iter().map(&mut compile).collect();
         let harmless = text::PatternIndex::new(&harmless);
-        let explanations = file
-            .explained
-            .iter()
-            .map(|e| {
-                let what = compile(&e.what);
-                let by: Vec<Pattern> = e.by.split('+').map(|group| compile(&group.trim().to_owned())).collect();
-                let mut reads: Vec<StemId> =
-                    what.groups().iter().chain(&by[0].groups()[..1]).flatten().flatten().copied().collect();
-                reads.sort_unstable();
-                reads.dedup();
-                Explanation {
-                    source: e.by.trim().to_owned(),
-                    what,
-                    by,
-                    unless: e.unless.iter().map(&mut compile).collect(),
-                    reads,
-                }
-            })
-            .collect();
         let refers_back = file.refers_back.iter().map(|w| normaliser.word_id(w)).collect();
         let clause_patterns: Vec<(usize, usize)> =
             signals.iter().enumerate().flat_map(|(s, sig)| (0..sig.patterns.len()).map(move |p| (s, p))).collect();
@@ -416,7 +303,6 @@ impl RuleSet {
             note_patterns,
             note_index,
             harmless,
-            explanations,
             version,
             repeat_window_days: file.repeat_window_days,
             essential_services: file.essential_services,
@@ -433,10 +319,6 @@ impl RuleSet {
     /// pattern not negated, else its first negated one), then the signals told across clauses.
     pub fn scan(&self, text: &str) -> Vec<TextFinding<'_>> {
         let mut clauses = self.normaliser.clauses(text);
-        // An explanation is read in the note as written, before harmless uses are blanked ("low
-        // battery chirp" is harmless, and its battery is still the cause an explanation names).
-        let explanations: Vec<usize> =
-            (0..self.explanations.len()).filter(|&e| self.explanations[e].holds(&clauses, &self.negation)).collect();
         if !self.harmless.is_empty() {
             let mut scratch = self.harmless.scratch();
             for clause in &mut clauses {
@@ -465,43 +347,29 @@ impl RuleSet {
         for (i, clause) in clauses.iter().enumerate() {
             let context = if refers_back[i] { Some(&hits[i - 1]) } else { None };
             let may_negate = clause.stems.iter().any(|s| self.negation.may_negate(*s));
-            // Per signal (in rule order): its first pattern read best (asserted, else explained,
-            // else negated). Kept as (pattern, reading) so the finding's strings are built once, at
-            // the end. Patterns are numbered signal by signal in rule order, and `hits` lists them
-            // in that order: a signal's entry, once made, is the last in the list.
-            let mut found: Vec<(usize, (usize, Reading))> = Vec::new();
+            // Per signal (in rule order): its first pattern not negated, else its first negated one.
+            // Kept as (pattern, negated) so the finding's strings are built once, at the end.
+            // Patterns are numbered signal by signal in rule order, and `hits` lists them in that
+            // order: a signal's entry, once made, is the last in the list.
+            let mut found: Vec<(usize, (usize, bool))> = Vec::new();
             for (id, own) in hits[i].iter() {
                 let (s, p) = self.clause_patterns[id as usize];
-                if found.last().is_some_and(|&(signal, (_, read))| signal == s && read == Reading::Asserted) {
+                if found.last().is_some_and(|&(signal, (_, negated))| signal == s && !negated) {
                     continue;
                 }
                 let span = text::span_of(own).or_else(|| context.and_then(|c| text::span_with_context(own, c.get(id))));
                 let Some(span) = span else { continue };
                 let (signal, pattern) = (&self.signals[s], &self.signals[s].patterns[p]);
-                let read = if signal.negatable && may_negate && self.negation.is_negated(clause, pattern, span) {
-                    Reading::Negated
-                } else {
-                    let danger = signal.severity == Severity::SafetyCritical;
-                    let explained = explanations
-                        .iter()
-                        .copied()
-                        .find(|&e| danger && self.explanations[e].explains(clause, pattern));
-                    explained.map_or(Reading::Asserted, Reading::Explained)
-                };
+                let negated = signal.negatable && may_negate && self.negation.is_negated(clause, pattern, span);
                 match found.last_mut().filter(|(signal, _)| *signal == s) {
-                    None => found.push((s, (p, read))),
-                    Some(entry) if read < entry.1.1 => entry.1 = (p, read),
+                    None => found.push((s, (p, negated))),
+                    Some(entry) if !negated => entry.1 = (p, negated),
                     Some(_) => {}
                 }
             }
-            findings.extend(found.into_iter().map(|(s, (p, read))| {
+            findings.extend(found.into_iter().map(|(s, (p, negated))| {
                 let signal = &self.signals[s];
-                let mut finding =
-                    self.finding(signal, &signal.patterns[p], clause.text().to_owned(), read == Reading::Negated);
-                if let Reading::Explained(e) = read {
-                    finding.explained_by = Some(self.explanations[e].source.as_str());
-                }
-                finding
+                self.finding(signal, &signal.patterns[p], clause.text().to_owned(), negated)
             }));
         }
         if self.note_patterns.is_empty() {
@@ -513,7 +381,7 @@ impl RuleSet {
         for id in candidates {
             let (s, p) = self.note_patterns[id as usize];
             let (signal, pattern) = (&self.signals[s], &self.signals[s].anywhere[p]);
-            if findings.iter().any(|f| f.rule == signal.rule && !f.negated && f.explained_by.is_none()) {
+            if findings.iter().any(|f| f.rule == signal.rule && !f.negated) {
                 continue;
             }
             // The first part (the subject: a symptom, a person, the electrics) must be asserted
@@ -547,7 +415,6 @@ impl RuleSet {
             clause,
             negated,
             doubtful: signal.doubtful,
-            explained_by: None,
         }
     }
 }

@@ -322,8 +322,7 @@ fn grade(
     // Dangers found only by doubtful signals (see `SignalFile::doubtful`).
     let mut doubtful_dangers = 0;
     for finding in rules.scan(facts.description) {
-        let danger = !finding.negated && finding.explained_by.is_none() && finding.severity == Severity::SafetyCritical;
-        if finding.doubtful && danger {
+        if finding.doubtful && !finding.negated && finding.severity == Severity::SafetyCritical {
             doubtful_dangers += 1;
         }
         // Most reasons are these: built by `concat` (one allocation), not `format!`.
@@ -331,10 +330,6 @@ fn grade(
         if finding.negated {
             let evidence = ["`", pattern, "` negated in \"", clause, "\" (", finding.rule, ")"].concat();
             fire("text.negated", evidence, Severity::Nuisance);
-        } else if let Some(by) = finding.explained_by {
-            let evidence =
-                ["`", pattern, "` in \"", clause, "\" (", finding.rule, "), explained by `", by, "`"].concat();
-            fire("text.explained", evidence, Severity::Nuisance);
         } else {
             hazards.extend(finding.hazard.filter(|h| h.endangers_people()));
             fire(finding.rule, ["`", pattern, "` in \"", clause, "\""].concat(), finding.severity);
@@ -411,7 +406,7 @@ pub fn reclassify(facts: &FailureFacts<'_>, kept: &[Reason], rules: &RuleSet) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::rules::{ExplainedFile, NegationFile, RuleSet, RuleSetFile};
+    use crate::domain::rules::{NegationFile, RuleSet, RuleSetFile};
 
     fn rules() -> RuleSet {
         let file: RuleSetFile = toml::from_str(
@@ -438,14 +433,6 @@ mod tests {
             rule = "text.courtesy"
             severity = "nuisance"
             phrases = ["late"]
-            [[signals]]
-            rule = "text.carbon-monoxide"
-            severity = "safety_critical"
-            hazard = "carbon_monoxide"
-            together = ["alarm + chirping"]
-            [[explained]]
-            what = "alarm"
-            by = "battery + changed + quiet"
             "#,
         )
         .expect("test rules parse");
@@ -561,11 +548,6 @@ mod tests {
                 expected: Severity::ServiceImpacting,
                 facts: FailureFacts { description: "no smell of gas, no heating", ..facts() },
             },
-            Row {
-                rule: "text.explained",
-                expected: Severity::Nuisance,
-                facts: FailureFacts { description: "alarm chirping, battery changed, quiet now", ..facts() },
-            },
             // Triage: provisionally safety-critical until a person grades it.
             Row {
                 rule: "text.courtesy",
@@ -668,77 +650,6 @@ mod tests {
     /// The grade `rules` give a note that holds only `description`.
     fn severity_of(rules: &RuleSet, description: &str) -> Severity {
         classify(&FailureFacts { description, ..facts() }, rules).severity
-    }
-
-    #[test]
-    fn an_alarm_chirping_for_its_changed_battery_is_explained_and_nothing_else_is() {
-        let file = one_signal_file(
-            "",
-            r#"clause_breaks = ["but"]
-            after = []"#,
-            r#"rule = "text.carbon-monoxide"
-            severity = "safety_critical"
-            hazard = "carbon_monoxide"
-            together = ["alarm + chirping|beeping|went off", "headache|dizzy"]
-            [[signals]]
-            rule = "text.fire"
-            severity = "safety_critical"
-            hazard = "fire"
-            together = ["socket|battery + smoke|smoking|hissing"]
-            [[explained]]
-            what = "alarm"
-            by = "battery + changed|new one + quiet"
-            unless = ["went off", "battery out"]"#,
-        );
-        let rules = compiled(file.clone()).expect("rules are valid");
-        let explained = classify(
-            &FailureFacts { description: "the alarm was chirping, low battery, changed it, quiet now", ..facts() },
-            &rules,
-        );
-        assert_eq!((explained.severity, explained.triage), (Severity::Nuisance, None), "{explained:?}");
-        let reason = explained.reasons.iter().find(|r| r.rule == "text.explained").expect("the reason says why");
-        assert!(
-            reason.evidence.contains("`alarm + chirping|beeping|went off`")
-                && reason.evidence.contains("`battery + changed|new one + quiet`"),
-            "{reason:?}"
-        );
-        assert!(explained.hazards.is_empty());
-        for hazard in [
-            // The same signal's other pattern in the same clause is read as ever.
-            "the alarm was chirping with everyone dizzy, battery changed, quiet now",
-            // A finding that reads neither the alarm nor its battery.
-            "alarm chirping, battery changed, quiet now, smoke from the socket",
-            // Its battery, but in a clause that names no alarm.
-            "the alarm was chirping, battery changed, quiet now. the home battery is hissing",
-            // Void: the alarm went off, or was disabled.
-            "the alarm was chirping then went off, changed the battery, quiet now",
-            "the alarm was chirping, we took the battery out, quiet now",
-            // No remedy: denied, or none.
-            "the alarm was chirping, battery low, no new one yet, quiet now",
-            "the alarm was chirping, its the battery, quiet now",
-            "no battery in the alarm, it keeps chirping, changed nothing, quiet now",
-        ] {
-            assert_eq!(severity_of(&rules, hazard), Severity::SafetyCritical, "{hazard}");
-        }
-        let one_group = RuleSetFile {
-            explained: vec![ExplainedFile { what: "alarm".into(), by: "battery".into(), unless: vec![] }],
-            ..file.clone()
-        };
-        let refused = compiled(one_group).err().expect("a cause without a remedy is refused");
-        assert!(refused.iter().any(|p| p.contains("explained #1") && p.contains("two")), "{refused:?}");
-        let grouped_what = RuleSetFile {
-            explained: vec![ExplainedFile {
-                what: "alarm + smoke".into(),
-                by: "@nowhere + changed".into(),
-                unless: vec![],
-            }],
-            ..file
-        };
-        let refused = compiled(grouped_what).err().expect("a grouped `what` and an unknown list are refused");
-        assert!(
-            refused.iter().any(|p| p.contains("`what`")) && refused.iter().any(|p| p.contains("@nowhere")),
-            "{refused:?}"
-        );
     }
 
     #[test]
