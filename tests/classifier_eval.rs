@@ -29,19 +29,19 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-07 on the 10,215-note test split (grown by the thirty-third and thirty-fourth
-// rounds): rule set v20 (v19's rules with a few families from those rounds' dev notes, v15's net
-// unchanged) 4,138 / 4,206 = 98.4 %, 36 missed without triage, 5,433 / 6,009 = 90.4 % of the others
-// kept below safety-critical, 4.8 % triage (488 notes): on this split the same four figures as v19
-// and v18; v17 and v16 miss 36 too and keep 5,429 and 5,428, v15 misses 37 and keeps 5,412.
+// Measured 2026-12-07 on the 10,523-note test split (grown by the thirty-fifth round): rule set v21
+// (v20's rules with a few families from that round's dev notes, innocent causes explained, v15's net
+// unchanged) 4,253 / 4,324 = 98.4 %, 38 missed without triage, 5,601 / 6,199 = 90.4 % of the others
+// kept below safety-critical, 4.7 % triage (491 notes); v20, v19 and v18 on the same split miss 38,
+// keep 5,599 and send 504 to triage; v17 and v16 miss 38 and keep 5,595 and 5,594, v15 misses 39.
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 36;
+const MISSED_CEILING: usize = 38;
 /// Other `test` notes kept below safety-critical: the target share, and the floor reached (a count).
 const KEPT_BELOW_TARGET: f64 = 90.0;
-const KEPT_BELOW_FLOOR: usize = 5433;
+const KEPT_BELOW_FLOOR: usize = 5601;
 /// The `test` split the ceiling and the floor were set on: its safety-critical and other notes.
-const SPLIT_SET_ON: (usize, usize) = (4206, 6009);
+const SPLIT_SET_ON: (usize, usize) = (4324, 6199);
 const TRIAGE_TARGET: f64 = 5.0;
 
 #[derive(Deserialize)]
@@ -207,6 +207,11 @@ fn a_hazard_worded_like_a_harmless_use_is_still_read() {
         "Smoke alarm chirped, battery changed and it was quiet, then it went off again tonight",
         "Took the battery out of the CO alarm because it kept chirping, quiet now",
         "CO alarm beeping with a headache and dizzy, swapped the battery, silent since",
+        // A CO alarm's beep is its alarm; a battery changed in another device; the battery smoking.
+        "CO alarm beeping. New battery put in. Quiet for about an hour, now it's beeping every few minutes",
+        "Replaced the batteries in the TV remote and it works fine now. The CO detector upstairs is beeping",
+        "The smoke detector battery is smoking, new battery in, all good",
+        "CO alarm beeping loudly, changed the battery, it stopped once we opened the windows",
     ] {
         graded_safety_critical(&rules, note);
     }

@@ -45,9 +45,38 @@ pub struct RuleSetFile {
     /// "140 f"). Only lowercase letters outside ASCII (see [`text::is_word_break`]).
     #[serde(default)]
     pub word_breaks: Vec<char>,
+    /// Innocent causes a note can give for what a danger finding read (from version 21; see
+    /// [`ExplainedFile`]).
+    #[serde(default)]
+    pub explained: Vec<ExplainedFile>,
     /// The statistical safety net under the rules (`fieldproof rules train`), if this version has one.
     #[serde(default)]
     pub net: Option<NetRef>,
+}
+
+/// An innocent cause a note gives for what it reports (from version 21): a smoke or CO alarm that
+/// chirped for its battery, which was changed, and has been quiet since.
+///
+/// A danger finding is explained only when every word it read lies inside a `what` or a `reads`
+/// phrase of its clause (the alarm and its chirp: never a symptom, smoke from a socket or the
+/// battery smoking), its clause names one of `what`, each `by` group is asserted (not denied) in it
+/// or in the three clauses after it (the cause, its remedy, the quiet since), and no
+/// `unless` phrase occurs anywhere in the note ("went off", "again", "battery out"). An explained
+/// finding is a `text.explained` reason pointing to nuisance, not a danger; the statistical net
+/// still reads the note, as it reads any note the rules find no danger in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainedFile {
+    /// What the explanation is about: phrases (`@name` allowed).
+    pub what: Vec<String>,
+    /// Besides `what`, the only phrases an explained finding may have read ("chirping", "low battery").
+    pub reads: Vec<String>,
+    /// The cause, its remedy and what came after, each group told near the finding: groups joined
+    /// by `+` (at least two), alternatives by `|`.
+    pub by: String,
+    /// Phrases that void the explanation anywhere in the note.
+    #[serde(default)]
+    pub unless: Vec<String>,
 }
 
 /// Names the net's file, beside the rule set (`weights = "v5.net.json"`).
@@ -137,6 +166,95 @@ pub struct RuleSet {
     note_index: text::PatternIndex,
     /// The harmless uses, each blanked out of a clause before the signals read it.
     harmless: text::PatternIndex,
+    explanations: Vec<Explanation>,
+}
+
+/// A compiled [`ExplainedFile`].
+struct Explanation {
+    /// `by` as written, for the evidence.
+    source: String,
+    what: Vec<Vec<StemId>>,
+    /// `what` and `reads`: the phrases an explained finding's words must lie in.
+    reads: Vec<Vec<StemId>>,
+    /// One pattern per group of `by`.
+    by: Vec<Pattern>,
+    unless: Vec<Vec<StemId>>,
+}
+
+/// How far after a finding's clause the groups of an explanation may be told: in it or up to three
+/// clauses after ("... was chirping. He found it was a low battery, replaced it, and it has been
+/// silent since"), never before it (a battery changed in something else, then an alarm beeping).
+const EXPLANATION_REACH: usize = 3;
+
+/// Where an explanation holds in a note: per clause, which words lie in its `what` or `reads`
+/// phrases and whether the clause names `what`; per `by` group, the clauses asserting it.
+struct ExplainedIn {
+    covered: Vec<Vec<bool>>,
+    names_what: Vec<bool>,
+    by: Vec<Vec<bool>>,
+}
+
+impl Explanation {
+    /// Where this explanation may hold in `clauses` (read before harmless uses are blanked), or
+    /// `None` when the note names none of `what`, lacks a `by` group or holds an `unless` phrase.
+    fn read(&self, clauses: &[Clause], negation: &text::Negation) -> Option<ExplainedIn> {
+        let names_what: Vec<bool> =
+            clauses.iter().map(|c| self.what.iter().any(|w| text::occurrences(&c.stems, w).next().is_some())).collect();
+        if !names_what.contains(&true)
+            || clauses.iter().any(|c| self.unless.iter().any(|u| text::occurrences(&c.stems, u).next().is_some()))
+        {
+            return None;
+        }
+        let by: Vec<Vec<bool>> = (self.by.iter())
+            .map(|group| {
+                (clauses.iter())
+                    .map(|c| text::match_in(group, c).is_some_and(|span| !negation.is_negated(c, group, span)))
+                    .collect()
+            })
+            .collect();
+        if by.iter().any(|asserted| !asserted.contains(&true)) {
+            return None;
+        }
+        let covered = (clauses.iter())
+            .map(|c| {
+                let mut covered = vec![false; c.stems.len()];
+                for phrase in &self.reads {
+                    for span in text::occurrences(&c.stems, phrase) {
+                        covered[span.start..span.end].fill(true);
+                    }
+                }
+                covered
+            })
+            .collect();
+        Some(ExplainedIn { covered, names_what, by })
+    }
+}
+
+impl ExplainedIn {
+    /// Whether a finding of `pattern` in `clause` (numbered `at`), whose groups were all found in
+    /// that clause (`groups`), is explained. Every place in the clause where any alternative of any
+    /// of the pattern's groups occurs must lie in a `what` or `reads` phrase, not only the first
+    /// place the finding names: in "the smoke detector battery is smoking" the "smoke" of the
+    /// detector is covered, and the "smoking" is not, so nothing is explained.
+    fn explains(&self, at: usize, clause: &Clause, pattern: &Pattern, groups: &[text::GroupHit]) -> bool {
+        let near = at..=(at + EXPLANATION_REACH).min(self.names_what.len() - 1);
+        self.names_what[at]
+            && groups.iter().all(Option::is_some)
+            && self.by.iter().all(|asserted| asserted[near.clone()].contains(&true))
+            && (pattern.groups().iter().flatten()).all(|alternative| {
+                text::occurrences(&clause.stems, alternative)
+                    .all(|span| self.covered[at][span.start..span.end].iter().all(|&c| c))
+            })
+    }
+}
+
+/// How a pattern was read in its clause: asserted, explained by an innocent cause the note gives,
+/// or denied. In this order a signal keeps the first of its patterns read best in a clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Reading {
+    Asserted,
+    Explained(usize),
+    Negated,
 }
 
 struct Signal {
@@ -163,6 +281,9 @@ pub struct TextFinding<'r> {
     pub negated: bool,
     /// Found by a doubtful signal (see `SignalFile::doubtful`).
     pub doubtful: bool,
+    /// The innocent cause the note gives for it (`by` as written), if explained (see
+    /// [`ExplainedFile`]); an explained finding is not a danger.
+    pub explained_by: Option<&'r str>,
 }
 
 impl RuleSet {
@@ -236,6 +357,39 @@ impl RuleSet {
                 problems.push(format!("{at}: a danger to people ({h:?}) must grade safety_critical"));
             }
         }
+        for (n, explained) in file.explained.iter().enumerate() {
+            let at = format!("explained #{}", n + 1);
+            if explained.by.split('+').count() < 2 {
+                problems.push(format!("{at}: `by` needs at least two `+` groups (a cause and what came of it)"));
+            }
+            if explained.what.is_empty() || explained.reads.is_empty() {
+                problems.push(format!("{at}: needs `what` and `reads`"));
+            }
+            let phrases = || explained.what.iter().chain(&explained.reads).chain(&explained.unless);
+            if phrases().any(|p| p.contains(['+', '|'])) {
+                problems.push(format!("{at}: `what`, `reads` and `unless` hold phrases, without `+` or `|`"));
+            }
+            let sources = || phrases().chain([&explained.by]);
+            if sources().any(|p| p.split(['+', '|']).any(|part| part.trim().is_empty())) {
+                problems.push(format!("{at}: has an empty phrase or alternative"));
+            }
+            // A phrase is matched within one clause: a clause-breaking word in it could never match.
+            let breaks = |p: &&String| {
+                p.split(['+', '|'])
+                    .flat_map(str::split_whitespace)
+                    .any(|w| file.negation.clause_breaks.iter().any(|b| b == w))
+            };
+            if let Some(p) = sources().find(breaks) {
+                problems.push(format!("{at}: `{p}` holds a clause-breaking word"));
+            }
+            for unknown in sources()
+                .flat_map(|p| p.split(['+', '|']))
+                .filter_map(|alt| alt.trim().strip_prefix('@'))
+                .filter(|name| !file.vocabulary.contains_key(*name))
+            {
+                problems.push(format!("{at}: `@{unknown}` is not in [vocabulary]"));
+            }
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -290,6 +444,29 @@ impl RuleSet {
             .collect::<Vec<Signal>>();
         let harmless: Vec<Pattern> = file.harmless.iter().map(&mut compile).collect();
         let harmless = text::PatternIndex::new(&harmless);
+        let mut explanations = Vec::new();
+        for (n, e) in file.explained.iter().enumerate() {
+            let by = e.by.split('+').map(|group| normaliser.pattern(&expand(&group.trim().to_owned()))).collect();
+            let mut phrases = |list: &[String]| -> Vec<Vec<StemId>> {
+                let alternatives: Vec<String> =
+                    list.iter().flat_map(|p| expand(p).split('|').map(str::to_owned).collect::<Vec<_>>()).collect();
+                alternatives.iter().map(|alt| normaliser.phrase(alt)).collect()
+            };
+            let (what, unless) = (phrases(&e.what), phrases(&e.unless));
+            let reads = phrases(&[e.what.clone(), e.reads.clone()].concat());
+            // An `unless` phrase that reads as the words of a `what` phrase ("alarming" stems to
+            // "alarm") would void the explanation wherever it could apply.
+            for phrase in &e.unless {
+                let stems = phrases(std::slice::from_ref(phrase));
+                if stems.iter().any(|u| what.iter().any(|w| text::occurrences(w, u).next().is_some())) {
+                    problems.push(format!("explained #{}: `unless` phrase `{phrase}` reads as a `what` phrase", n + 1));
+                }
+            }
+            explanations.push(Explanation { source: e.by.trim().to_owned(), what, reads, by, unless });
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         let refers_back = file.refers_back.iter().map(|w| normaliser.word_id(w)).collect();
         let clause_patterns: Vec<(usize, usize)> =
             signals.iter().enumerate().flat_map(|(s, sig)| (0..sig.patterns.len()).map(move |p| (s, p))).collect();
@@ -303,6 +480,7 @@ impl RuleSet {
             note_patterns,
             note_index,
             harmless,
+            explanations,
             version,
             repeat_window_days: file.repeat_window_days,
             essential_services: file.essential_services,
@@ -319,6 +497,10 @@ impl RuleSet {
     /// pattern not negated, else its first negated one), then the signals told across clauses.
     pub fn scan(&self, text: &str) -> Vec<TextFinding<'_>> {
         let mut clauses = self.normaliser.clauses(text);
+        // An explanation is read in the note as written, before harmless uses are blanked.
+        let explained: Vec<(usize, ExplainedIn)> = (self.explanations.iter().enumerate())
+            .filter_map(|(e, explanation)| explanation.read(&clauses, &self.negation).map(|within| (e, within)))
+            .collect();
         if !self.harmless.is_empty() {
             let mut scratch = self.harmless.scratch();
             for clause in &mut clauses {
@@ -347,29 +529,41 @@ impl RuleSet {
         for (i, clause) in clauses.iter().enumerate() {
             let context = if refers_back[i] { Some(&hits[i - 1]) } else { None };
             let may_negate = clause.stems.iter().any(|s| self.negation.may_negate(*s));
-            // Per signal (in rule order): its first pattern not negated, else its first negated one.
-            // Kept as (pattern, negated) so the finding's strings are built once, at the end.
-            // Patterns are numbered signal by signal in rule order, and `hits` lists them in that
-            // order: a signal's entry, once made, is the last in the list.
-            let mut found: Vec<(usize, (usize, bool))> = Vec::new();
+            // Per signal (in rule order): its first pattern read best (asserted, else explained,
+            // else negated). Kept as (pattern, reading) so the finding's strings are built once, at
+            // the end. Patterns are numbered signal by signal in rule order, and `hits` lists them
+            // in that order: a signal's entry, once made, is the last in the list.
+            let mut found: Vec<(usize, (usize, Reading))> = Vec::new();
             for (id, own) in hits[i].iter() {
                 let (s, p) = self.clause_patterns[id as usize];
-                if found.last().is_some_and(|&(signal, (_, negated))| signal == s && !negated) {
+                if found.last().is_some_and(|&(signal, (_, read))| signal == s && read == Reading::Asserted) {
                     continue;
                 }
                 let span = text::span_of(own).or_else(|| context.and_then(|c| text::span_with_context(own, c.get(id))));
                 let Some(span) = span else { continue };
                 let (signal, pattern) = (&self.signals[s], &self.signals[s].patterns[p]);
-                let negated = signal.negatable && may_negate && self.negation.is_negated(clause, pattern, span);
+                let read = if signal.negatable && may_negate && self.negation.is_negated(clause, pattern, span) {
+                    Reading::Negated
+                } else {
+                    // Only a danger is explained, and only from words all read in this clause.
+                    let danger = signal.severity == Severity::SafetyCritical;
+                    let by = explained.iter().find(|(_, within)| danger && within.explains(i, clause, pattern, own));
+                    by.map_or(Reading::Asserted, |&(e, _)| Reading::Explained(e))
+                };
                 match found.last_mut().filter(|(signal, _)| *signal == s) {
-                    None => found.push((s, (p, negated))),
-                    Some(entry) if !negated => entry.1 = (p, negated),
+                    None => found.push((s, (p, read))),
+                    Some(entry) if read < entry.1.1 => entry.1 = (p, read),
                     Some(_) => {}
                 }
             }
-            findings.extend(found.into_iter().map(|(s, (p, negated))| {
+            findings.extend(found.into_iter().map(|(s, (p, read))| {
                 let signal = &self.signals[s];
-                self.finding(signal, &signal.patterns[p], clause.text().to_owned(), negated)
+                let mut finding =
+                    self.finding(signal, &signal.patterns[p], clause.text().to_owned(), read == Reading::Negated);
+                if let Reading::Explained(e) = read {
+                    finding.explained_by = Some(self.explanations[e].source.as_str());
+                }
+                finding
             }));
         }
         if self.note_patterns.is_empty() {
@@ -381,7 +575,7 @@ impl RuleSet {
         for id in candidates {
             let (s, p) = self.note_patterns[id as usize];
             let (signal, pattern) = (&self.signals[s], &self.signals[s].anywhere[p]);
-            if findings.iter().any(|f| f.rule == signal.rule && !f.negated) {
+            if findings.iter().any(|f| f.rule == signal.rule && !f.negated && f.explained_by.is_none()) {
                 continue;
             }
             // The first part (the subject: a symptom, a person, the electrics) must be asserted
@@ -415,6 +609,7 @@ impl RuleSet {
             clause,
             negated,
             doubtful: signal.doubtful,
+            explained_by: None,
         }
     }
 }

@@ -322,7 +322,8 @@ fn grade(
     // Dangers found only by doubtful signals (see `SignalFile::doubtful`).
     let mut doubtful_dangers = 0;
     for finding in rules.scan(facts.description) {
-        if finding.doubtful && !finding.negated && finding.severity == Severity::SafetyCritical {
+        let danger = !finding.negated && finding.explained_by.is_none() && finding.severity == Severity::SafetyCritical;
+        if finding.doubtful && danger {
             doubtful_dangers += 1;
         }
         // Most reasons are these: built by `concat` (one allocation), not `format!`.
@@ -330,6 +331,10 @@ fn grade(
         if finding.negated {
             let evidence = ["`", pattern, "` negated in \"", clause, "\" (", finding.rule, ")"].concat();
             fire("text.negated", evidence, Severity::Nuisance);
+        } else if let Some(by) = finding.explained_by {
+            let evidence =
+                ["`", pattern, "` in \"", clause, "\" (", finding.rule, "), explained by `", by, "`"].concat();
+            fire("text.explained", evidence, Severity::Nuisance);
         } else {
             hazards.extend(finding.hazard.filter(|h| h.endangers_people()));
             fire(finding.rule, ["`", pattern, "` in \"", clause, "\""].concat(), finding.severity);
@@ -359,7 +364,10 @@ fn grade(
     let mut severity = reasons.iter().map(|r| r.points_to).max().unwrap_or(Severity::Nuisance);
     // A report no rule can read is not a nuisance by default: a person grades it, and until then
     // it counts as possibly safety-critical.
-    let triage = match reasons.iter().all(|r| r.rule == "text.negated") {
+    // An explained hazard (`text.explained`) weighs as a denied one: a report that only denies or
+    // explains away hazards says nothing of what went wrong, and a person grades it.
+    let explained = reasons.iter().any(|r| r.rule == "text.explained");
+    let triage = match reasons.iter().all(|r| r.rule == "text.negated" || r.rule == "text.explained") {
         true if reasons.is_empty() => Some(Triage::NoSignal),
         true => Some(Triage::ConflictingSignals),
         false if unconfirmed => Some(Triage::Unconfirmed),
@@ -370,6 +378,9 @@ fn grade(
             (Triage::NoSignal, _) => {
                 "no rule recognised a hazard, outage or damage in the report; a person grades it".to_owned()
             }
+            (Triage::ConflictingSignals, _) if explained => "the report only denies or explains away hazards and \
+                 says nothing else went wrong; a person grades it"
+                .to_owned(),
             (Triage::ConflictingSignals, _) => {
                 "the report only denies hazards and says nothing else went wrong; a person grades it".to_owned()
             }
@@ -406,7 +417,7 @@ pub fn reclassify(facts: &FailureFacts<'_>, kept: &[Reason], rules: &RuleSet) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::rules::{NegationFile, RuleSet, RuleSetFile};
+    use crate::domain::rules::{ExplainedFile, NegationFile, RuleSet, RuleSetFile};
 
     fn rules() -> RuleSet {
         let file: RuleSetFile = toml::from_str(
@@ -650,6 +661,117 @@ mod tests {
     /// The grade `rules` give a note that holds only `description`.
     fn severity_of(rules: &RuleSet, description: &str) -> Severity {
         classify(&FailureFacts { description, ..facts() }, rules).severity
+    }
+
+    #[test]
+    fn an_alarm_chirping_for_its_changed_battery_is_explained_and_nothing_else_is() {
+        let file = one_signal_file(
+            "",
+            r#"clause_breaks = ["but", "and"]
+            after = []"#,
+            r#"rule = "text.carbon-monoxide"
+            severity = "safety_critical"
+            hazard = "carbon_monoxide"
+            together = ["alarm + chirping|beeping|went off", "headache|dizzy", "loss of neutral"]
+            [[signals]]
+            rule = "text.fire"
+            severity = "safety_critical"
+            hazard = "fire"
+            together = ["socket|battery|alarm + smoke|smoking|hissing", "wall + smoke"]
+            [[explained]]
+            what = ["smoke alarm", "alarm"]
+            reads = ["chirping", "beeping", "battery", "end of life"]
+            by = "battery + changed|new one + quiet"
+            unless = ["went off", "battery out"]"#,
+        );
+        let rules = compiled(file.clone()).expect("rules are valid");
+        let explained = classify(
+            &FailureFacts {
+                description: "the smoke alarm was chirping, low battery, changed it, quiet now, he was late",
+                ..facts()
+            },
+            &rules,
+        );
+        assert_eq!((explained.severity, explained.triage), (Severity::Nuisance, None), "{explained:?}");
+        let reason = explained.reasons.iter().find(|r| r.rule == "text.explained").expect("the reason says why");
+        assert!(
+            reason.evidence.contains("`alarm + chirping|beeping|went off`")
+                && reason.evidence.contains("(text.carbon-monoxide)")
+                && reason.evidence.contains("`battery + changed|new one + quiet`"),
+            "{reason:?}"
+        );
+        assert!(explained.hazards.is_empty());
+        // The quiet may come three clauses after the chirp.
+        let innocent = "the alarm was beeping. he found a low battery. changed it. quiet since. late";
+        assert_eq!(severity_of(&rules, innocent), Severity::Nuisance, "{innocent}");
+        // A report that only explains a hazard away says nothing of what went wrong: a person grades it.
+        let only = classify(
+            &FailureFacts {
+                description: "the smoke alarm was chirping, low battery, changed it, quiet now",
+                ..facts()
+            },
+            &rules,
+        );
+        assert_eq!(only.triage, Some(Triage::ConflictingSignals), "{only:?}");
+        assert!(only.reasons[0].evidence.contains("explains away"), "{only:?}");
+        for hazard in [
+            // Never from before the chirp: the battery may be another device's.
+            "changed the battery, the alarm was chirping, quiet now",
+            // A finding that read anything besides the alarm and its chirp: a symptom, smoke, a wall,
+            // or a word the alarm's name holds too ("smoke" of the smoke alarm, and "smoking").
+            "the smoke alarm battery was smoking, changed it, quiet now",
+            "the alarm was chirping with everyone dizzy, battery changed, quiet now",
+            "the alarm was smoking, battery changed, quiet now",
+            "the battery in the alarm was smoking, changed it, quiet now",
+            "smoke alarm chirping by the wall, smoke in the room, battery changed, quiet now",
+            // A finding in a clause that names no alarm.
+            "alarm chirping, battery changed, quiet now, the home battery is hissing",
+            // A phrase is read whole: the "of" of "end of life" is no part of "loss of neutral".
+            "alarm chirping end of life loss of neutral, battery changed, quiet now",
+            // Void: the alarm went off, or the battery was taken out.
+            "the alarm was chirping then went off, changed the battery, quiet now",
+            "the alarm was chirping, we took the battery out, quiet now",
+            // A group missing or denied: no remedy.
+            "the alarm was chirping, its the battery, quiet now",
+            "the alarm was chirping, battery low, no new one, quiet now",
+            // Too far: the cause and quiet told long after the chirp, about something else.
+            "alarm chirping. then the boiler. then the meter. then the hall. battery changed. quiet now",
+        ] {
+            assert_eq!(severity_of(&rules, hazard), Severity::SafetyCritical, "{hazard}");
+        }
+        let bad = |explained: ExplainedFile| compiled(RuleSetFile { explained: vec![explained], ..file.clone() });
+        let one_group = ExplainedFile {
+            what: vec!["alarm".into()],
+            reads: vec!["chirping".into()],
+            by: "battery".into(),
+            unless: vec![],
+        };
+        let refused = bad(one_group.clone()).err().expect("a cause alone is refused");
+        assert!(refused.iter().any(|p| p.contains("explained #1") && p.contains("two")), "{refused:?}");
+        let refused = bad(ExplainedFile {
+            what: vec!["alarm + smoke".into()],
+            by: "@nowhere + quiet".into(),
+            ..one_group.clone()
+        })
+        .err()
+        .expect("a grouped phrase and an unknown list are refused");
+        assert!(
+            refused.iter().any(|p| p.contains("`+` or `|`")) && refused.iter().any(|p| p.contains("@nowhere")),
+            "{refused:?}"
+        );
+        let refused = bad(ExplainedFile { by: "battery + quiet but fine".into(), ..one_group })
+            .err()
+            .expect("a phrase holding a clause break could never match");
+        assert!(refused.iter().any(|p| p.contains("clause-breaking")), "{refused:?}");
+        // "alarming" stems to "alarm": it would void the explanation in every note naming one.
+        let voiding = ExplainedFile {
+            what: vec!["smoke alarm".into()],
+            reads: vec!["chirping".into()],
+            by: "battery + quiet".into(),
+            unless: vec!["alarming".into()],
+        };
+        let refused = bad(voiding).err().expect("an unless phrase that reads as the alarm is refused");
+        assert!(refused.iter().any(|p| p.contains("`alarming`") && p.contains("`what`")), "{refused:?}");
     }
 
     #[test]

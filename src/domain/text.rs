@@ -849,6 +849,14 @@ fn find(stems: &[StemId], needle: &[StemId]) -> Option<Span> {
         .map(|i| Span { start: i, end: i + needle.len() })
 }
 
+/// Every place `needle` occurs in `stems`, left to right.
+pub fn occurrences<'a>(stems: &'a [StemId], needle: &'a [StemId]) -> impl Iterator<Item = Span> + 'a {
+    let places = if needle.is_empty() || needle.len() > stems.len() { 0 } else { stems.len() - needle.len() + 1 };
+    (0..places)
+        .filter(move |&i| stems[i..i + needle.len()] == *needle)
+        .map(move |i| Span { start: i, end: i + needle.len() })
+}
+
 /// Where `pattern` occurs in `clause`, if every group matches.
 pub fn match_in(pattern: &Pattern, clause: &Clause) -> Option<Span> {
     let mut span: Option<Span> = None;

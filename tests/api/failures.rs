@@ -101,6 +101,46 @@ async fn negation_only_cancels_within_its_clause(#[values(Sqlite, Postgres)] bac
     }
 }
 
+/// An alarm that chirped for its battery, changed and quiet since, is no hazard and says why; the
+/// same chirp with a symptom, or sounding again, still is.
+#[rstest]
+#[actix_web::test]
+async fn an_alarm_chirping_for_its_changed_battery_is_explained_and_a_symptom_is_not(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let app = spawn_app!(backend);
+    let cases = [
+        ("Smoke alarm in the hall was chirping - low battery, tech swapped it, quiet now", false),
+        ("CO alarm chirping, changed the battery, quiet now, but we all have headaches", true),
+        ("CO alarm chirped, swapped the battery, it was quiet, then it went off again tonight", true),
+    ];
+    let mut jobs = Vec::new();
+    for _ in cases {
+        jobs.push(app.issue_job("tess", GAS).await);
+    }
+    for ((note, hazard), job) in cases.into_iter().zip(jobs) {
+        let graded = app.as_user("tess").post("/v1/failures", &report(&job, note)).await.json();
+        let fired = rules_fired(&graded);
+        if hazard {
+            assert_eq!(graded["severity"], "safety_critical", "{note}: {graded}");
+            assert!(!fired.contains(&"text.explained".to_owned()), "{note}: {fired:?}");
+            continue;
+        }
+        assert_ne!(graded["severity"], "safety_critical", "{note}: {graded}");
+        let incident =
+            app.as_user("sam").get(&format!("/v1/incidents/{}", graded["incident_id"].as_str().unwrap())).await;
+        assert_eq!(
+            incident.json()["status"],
+            "open",
+            "graded by the machine, not waiting in triage: {}",
+            incident.text()
+        );
+        let explained = graded["reasons"].as_array().unwrap().iter().find(|r| r["rule"] == "text.explained");
+        let evidence = explained.expect("the reason names the explanation")["evidence"].as_str().unwrap();
+        assert!(evidence.contains("smoke alarm") && evidence.contains("explained by `battery"), "{evidence}");
+    }
+}
+
 #[rstest]
 #[actix_web::test]
 async fn structured_facts_are_graded(#[values(Sqlite, Postgres)] backend: Backend) {
