@@ -167,6 +167,9 @@ pub struct RuleSet {
     /// The harmless uses, each blanked out of a clause before the signals read it.
     harmless: text::PatternIndex,
     explanations: Vec<Explanation>,
+    /// Every explanation's `what` phrases and their first stems, sorted (see [`holds_any`]): a note
+    /// naming none is read by no explanation.
+    explained_what: (Vec<Vec<StemId>>, Vec<StemId>),
 }
 
 /// A compiled [`ExplainedFile`].
@@ -174,6 +177,9 @@ struct Explanation {
     /// `by` as written, for the evidence.
     source: String,
     what: Vec<Vec<StemId>>,
+    /// The first stems of `what`'s and of `unless`'s phrases, sorted (see [`holds_any`]).
+    what_begins: Vec<StemId>,
+    unless_begins: Vec<StemId>,
     /// `what` and `reads`: the phrases an explained finding's words must lie in.
     reads: Vec<Vec<StemId>>,
     /// One pattern per group of `by`.
@@ -198,13 +204,12 @@ impl Explanation {
     /// Where this explanation may hold in `clauses` (read before harmless uses are blanked), or
     /// `None` when the note names none of `what`, lacks a `by` group or holds an `unless` phrase.
     fn read(&self, clauses: &[Clause], negation: &text::Negation) -> Option<ExplainedIn> {
-        let names_what: Vec<bool> =
-            clauses.iter().map(|c| self.what.iter().any(|w| text::occurrences(&c.stems, w).next().is_some())).collect();
-        if !names_what.contains(&true)
-            || clauses.iter().any(|c| self.unless.iter().any(|u| text::occurrences(&c.stems, u).next().is_some()))
+        let names = |c: &Clause| holds_any(&self.what, &self.what_begins, &c.stems);
+        if !clauses.iter().any(names) || clauses.iter().any(|c| holds_any(&self.unless, &self.unless_begins, &c.stems))
         {
             return None;
         }
+        let names_what: Vec<bool> = clauses.iter().map(names).collect();
         let by: Vec<Vec<bool>> = (self.by.iter())
             .map(|group| {
                 (clauses.iter())
@@ -228,6 +233,15 @@ impl Explanation {
             .collect();
         Some(ExplainedIn { covered, names_what, by })
     }
+}
+
+/// Whether `stems` hold one of `phrases`, compared only where a word begins one (`begins`: their
+/// first stems, sorted): most notes hold none, and are passed over after one look at each word.
+fn holds_any(phrases: &[Vec<StemId>], begins: &[StemId], stems: &[StemId]) -> bool {
+    (0..stems.len()).any(|i| {
+        begins.binary_search(&stems[i]).is_ok()
+            && phrases.iter().any(|p| p.first() == Some(&stems[i]) && stems[i..].starts_with(p))
+    })
 }
 
 impl ExplainedIn {
@@ -462,11 +476,24 @@ impl RuleSet {
                     problems.push(format!("explained #{}: `unless` phrase `{phrase}` reads as a `what` phrase", n + 1));
                 }
             }
-            explanations.push(Explanation { source: e.by.trim().to_owned(), what, reads, by, unless });
+            let begins = |phrases: &[Vec<StemId>]| {
+                let mut first: Vec<StemId> = phrases.iter().filter_map(|p| p.first().copied()).collect();
+                first.sort_unstable();
+                first.dedup();
+                first
+            };
+            let (what_begins, unless_begins) = (begins(&what), begins(&unless));
+            let source = e.by.trim().to_owned();
+            explanations.push(Explanation { source, what, what_begins, reads, by, unless, unless_begins });
         }
         if !problems.is_empty() {
             return Err(problems);
         }
+        let mut explained_what: Vec<Vec<StemId>> = explanations.iter().flat_map(|e| e.what.iter().cloned()).collect();
+        explained_what.sort_unstable();
+        explained_what.dedup();
+        let mut what_begins: Vec<StemId> = explained_what.iter().filter_map(|w| w.first().copied()).collect();
+        what_begins.dedup();
         let refers_back = file.refers_back.iter().map(|w| normaliser.word_id(w)).collect();
         let clause_patterns: Vec<(usize, usize)> =
             signals.iter().enumerate().flat_map(|(s, sig)| (0..sig.patterns.len()).map(move |p| (s, p))).collect();
@@ -481,6 +508,7 @@ impl RuleSet {
             note_index,
             harmless,
             explanations,
+            explained_what: (explained_what, what_begins),
             version,
             repeat_window_days: file.repeat_window_days,
             essential_services: file.essential_services,
@@ -498,9 +526,13 @@ impl RuleSet {
     pub fn scan(&self, text: &str) -> Vec<TextFinding<'_>> {
         let mut clauses = self.normaliser.clauses(text);
         // An explanation is read in the note as written, before harmless uses are blanked.
-        let explained: Vec<(usize, ExplainedIn)> = (self.explanations.iter().enumerate())
-            .filter_map(|(e, explanation)| explanation.read(&clauses, &self.negation).map(|within| (e, within)))
-            .collect();
+        let (what, begins) = &self.explained_what;
+        let explained: Vec<(usize, ExplainedIn)> = match clauses.iter().any(|c| holds_any(what, begins, &c.stems)) {
+            false => Vec::new(),
+            true => (self.explanations.iter().enumerate())
+                .filter_map(|(e, explanation)| explanation.read(&clauses, &self.negation).map(|within| (e, within)))
+                .collect(),
+        };
         if !self.harmless.is_empty() {
             let mut scratch = self.harmless.scratch();
             for clause in &mut clauses {
