@@ -167,24 +167,46 @@ pub struct RuleSet {
     /// The harmless uses, each blanked out of a clause before the signals read it.
     harmless: text::PatternIndex,
     explanations: Vec<Explanation>,
-    /// Every explanation's `what` phrases and their first stems, sorted (see [`holds_any`]): a note
-    /// naming none is read by no explanation.
-    explained_what: (Vec<Vec<StemId>>, Vec<StemId>),
+    /// Every explanation's `what` phrases: a note naming none is read by no explanation.
+    explained_what: Phrases,
+}
+
+/// Phrases (stem sequences) looked for in a clause, with the first stem of each, sorted: a clause is
+/// compared with them only where a word begins one, so most notes, which hold none, are passed
+/// over after one look at each word.
+struct Phrases {
+    phrases: Vec<Vec<StemId>>,
+    begins: Vec<StemId>,
+}
+
+impl Phrases {
+    fn new(mut phrases: Vec<Vec<StemId>>) -> Self {
+        phrases.sort_unstable();
+        phrases.dedup();
+        let mut begins: Vec<StemId> = phrases.iter().filter_map(|p| p.first().copied()).collect();
+        begins.dedup();
+        Self { phrases, begins }
+    }
+
+    /// Whether `stems` hold one of the phrases.
+    fn in_clause(&self, stems: &[StemId]) -> bool {
+        (0..stems.len()).any(|i| {
+            self.begins.binary_search(&stems[i]).is_ok()
+                && self.phrases.iter().any(|p| p.first() == Some(&stems[i]) && stems[i..].starts_with(p))
+        })
+    }
 }
 
 /// A compiled [`ExplainedFile`].
 struct Explanation {
     /// `by` as written, for the evidence.
     source: String,
-    what: Vec<Vec<StemId>>,
-    /// The first stems of `what`'s and of `unless`'s phrases, sorted (see [`holds_any`]).
-    what_begins: Vec<StemId>,
-    unless_begins: Vec<StemId>,
+    what: Phrases,
     /// `what` and `reads`: the phrases an explained finding's words must lie in.
     reads: Vec<Vec<StemId>>,
     /// One pattern per group of `by`.
     by: Vec<Pattern>,
-    unless: Vec<Vec<StemId>>,
+    unless: Phrases,
 }
 
 /// How far after a finding's clause the groups of an explanation may be told: in it or up to three
@@ -204,12 +226,10 @@ impl Explanation {
     /// Where this explanation may hold in `clauses` (read before harmless uses are blanked), or
     /// `None` when the note names none of `what`, lacks a `by` group or holds an `unless` phrase.
     fn read(&self, clauses: &[Clause], negation: &text::Negation) -> Option<ExplainedIn> {
-        let names = |c: &Clause| holds_any(&self.what, &self.what_begins, &c.stems);
-        if !clauses.iter().any(names) || clauses.iter().any(|c| holds_any(&self.unless, &self.unless_begins, &c.stems))
-        {
+        let names_what: Vec<bool> = clauses.iter().map(|c| self.what.in_clause(&c.stems)).collect();
+        if !names_what.contains(&true) || clauses.iter().any(|c| self.unless.in_clause(&c.stems)) {
             return None;
         }
-        let names_what: Vec<bool> = clauses.iter().map(names).collect();
         let by: Vec<Vec<bool>> = (self.by.iter())
             .map(|group| {
                 (clauses.iter())
@@ -233,15 +253,6 @@ impl Explanation {
             .collect();
         Some(ExplainedIn { covered, names_what, by })
     }
-}
-
-/// Whether `stems` hold one of `phrases`, compared only where a word begins one (`begins`: their
-/// first stems, sorted): most notes hold none, and are passed over after one look at each word.
-fn holds_any(phrases: &[Vec<StemId>], begins: &[StemId], stems: &[StemId]) -> bool {
-    (0..stems.len()).any(|i| {
-        begins.binary_search(&stems[i]).is_ok()
-            && phrases.iter().any(|p| p.first() == Some(&stems[i]) && stems[i..].starts_with(p))
-    })
 }
 
 impl ExplainedIn {
@@ -476,24 +487,13 @@ impl RuleSet {
                     problems.push(format!("explained #{}: `unless` phrase `{phrase}` reads as a `what` phrase", n + 1));
                 }
             }
-            let begins = |phrases: &[Vec<StemId>]| {
-                let mut first: Vec<StemId> = phrases.iter().filter_map(|p| p.first().copied()).collect();
-                first.sort_unstable();
-                first.dedup();
-                first
-            };
-            let (what_begins, unless_begins) = (begins(&what), begins(&unless));
-            let source = e.by.trim().to_owned();
-            explanations.push(Explanation { source, what, what_begins, reads, by, unless, unless_begins });
+            let (what, unless) = (Phrases::new(what), Phrases::new(unless));
+            explanations.push(Explanation { source: e.by.trim().to_owned(), what, reads, by, unless });
         }
         if !problems.is_empty() {
             return Err(problems);
         }
-        let mut explained_what: Vec<Vec<StemId>> = explanations.iter().flat_map(|e| e.what.iter().cloned()).collect();
-        explained_what.sort_unstable();
-        explained_what.dedup();
-        let mut what_begins: Vec<StemId> = explained_what.iter().filter_map(|w| w.first().copied()).collect();
-        what_begins.dedup();
+        let explained_what = Phrases::new(explanations.iter().flat_map(|e| e.what.phrases.iter().cloned()).collect());
         let refers_back = file.refers_back.iter().map(|w| normaliser.word_id(w)).collect();
         let clause_patterns: Vec<(usize, usize)> =
             signals.iter().enumerate().flat_map(|(s, sig)| (0..sig.patterns.len()).map(move |p| (s, p))).collect();
@@ -508,7 +508,7 @@ impl RuleSet {
             note_index,
             harmless,
             explanations,
-            explained_what: (explained_what, what_begins),
+            explained_what,
             version,
             repeat_window_days: file.repeat_window_days,
             essential_services: file.essential_services,
@@ -526,8 +526,8 @@ impl RuleSet {
     pub fn scan(&self, text: &str) -> Vec<TextFinding<'_>> {
         let mut clauses = self.normaliser.clauses(text);
         // An explanation is read in the note as written, before harmless uses are blanked.
-        let (what, begins) = &self.explained_what;
-        let explained: Vec<(usize, ExplainedIn)> = match clauses.iter().any(|c| holds_any(what, begins, &c.stems)) {
+        let explained: Vec<(usize, ExplainedIn)> = match clauses.iter().any(|c| self.explained_what.in_clause(&c.stems))
+        {
             false => Vec::new(),
             true => (self.explanations.iter().enumerate())
                 .filter_map(|(e, explanation)| explanation.read(&clauses, &self.negation).map(|within| (e, within)))

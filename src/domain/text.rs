@@ -840,20 +840,15 @@ pub struct Span {
 }
 
 fn find(stems: &[StemId], needle: &[StemId]) -> Option<Span> {
-    if needle.is_empty() || needle.len() > stems.len() {
-        return None;
-    }
-    // The first stem alone rules out most places before the whole needle is compared.
-    (0..=stems.len() - needle.len())
-        .find(|&i| stems[i] == needle[0] && stems[i..i + needle.len()] == *needle)
-        .map(|i| Span { start: i, end: i + needle.len() })
+    occurrences(stems, needle).next()
 }
 
 /// Every place `needle` occurs in `stems`, left to right.
 pub fn occurrences<'a>(stems: &'a [StemId], needle: &'a [StemId]) -> impl Iterator<Item = Span> + 'a {
     let places = if needle.is_empty() || needle.len() > stems.len() { 0 } else { stems.len() - needle.len() + 1 };
+    // The first stem alone rules out most places before the whole needle is compared.
     (0..places)
-        .filter(move |&i| stems[i..i + needle.len()] == *needle)
+        .filter(move |&i| stems[i] == needle[0] && stems[i..i + needle.len()] == *needle)
         .map(move |i| Span { start: i, end: i + needle.len() })
 }
 
