@@ -212,6 +212,15 @@ fn a_hazard_worded_like_a_harmless_use_is_still_read() {
         "Replaced the batteries in the TV remote and it works fine now. The CO detector upstairs is beeping",
         "The smoke detector battery is smoking, new battery in, all good",
         "CO alarm beeping loudly, changed the battery, it stopped once we opened the windows",
+        // Hazards worded beside everyday uses of their words ("sparks" for the electrician, a US breaker
+        // "popping" for tripping, passing out at a bill), which a rule set may one day read as harmless.
+        "Sparks left the socket smoking in the kitchen",
+        "sparks came back out of the plug when I switched it on again",
+        "Breaker keeps popping and there's a burning smell from the board",
+        "fainted when i opened the garage door, the generator was running in there",
+        "the gas fire made my head spin and the co alarm is chirping",
+        // A lock-out taken off a breaker is a defeated safety device (a boiler's lockout is a fault).
+        "someone took the lockout off the breaker while the electrician was working on the circuit",
     ] {
         graded_safety_critical(&rules, note);
     }
