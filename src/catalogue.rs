@@ -2,11 +2,11 @@
 //! bytes and ETag are computed once and served from memory; the directory reader turns
 //! `checklists/<key>/v<N>.toml` files into versions and reports every problem with file and item.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use actix_web::web::Bytes;
+use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, DbConnection};
@@ -42,10 +42,11 @@ pub fn content_hash(body: &str) -> String {
 }
 
 /// Cache of published versions, filled on first use from the database: per checklist key, per
-/// version (so a look-up needs no owned key).
+/// version (so a look-up needs no owned key). Only published versions are kept, so no caller chooses
+/// the keys, and a fast hash will do.
 #[derive(Default)]
 pub struct Catalogue {
-    versions: RwLock<HashMap<String, HashMap<u32, Arc<PublishedVersion>>>>,
+    versions: RwLock<FxHashMap<String, FxHashMap<u32, Arc<PublishedVersion>>>>,
 }
 
 impl Catalogue {

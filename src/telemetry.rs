@@ -168,8 +168,13 @@ pub async fn request_telemetry(
     let arrived = Instant::now();
     let id = RequestId::accept_or_generate(req.headers().get(REQUEST_ID_HEADER));
     let header = HeaderValue::from_str(id.as_str()).ok();
-    req.extensions_mut().insert(id);
-    req.extensions_mut().insert(Arrived(arrived));
+    // why: only the request's span reads these, and it is left out when the log filter drops
+    // `info` (see `request_span`), so they are not stored for nothing on every request.
+    if tracing::enabled!(tracing::Level::INFO) {
+        let mut extensions = req.extensions_mut();
+        extensions.insert(id);
+        extensions.insert(Arrived(arrived));
+    }
     let method = method_label(req.method());
     let result = next.call(req).await;
     let (route, status) = match &result {

@@ -1,7 +1,9 @@
 //! Bearer JWTs: HS256 only, with `exp`, `iss`, `aud` and `sub` required and checked.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode, get_current_timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::Role;
@@ -35,8 +37,9 @@ pub struct TokenService {
     validation: Validation,
     /// Tokens whose signature and claims were verified, until they expire: an app sends the same
     /// token with every request, and checking its signature each time is most of the cost of a
-    /// cheap read. Only tokens that passed are kept, so a forged one is checked every time.
-    verified: quick_cache::sync::Cache<String, Claims>,
+    /// cheap read. Only tokens that passed are kept, so a forged one is checked every time. Shared,
+    /// so a request copies only what it uses of them.
+    verified: quick_cache::sync::Cache<String, Arc<Claims>>,
     issuer: String,
     audience: String,
     pub ttl: chrono::Duration,
@@ -86,14 +89,16 @@ impl TokenService {
     }
 
     /// The claims of a valid token: signed by this service, for this audience, and in its time.
-    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, ApiError> {
+        // why: the clock the full check reads (whole seconds since the epoch), not chrono's, which
+        // works out the calendar date first.
         if let Some(claims) = self.verified.get(token)
-            && in_time(&claims, Utc::now().timestamp())
+            && in_time(&claims, get_current_timestamp())
         {
             return Ok(claims);
         }
-        let claims = self.decode(token)?;
-        self.verified.insert(token.to_owned(), claims.clone());
+        let claims = Arc::new(self.decode(token)?);
+        self.verified.insert(token.to_owned(), Arc::clone(&claims));
         Ok(claims)
     }
 
@@ -117,8 +122,9 @@ impl TokenService {
 
 /// Whether a verified token is still within its validity at `now` (Unix seconds), with the same
 /// leeway as the full check; outside it, the full check runs and says why it fails.
-fn in_time(claims: &Claims, now: i64) -> bool {
-    claims.nbf <= now + LEEWAY_SECONDS && now <= claims.exp + LEEWAY_SECONDS
+fn in_time(claims: &Claims, now: u64) -> bool {
+    let now = i64::try_from(now).unwrap_or(i64::MAX);
+    claims.nbf <= now.saturating_add(LEEWAY_SECONDS) && now <= claims.exp.saturating_add(LEEWAY_SECONDS)
 }
 
 #[cfg(test)]
