@@ -168,9 +168,9 @@ pub async fn request_telemetry(
     let arrived = Instant::now();
     let id = RequestId::accept_or_generate(req.headers().get(REQUEST_ID_HEADER));
     let header = HeaderValue::from_str(id.as_str()).ok();
-    // why: only the request's span reads these, and it is left out when the log filter drops
-    // `info` (see `request_span`), so they are not stored for nothing on every request.
-    if tracing::enabled!(tracing::Level::INFO) {
+    // why: only the request's span reads these, and it is left out when spans are off (see
+    // `request_span`), so they are not stored for nothing on every request.
+    if request_spans_on() {
         let mut extensions = req.extensions_mut();
         extensions.insert(id);
         extensions.insert(Arrived(arrived));
@@ -228,7 +228,13 @@ impl<'writer> tracing_subscriber::fmt::FormatFields<'writer> for EscapedFields {
 /// line would be built and dropped for every request, and they carry nothing into the warnings (a
 /// disabled span records no fields).
 pub fn request_span() -> Condition<TracingLogger<RequestSpan>> {
-    Condition::new(tracing::enabled!(tracing::Level::INFO), TracingLogger::new())
+    Condition::new(request_spans_on(), TracingLogger::new())
+}
+
+/// Whether the log filter keeps this module's `info`, and so the request spans: the one answer both
+/// `request_span` and `request_telemetry` (which stores only what the span reads) go by.
+fn request_spans_on() -> bool {
+    tracing::enabled!(tracing::Level::INFO)
 }
 
 /// The request's span: its id, method and route template, and at the end its status. Never the

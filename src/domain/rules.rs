@@ -472,20 +472,21 @@ impl RuleSet {
         let mut explanations = Vec::new();
         for (n, e) in file.explained.iter().enumerate() {
             let by = e.by.split('+').map(|group| normaliser.pattern(&expand(&group.trim().to_owned()))).collect();
-            let mut phrases = |list: &[String]| -> Vec<Vec<StemId>> {
-                let alternatives: Vec<String> =
-                    list.iter().flat_map(|p| expand(p).split('|').map(str::to_owned).collect::<Vec<_>>()).collect();
-                alternatives.iter().map(|alt| normaliser.phrase(alt)).collect()
+            // Each phrase's alternatives, as stems.
+            let mut stems_of = |phrase: &String| -> Vec<Vec<StemId>> {
+                expand(phrase).split('|').map(|alt| normaliser.phrase(alt)).collect()
             };
-            let (what, unless) = (phrases(&e.what), phrases(&e.unless));
-            let reads = phrases(&[e.what.clone(), e.reads.clone()].concat());
-            // An `unless` phrase that reads as the words of a `what` phrase ("alarming" stems to
-            // "alarm") would void the explanation wherever it could apply.
+            let what: Vec<Vec<StemId>> = e.what.iter().flat_map(&mut stems_of).collect();
+            let reads: Vec<Vec<StemId>> = what.iter().cloned().chain(e.reads.iter().flat_map(&mut stems_of)).collect();
+            let mut unless = Vec::new();
             for phrase in &e.unless {
-                let stems = phrases(std::slice::from_ref(phrase));
+                let stems = stems_of(phrase);
+                // An `unless` phrase that reads as the words of a `what` phrase ("alarming" stems to
+                // "alarm") would void the explanation wherever it could apply.
                 if stems.iter().any(|u| what.iter().any(|w| text::occurrences(w, u).next().is_some())) {
                     problems.push(format!("explained #{}: `unless` phrase `{phrase}` reads as a `what` phrase", n + 1));
                 }
+                unless.extend(stems);
             }
             let (what, unless) = (Phrases::new(what), Phrases::new(unless));
             explanations.push(Explanation { source: e.by.trim().to_owned(), what, reads, by, unless });
@@ -526,12 +527,13 @@ impl RuleSet {
     pub fn scan(&self, text: &str) -> Vec<TextFinding<'_>> {
         let mut clauses = self.normaliser.clauses(text);
         // An explanation is read in the note as written, before harmless uses are blanked.
-        let explained: Vec<(usize, ExplainedIn)> = match clauses.iter().any(|c| self.explained_what.in_clause(&c.stems))
-        {
-            false => Vec::new(),
-            true => (self.explanations.iter().enumerate())
+        let names_what = clauses.iter().any(|c| self.explained_what.in_clause(&c.stems));
+        let explained: Vec<(usize, ExplainedIn)> = if names_what {
+            (self.explanations.iter().enumerate())
                 .filter_map(|(e, explanation)| explanation.read(&clauses, &self.negation).map(|within| (e, within)))
-                .collect(),
+                .collect()
+        } else {
+            Vec::new()
         };
         if !self.harmless.is_empty() {
             let mut scratch = self.harmless.scratch();
