@@ -19,8 +19,15 @@ record() {
     line=$(grep '^RESULT' <<<"$5" | tail -1) || { echo "error: no result from $4 ($2, c$3):" >&2; echo "$5" >&2; exit 1; }
     read -r _ requests seconds p50 p99 errors <<<"$line"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$requests" "$seconds" "$p50" "$p99" "$errors" "$(load_average)" >>"$results"
-    printf '%-10s %-22s c%-3s %-10s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %s  load %s\n' \
-        "$1" "$2" "$3" "$4" "$(awk "BEGIN { print $requests / $seconds }")" "$p50" "$p99" "$errors" "$(load_average)" >&2
+    printf '%-10s %-22s c%-3s %-10s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %s  load %s%s\n' \
+        "$1" "$2" "$3" "$4" "$(awk "BEGIN { print $requests / $seconds }")" "$p50" "$p99" "$errors" "$(load_average)" \
+        "$(server_rss "$4")" >&2
+}
+
+# After a run of fieldproof: its resident memory at that moment, for the log (where memory grows).
+server_rss() {
+    [[ $1 == fieldproof && -n ${server_pid:-} ]] || return 0
+    echo "  rss $(( $(ps -o rss= -p "$server_pid" | tr -d ' ') / 1024 )) MiB"
 }
 
 # start_server DATABASE_URL: the release binary with the demo users, on a free port; waits until ready.

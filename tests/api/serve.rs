@@ -411,3 +411,31 @@ async fn acknowledged_signoffs_survive_a_kill_9(#[values(Sqlite, Postgres)] back
     }
     assert!(service.terminate().success());
 }
+
+/// The kernel's "transparent huge pages" switch of a running process (`THP_enabled` in its status).
+fn huge_pages_enabled(service: &Running) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", service.child.id())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("THP_enabled:")).expect("a kernel that reports THP_enabled");
+    line.split_whitespace().nth(1) == Some("1")
+}
+
+/// mimalloc asks for huge pages, which made every 2 MiB region it touched resident whole; the
+/// service turns them off unless `MIMALLOC_ALLOW_THP` says otherwise (README, "Performance").
+#[actix_web::test]
+async fn the_service_keeps_its_memory_in_small_pages_unless_told_otherwise() {
+    let Some(database) = TestDatabase::create(Sqlite) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = Deployment::new(database.url(), dir.path()).without("MIMALLOC_ALLOW_THP");
+    let service = deployment.start().await;
+    assert!(!huge_pages_enabled(&service), "huge pages are off by default");
+    assert!(service.terminate().success());
+
+    // An operator's choice stands: `=1` keeps huge pages (where this test's own process has them).
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    if own.lines().any(|l| l.split_whitespace().eq(["THP_enabled:", "1"])) {
+        let deployment = Deployment::new(database.url(), dir.path()).with("MIMALLOC_ALLOW_THP", "1");
+        let service = deployment.start().await;
+        assert!(huge_pages_enabled(&service), "MIMALLOC_ALLOW_THP=1 keeps huge pages");
+        assert!(service.terminate().success());
+    }
+}
