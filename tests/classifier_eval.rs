@@ -29,19 +29,19 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-07 on the 10,523-note test split (grown by the thirty-fifth round): rule set v21
-// (v20's rules with a few families from that round's dev notes, innocent causes explained, v15's net
-// unchanged) 4,253 / 4,324 = 98.4 %, 38 missed without triage, 5,600 / 6,199 = 90.3 % of the others
-// kept below safety-critical, 4.7 % triage (491 notes); v20, v19 and v18 on the same split miss 38,
-// keep 5,599 and send 504 to triage; v17 and v16 miss 38 and keep 5,595 and 5,594, v15 misses 39.
+// Measured 2026-12-07 on the 11,762-note test split (grown by the thirty-sixth to thirty-ninth
+// rounds): rule set v22 (v21's rules with families from those rounds' dev notes, v15's net
+// unchanged) 4,713 / 4,788 = 98.4 %, 41 missed without triage, 6,329 / 6,974 = 90.8 % of the others
+// kept below safety-critical, 4.6 % triage (543 notes); v21 on the same split the same but 553 to
+// triage. (On the 10,523-note split before: v21 38 missed, 5,600 kept.)
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 38;
+const MISSED_CEILING: usize = 41;
 /// Other `test` notes kept below safety-critical: the target share, and the floor reached (a count).
 const KEPT_BELOW_TARGET: f64 = 90.0;
-const KEPT_BELOW_FLOOR: usize = 5600;
+const KEPT_BELOW_FLOOR: usize = 6329;
 /// The `test` split the ceiling and the floor were set on: its safety-critical and other notes.
-const SPLIT_SET_ON: (usize, usize) = (4324, 6199);
+const SPLIT_SET_ON: (usize, usize) = (4788, 6974);
 const TRIAGE_TARGET: f64 = 5.0;
 
 #[derive(Deserialize)]
