@@ -82,8 +82,8 @@ pub fn seed(db: &Db) -> anyhow::Result<()> {
 }
 
 fn print_credentials(what: &str) {
-    println!("demo: {what}; every demo user's password is `{DEMO_PASSWORD}`:");
+    say!("demo: {what}; every demo user's password is `{DEMO_PASSWORD}`:");
     for (username, name, role) in USERS {
-        println!("  {username:<6} {name:<12} {}", role.as_str());
+        say!("  {username:<6} {name:<12} {}", role.as_str());
     }
 }

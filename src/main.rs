@@ -30,6 +30,46 @@ use fieldproof::workflows::{self, Actor};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use fieldproof::{AppState, configure};
 
+/// The reader of a command's output went away (`fieldproof rules train ... | head`): the command
+/// stops writing and ends quietly, as Unix tools do, rather than panicking.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+struct OutputClosed;
+
+fn output_error(err: std::io::Error) -> anyhow::Error {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        OutputClosed.into()
+    } else {
+        anyhow::Error::from(err).context("cannot write to standard output")
+    }
+}
+
+/// `println!` for a command's output, returning [`OutputClosed`] from the function when the reader
+/// has gone (Rust's `println!` panics then).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err(crate::output_error)?
+    }};
+}
+
+/// `println!` for what the running service tells whoever started it: best effort, so the service
+/// keeps serving when nobody reads its standard output.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` the same way as `outln!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*).map_err(crate::output_error)?
+    }};
+}
+
 mod demo;
 
 /// The version and the git commit it was built from (`unknown` outside a git checkout).
@@ -253,6 +293,7 @@ fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<OutputClosed>() => ExitCode::SUCCESS,
         Err(err) => {
             // One line an operator can read in a deploy log (libpq's messages span several).
             let message = format!("{err:#}").split_whitespace().collect::<Vec<_>>().join(" ");
@@ -304,7 +345,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|problems| report(&problems, "the severity rules", &dir))?;
             let latest = rules.last().map(|r| r.version.clone()).context("no severity rule set (v1.toml) found")?;
             let policy = read_policy(&dir)?;
-            println!(
+            outln!(
                 "ok: {} checklist versions, {} rule sets (the latest {latest}) and {} in {} are valid",
                 versions.len(),
                 rules.len(),
@@ -315,7 +356,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let db = open(&database, cli.db_pool)?;
-            println!("applied {} migrations", db.migrate()?.len());
+            outln!("applied {} migrations", db.migrate()?.len());
             Ok(())
         }
         Command::Checklists(ChecklistsCommand::Import { dir }) => {
@@ -340,7 +381,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Clock::System.now(),
             )
             .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-            println!("added {} ({}) with id {}", user.username, user.role, user.id);
+            outln!("added {} ({}) with id {}", user.username, user.role, user.id);
             Ok(())
         }
         Command::Serve(args) => serve(database, cli.db_pool, *args),
@@ -381,27 +422,27 @@ fn train_net(notes: &Path, out: &Path, rules: Option<RuleSet>) -> anyhow::Result
     let (file, out_of_fold) = &net::train_scored(&notes.display().to_string(), &pairs);
     std::fs::write(out, serde_json::to_string_pretty(file)? + "\n")
         .with_context(|| format!("cannot write {}", out.display()))?;
-    println!(
+    outln!(
         "trained on {} notes ({} safety-critical); {} weights; threshold {:.4}",
         file.trained_on.count,
         file.trained_on.safety,
         file.weights.len(),
         file.threshold
     );
-    println!(
+    outln!(
         "five-fold cross-validation: the net alone catches {:.1} % of safety notes and raises {:.1} % of the others",
         file.trained_on.cross_validated_recall * 100.0,
         file.trained_on.cross_validated_false_alarms * 100.0
     );
     if let Some(doubted) = file.trained_on.cross_validated_doubted {
-        println!(
+        outln!(
             "between doubt {:.4} and threshold: {:.1} % of safety notes, {:.1} % of the others (to triage)",
             file.doubt.unwrap_or_default(),
             doubted.safety * 100.0,
             doubted.others * 100.0
         );
     }
-    println!("wrote {}", out.display());
+    outln!("wrote {}", out.display());
     if let Some(rules) = rules {
         let evaluation = Evaluation::graded_by(&labelled, &rules.version, |i, note| {
             let judged = net::judgement(out_of_fold[i], file.threshold, file.doubt);
@@ -411,7 +452,7 @@ fn train_net(notes: &Path, out: &Path, rules: Option<RuleSet>) -> anyhow::Result
             "{} (the net's scores out of fold; the rules may have been written from these notes)",
             notes.display()
         );
-        print!("{}", evaluation.report(&title));
+        out!("{}", evaluation.report(&title));
     }
     Ok(())
 }
@@ -446,7 +487,7 @@ fn feedback_link(database: DatabaseUrl, pool: u32, args: &ServeArgs, case: uuid:
         Clock::System.now(),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("{link}");
+    outln!("{link}");
     Ok(())
 }
 
@@ -468,9 +509,9 @@ fn verify_audit_chains(db: &Db, saved: Option<&fieldproof::db::chain::SavedHead>
         verdicts.push(verdict.clone());
         match verdict.broken {
             None => {
-                println!("{}: {} rows intact, head {}", which.name(), verdict.rows, verdict.head_hash);
+                outln!("{}: {} rows intact, head {}", which.name(), verdict.rows, verdict.head_hash);
                 if verdict.pending > 0 {
-                    println!("{}: {} rows written since wait to be linked", which.name(), verdict.pending);
+                    outln!("{}: {} rows written since wait to be linked", which.name(), verdict.pending);
                 }
                 rows += verdict.rows;
             }
@@ -486,7 +527,7 @@ fn verify_audit_chains(db: &Db, saved: Option<&fieldproof::db::chain::SavedHead>
             eprintln!("{problem}");
         }
         if lost.is_empty() {
-            println!("ok: every chain holds and extends the saved head");
+            outln!("ok: every chain holds and extends the saved head");
         } else {
             broken.push(format!("the saved head is not in the chains: {}", lost.join("; ")));
         }
@@ -494,7 +535,7 @@ fn verify_audit_chains(db: &Db, saved: Option<&fieldproof::db::chain::SavedHead>
     if !broken.is_empty() {
         anyhow::bail!("audit chain broken: {}", broken.join("; "));
     }
-    println!("ok: {} chains intact, {rows} rows", Chain::ALL.len());
+    outln!("ok: {} chains intact, {rows} rows", Chain::ALL.len());
     Ok(())
 }
 
@@ -574,7 +615,7 @@ fn import(db: &Db, dir: &Path) -> anyhow::Result<()> {
     let versions = read_templates(dir)?;
     let mut conn = db.get()?;
     let report = workflows::checklists::import(&mut conn, &versions, &Actor::cli(), Clock::System.now())?;
-    println!("checklists: {} published, {} already published", report.published, report.unchanged);
+    outln!("checklists: {} published, {} already published", report.published, report.unchanged);
     Ok(())
 }
 
@@ -674,7 +715,7 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
             .shutdown_timeout(grace.as_secs())
             .bind(&args.bind)
             .with_context(|| format!("cannot listen on {}", args.bind))?;
-        println!("fieldproof listening on http://{}", args.bind);
+        say!("fieldproof listening on http://{}", args.bind);
         let metrics_server = match state.settings.metrics.addr {
             Some(addr) => {
                 let metrics_state = state.clone();
@@ -687,7 +728,7 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
                 .shutdown_timeout(grace.as_secs())
                 .bind(addr)
                 .with_context(|| format!("cannot listen on {addr} (FIELDPROOF_METRICS_ADDR)"))?;
-                println!("fieldproof metrics on http://{addr}/metrics");
+                say!("fieldproof metrics on http://{addr}/metrics");
                 Some(server.run())
             }
             None => None,
@@ -756,26 +797,26 @@ fn check_config(database: DatabaseUrl, pool: u32, args: &ServeArgs) -> anyhow::R
     let Service { settings, rules, policy } = service(database, pool, args)?;
     let target = settings.database.redacted();
     if backend == Backend::Sqlite && !Path::new(&settings.database.target).exists() {
-        println!("ok: database: SQLite file {target} does not exist yet; `serve` creates it");
+        outln!("ok: database: SQLite file {target} does not exist yet; `serve` creates it");
     } else {
         let db = open(&settings.database, settings.max_connections)?;
         let pending = db.pending_migrations()?;
-        println!("ok: database: {backend:?} at {target} reachable; {} migrations pending", pending.len());
+        outln!("ok: database: {backend:?} at {target} reachable; {} migrations pending", pending.len());
     }
-    println!("ok: checklists in {}: {} and {}", args.checklists.display(), rules.version, policy.version);
-    println!("ok: listen on {}; public URL {}", args.bind, settings.customers.public_url);
+    outln!("ok: checklists in {}: {} and {}", args.checklists.display(), rules.version, policy.version);
+    outln!("ok: listen on {}; public URL {}", args.bind, settings.customers.public_url);
     let outbox = &settings.customers.outbox;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let channels = fieldproof::outbox::Channels::new(outbox)?;
         for line in channels.probe().await? {
-            println!("ok: {line}");
+            outln!("ok: {line}");
         }
         anyhow::Ok(())
     })?;
-    println!("ok: {} outbox workers", args.outbox_workers);
-    println!("ok: {}", settings.metrics.describe());
-    println!("ok: {}", settings.signoff_pin.describe());
+    outln!("ok: {} outbox workers", args.outbox_workers);
+    outln!("ok: {}", settings.metrics.describe());
+    outln!("ok: {}", settings.signoff_pin.describe());
     Ok(())
 }
 
@@ -789,7 +830,7 @@ fn rules_diff(db: &Db, folder: &Path, from: &str, to: &str, since: &str) -> anyh
     let reports = workflows::failures::regrade_stored(&mut conn, &from.version, &to, since_at)
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let changed: Vec<_> = reports.iter().filter(|r| r.changed()).collect();
-    println!(
+    outln!(
         "{} reports graded by {} since {}; {} would change under {}",
         reports.len(),
         from.version,
@@ -798,16 +839,16 @@ fn rules_diff(db: &Db, folder: &Path, from: &str, to: &str, since: &str) -> anyh
         to.version
     );
     for report in changed {
-        println!(
+        outln!(
             "\nincident {} ({}): {} -> {}",
             report.incident_id,
             report.reported_at.format("%Y-%m-%d"),
             report.before,
             report.after
         );
-        println!("    {}", report.description);
+        outln!("    {}", report.description);
         for reason in &report.reasons {
-            println!("    {reason}");
+            outln!("    {reason}");
         }
     }
     Ok(())

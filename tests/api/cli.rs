@@ -115,3 +115,26 @@ fn version_names_the_release_and_the_git_commit_it_was_built_from() {
     let expected = format!("fieldproof {} (commit {commit})\n", env!("CARGO_PKG_VERSION"));
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
 }
+
+/// `fieldproof rules train ... | head`: a reader that goes away ends the command quietly (it used to
+/// panic with a backtrace), after the net is written.
+#[test]
+fn a_command_whose_reader_goes_away_ends_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let notes = dir.path().join("notes.jsonl");
+    let dev = std::fs::read_to_string("tests/data/notes/dev.jsonl").expect("dev notes");
+    std::fs::write(&notes, dev.lines().take(400).collect::<Vec<_>>().join("\n")).expect("write notes");
+    let net = dir.path().join("v99.net.json");
+    let mut child = Command::new(BIN)
+        .args(["rules", "train", "--notes", notes.to_str().unwrap(), "--out", net.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    drop(child.stdout.take()); // the reader has gone before the first line
+    let out = child.wait_with_output().expect("binary finishes");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(net.is_file(), "the net was written before anything was printed");
+}
