@@ -362,7 +362,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Checklists(ChecklistsCommand::Import { dir }) => {
             let db = open(&database, cli.db_pool)?;
             db.migrate()?;
-            import(&db, &dir)
+            let report = import(&db, &dir)?;
+            outln!("checklists: {} published, {} already published", report.published, report.unchanged);
+            Ok(())
         }
         Command::Users(UsersCommand::Add { username, role, display_name }) => {
             let db = open(&database, cli.db_pool)?;
@@ -389,8 +391,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let rules = rule_version(&rules, version.as_deref())?;
             let text = std::fs::read_to_string(&notes).with_context(|| format!("cannot read {}", notes.display()))?;
             let notes = LabelledNote::parse_many(&text).map_err(|e| anyhow::anyhow!("{}: {e}", notes.display()))?;
-            print_evaluation(&Evaluation::run(&notes, &rules), scores_only);
-            Ok(())
+            print_evaluation(&Evaluation::run(&notes, &rules), scores_only)
         }
         Command::Rules(RulesCommand::Train { notes, out, rules, version }) => {
             let rules = rules.map(|folder| rule_version(&folder, version.as_deref())).transpose()?;
@@ -541,20 +542,17 @@ fn verify_audit_chains(db: &Db, saved: Option<&fieldproof::db::chain::SavedHead>
 
 /// The matrix, then (unless `scores_only`) every miss with its reasons; stops quietly when the
 /// reader goes (`| head`).
-fn print_evaluation(evaluation: &Evaluation, scores_only: bool) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = write!(out, "{}", evaluation.report("notes"));
-    if scores_only {
-        return;
-    }
-    for miss in &evaluation.misses {
-        let head =
-            format!("\n{} expected {} graded {}: {}", miss.id, miss.expected.as_str(), miss.graded.as_str(), miss.note);
-        if writeln!(out, "{head}").is_err() || miss.reasons.iter().any(|r| writeln!(out, "    {r}").is_err()) {
-            return;
+fn print_evaluation(evaluation: &Evaluation, scores_only: bool) -> anyhow::Result<()> {
+    out!("{}", evaluation.report("notes"));
+    if !scores_only {
+        for miss in &evaluation.misses {
+            outln!("\n{} expected {} graded {}: {}", miss.id, miss.expected.as_str(), miss.graded.as_str(), miss.note);
+            for reason in &miss.reasons {
+                outln!("    {reason}");
+            }
         }
     }
+    Ok(())
 }
 
 /// The rule set `version` (`2`, `v2`) in `folder`, or its latest.
@@ -611,12 +609,10 @@ fn report(problems: &[String], what: &str, dir: &Path) -> anyhow::Error {
     anyhow::anyhow!("{} problems in {what} under {}", problems.len(), dir.display())
 }
 
-fn import(db: &Db, dir: &Path) -> anyhow::Result<()> {
+fn import(db: &Db, dir: &Path) -> anyhow::Result<workflows::checklists::ImportReport> {
     let versions = read_templates(dir)?;
     let mut conn = db.get()?;
-    let report = workflows::checklists::import(&mut conn, &versions, &Actor::cli(), Clock::System.now())?;
-    outln!("checklists: {} published, {} already published", report.published, report.unchanged);
-    Ok(())
+    workflows::checklists::import(&mut conn, &versions, &Actor::cli(), Clock::System.now())
 }
 
 /// Everything `serve` runs with, read and validated from the flags and environment. Nothing here
@@ -683,7 +679,8 @@ fn serve(database: DatabaseUrl, pool: u32, args: ServeArgs) -> anyhow::Result<()
     let db = open(&settings.database, settings.max_connections)?;
     let applied = db.migrate()?;
     tracing::info!(applied = applied.len(), "migrations applied");
-    import(&db, &args.checklists)?;
+    let report = import(&db, &args.checklists)?;
+    say!("checklists: {} published, {} already published", report.published, report.unchanged);
     if args.demo {
         demo::seed(&db)?;
     }
