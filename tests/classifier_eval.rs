@@ -29,19 +29,19 @@ use fieldproof::domain::severity::{Classification, FailureFacts, Severity, class
 
 /// Safety recall on `test`, in per cent.
 const RECALL_TARGET: f64 = 98.0;
-// Measured 2026-12-07 on the 11,762-note test split (grown by the thirty-sixth to thirty-ninth
-// rounds): rule set v22 (v21's rules with families from those rounds' dev notes, v15's net
-// unchanged) 4,713 / 4,788 = 98.4 %, 41 missed without triage, 6,329 / 6,974 = 90.8 % of the others
-// kept below safety-critical, 4.6 % triage (543 notes); v21 on the same split the same but 553 to
-// triage. (On the 10,523-note split before: v21 38 missed, 5,600 kept.)
+// Measured 2026-12-08 on the 12,078-note test split (grown by the fortieth round): rule set v23
+// (v22's rules, a net retrained on the grown dev split, a few harmless uses) 4,854 / 4,917 = 98.7 %,
+// 35 missed without triage, 6,521 / 7,161 = 91.1 % of the others kept below safety-critical, 4.7 %
+// triage (565 notes); v22 on the same split 4,841 / 4,917, 42 missed, 6,511 kept, 4.6 % (558).
+// (On the 11,762-note split before: v22 41 missed, 6,329 kept.)
 /// Safety-critical `test` notes graded below it without triage: the target, and the ceiling reached.
 const MISSED_TARGET: usize = 0;
-const MISSED_CEILING: usize = 41;
+const MISSED_CEILING: usize = 35;
 /// Other `test` notes kept below safety-critical: the target share, and the floor reached (a count).
 const KEPT_BELOW_TARGET: f64 = 90.0;
-const KEPT_BELOW_FLOOR: usize = 6329;
+const KEPT_BELOW_FLOOR: usize = 6521;
 /// The `test` split the ceiling and the floor were set on: its safety-critical and other notes.
-const SPLIT_SET_ON: (usize, usize) = (4788, 6974);
+const SPLIT_SET_ON: (usize, usize) = (4917, 7161);
 const TRIAGE_TARGET: f64 = 5.0;
 
 #[derive(Deserialize)]

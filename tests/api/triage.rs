@@ -108,7 +108,7 @@ async fn unreadable_report_waits_in_triage_above_every_grade_until_a_dispatcher_
 }
 
 /// A note the rules grade as an ordinary fault, in which the shipped net cannot rule out a danger.
-const DOUBTED: &str = "Phone line fault after the install, elderly gent lives on his own.";
+const DOUBTED: &str = "Phone line crackly after the install, elderly gent lives on his own.";
 
 #[rstest]
 #[actix_web::test]
