@@ -160,3 +160,61 @@ async fn sixteen_concurrent_writers_neither_deadlock_nor_skip(#[values(Sqlite, P
         assert_eq!(after["items"], json!([]), "nothing after the last change");
     }
 }
+
+/// A change committed late is never skipped, and holds up no other technician (PostgreSQL, where
+/// writers run side by side; on SQLite every write takes its turn on the one writer). A transaction
+/// takes tess's next change number for her first job and stays open: a second change to her jobs
+/// waits for it, so no reader sees the later change without the earlier one, while a job for tom goes
+/// through at once (there is no row all writers share). Once the first commits, her feed lists both
+/// changes after the old cursor, in change order.
+#[actix_web::test]
+async fn a_change_committed_late_is_never_skipped_and_holds_up_no_other_technician() {
+    use diesel::{Connection, RunQueryDsl};
+    use std::time::Duration;
+
+    let app = spawn_app!(Postgres);
+    let first = app.issue_job("tess", "broadband-install").await;
+    let tess = app.as_user("tess");
+    let cursor = tess.get("/v1/me/jobs").await.json()["next_cursor"].as_str().expect("cursor").to_owned();
+
+    let (tess_id, first_id) = (app.user_id("tess"), first["id"].as_str().expect("id").to_owned());
+    let mut conn = app.state.db.get().expect("connection");
+    let (taken, taken_rx) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let late = std::thread::spawn(move || {
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            let seq = fieldproof::db::next_change_seq(conn, &tess_id)?;
+            diesel::sql_query(format!("UPDATE jobs SET change_seq = {seq} WHERE id = '{first_id}'")).execute(conn)?;
+            taken.send(seq).expect("test waits");
+            release_rx.recv().expect("test releases");
+            Ok(seq)
+        })
+    });
+    taken_rx.recv().expect("the late transaction took its number");
+
+    let dana = app.as_user("dana");
+    let (tom_job, tess_job) =
+        (common::job_body("tom", "broadband-install"), common::job_body("tess", "gas-boiler-annual-service"));
+    let for_tom = tokio::time::timeout(Duration::from_secs(30), dana.post("/v1/jobs", &tom_job));
+    assert_eq!(for_tom.await.expect("tom's job does not wait for tess's").status, StatusCode::CREATED);
+    let for_tess = dana.post("/v1/jobs", &tess_job);
+    tokio::pin!(for_tess);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut for_tess).await.is_err(),
+        "a second change to tess's jobs waits for the first to commit"
+    );
+    let meanwhile = tess.get(&format!("/v1/me/jobs?since={cursor}")).await.json();
+    assert_eq!(meanwhile["items"], json!([]), "nothing is seen before the earlier change commits");
+
+    release.send(()).expect("late transaction waits");
+    late.join().expect("late transaction").expect("late transaction commits");
+    let second = for_tess.await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text());
+    let after = tess.get(&format!("/v1/me/jobs?since={cursor}")).await.json();
+    let ids: Vec<&str> = after["items"].as_array().expect("items").iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        vec![first["id"].as_str().unwrap(), second.json()["id"].as_str().unwrap()],
+        "both, in change order"
+    );
+}
