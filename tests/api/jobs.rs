@@ -163,13 +163,16 @@ async fn sixteen_concurrent_writers_neither_deadlock_nor_skip(#[values(Sqlite, P
 
 /// A change committed late is never skipped, and holds up no other technician (PostgreSQL, where
 /// writers run side by side; on SQLite every write takes its turn on the one writer). A transaction
-/// takes tess's next change number for her first job and stays open: a second change to her jobs
-/// waits for it, so no reader sees the later change without the earlier one, while a job for tom goes
-/// through at once (there is no row all writers share). Once the first commits, her feed lists both
-/// changes after the old cursor, in change order.
+/// on a connection of its own takes tess's next change number for her first job and stays open: a
+/// second change to her jobs waits on it (PostgreSQL reports the request's query blocked by it), so no
+/// reader sees the later change without the earlier one, while a job for tom goes through at once
+/// (there is no row all writers share). Once the first commits, her feed lists both changes after the
+/// old cursor, in change order.
 #[actix_web::test]
 async fn a_change_committed_late_is_never_skipped_and_holds_up_no_other_technician() {
     use diesel::{Connection, RunQueryDsl};
+    use fieldproof::db::{DbConnection, jobs::mark_changed};
+    use fieldproof::domain::states::JobStatus;
     use std::time::Duration;
 
     let app = spawn_app!(Postgres);
@@ -177,20 +180,25 @@ async fn a_change_committed_late_is_never_skipped_and_holds_up_no_other_technici
     let tess = app.as_user("tess");
     let cursor = tess.get("/v1/me/jobs").await.json()["next_cursor"].as_str().expect("cursor").to_owned();
 
+    // Its own connection, not one of the app's few pooled ones, which its requests need meanwhile.
+    let pg = diesel::PgConnection::establish(&app.database_url()).expect("connection");
+    let mut conn = DbConnection::Postgresql(pg);
     let (tess_id, first_id) = (app.user_id("tess"), first["id"].as_str().expect("id").to_owned());
-    let mut conn = app.state.db.get().expect("connection");
     let (taken, taken_rx) = std::sync::mpsc::channel();
     let (release, release_rx) = std::sync::mpsc::channel::<()>();
     let late = std::thread::spawn(move || {
         conn.transaction::<_, diesel::result::Error, _>(|conn| {
             let seq = fieldproof::db::next_change_seq(conn, &tess_id)?;
-            diesel::sql_query(format!("UPDATE jobs SET change_seq = {seq} WHERE id = '{first_id}'")).execute(conn)?;
-            taken.send(seq).expect("test waits");
-            release_rx.recv().expect("test releases");
-            Ok(seq)
+            mark_changed(conn, &first_id, JobStatus::Scheduled, seq, chrono::Utc::now().naive_utc())?;
+            taken.send(()).expect("test waits");
+            // Released by the test, or by its end (a failed test drops `release`).
+            let _ = release_rx.recv();
+            Ok(())
         })
     });
-    taken_rx.recv().expect("the late transaction took its number");
+    if taken_rx.recv().is_err() {
+        panic!("the late transaction failed: {:?}", late.join());
+    }
 
     let dana = app.as_user("dana");
     let (tom_job, tess_job) =
@@ -199,16 +207,33 @@ async fn a_change_committed_late_is_never_skipped_and_holds_up_no_other_technici
     assert_eq!(for_tom.await.expect("tom's job does not wait for tess's").status, StatusCode::CREATED);
     let for_tess = dana.post("/v1/jobs", &tess_job);
     tokio::pin!(for_tess);
-    assert!(
-        tokio::time::timeout(Duration::from_millis(500), &mut for_tess).await.is_err(),
-        "a second change to tess's jobs waits for the first to commit"
-    );
+    let mut watcher = diesel::PgConnection::establish(&app.database_url()).expect("connection");
+    let mut blocked = || -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = "SELECT count(*) AS n FROM pg_stat_activity \
+                   WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0";
+        diesel::sql_query(sql).get_result::<Count>(&mut watcher).expect("pg_stat_activity").n
+    };
+    let mut waits = false;
+    for _ in 0..100 {
+        // Polls the request (which hands its work to a blocking thread), then asks PostgreSQL.
+        assert!(tokio::time::timeout(Duration::from_millis(100), &mut for_tess).await.is_err(), "tess's job waits");
+        if blocked() > 0 {
+            waits = true;
+            break;
+        }
+    }
+    assert!(waits, "a second change to tess's jobs waits on the first's lock");
     let meanwhile = tess.get(&format!("/v1/me/jobs?since={cursor}")).await.json();
     assert_eq!(meanwhile["items"], json!([]), "nothing is seen before the earlier change commits");
 
     release.send(()).expect("late transaction waits");
     late.join().expect("late transaction").expect("late transaction commits");
-    let second = for_tess.await;
+    let second = tokio::time::timeout(Duration::from_secs(30), for_tess).await.expect("tess's job goes through");
     assert_eq!(second.status, StatusCode::CREATED, "{}", second.text());
     let after = tess.get(&format!("/v1/me/jobs?since={cursor}")).await.json();
     let ids: Vec<&str> = after["items"].as_array().expect("items").iter().map(|j| j["id"].as_str().unwrap()).collect();
