@@ -44,13 +44,20 @@ fn output_error(err: std::io::Error) -> anyhow::Error {
     }
 }
 
-/// `println!` for a command's output, returning [`OutputClosed`] from the function when the reader
-/// has gone (Rust's `println!` panics then).
-macro_rules! outln {
+/// `print!` for a command's output, returning [`OutputClosed`] from the function when the reader
+/// has gone (Rust's `print!` panics then).
+macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout(), $($arg)*).map_err(crate::output_error)?
+        write!(std::io::stdout(), $($arg)*).map_err(crate::output_error)?
     }};
+}
+
+/// `println!` the same way as [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        out!("{}\n", format_args!($($arg)*))
+    };
 }
 
 /// `println!` for what the running service tells whoever started it: best effort, so the service
@@ -59,14 +66,6 @@ macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
-/// `print!` the same way as `outln!`.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        write!(std::io::stdout(), $($arg)*).map_err(crate::output_error)?
     }};
 }
 
